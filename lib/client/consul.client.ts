@@ -1,0 +1,178 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import Consul from 'consul';
+import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { AgentService, AgentServiceRegistration, CheckStatus } from './consul-api.types.js';
+import { ConsulRequestError } from './consul-request.error.js';
+
+interface RawResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+interface Call {
+  /** Said in errors: "could not <action>". */
+  action: string;
+  method: 'GET' | 'PUT';
+  path: string;
+  params?: Record<string, string>;
+  query?: Record<string, string | number | boolean>;
+  body?: unknown;
+  /** Statuses that are answers, not errors (e.g. 404 when asking whether a service exists). */
+  accept?: readonly number[];
+  timeoutMs?: number;
+}
+
+type PapiRequest = { res?: { statusCode: number; headers: RawResponse['headers']; body?: unknown }; err?: Error };
+type PapiClient = { _request(opts: object, ...middleware: unknown[]): Promise<unknown>; destroy(): void };
+
+/**
+ * The only code that talks to the `consul` package. It uses the package's transport
+ * (keep-alive agent, base URL, timeouts) and its request pipeline directly, because the
+ * package's typed helpers miss endpoints we need (`agent/service/:id`, `agent/check/update`)
+ * and return untyped results; everything above this class sees typed shapes and
+ * {@link ConsulRequestError}s that name the agent and never carry the token.
+ */
+export class ConsulClient {
+  private readonly consul: PapiClient;
+  private readonly agent: HttpAgent;
+
+  constructor(private readonly options: ResolvedConsulOptions['consul']) {
+    const { host, port, secure, ca, cert, key } = options;
+    this.agent = secure ? new HttpsAgent({ keepAlive: true, ca, cert, key }) : new HttpAgent({ keepAlive: true });
+    this.consul = new Consul({ host, port, secure, agent: this.agent } as any) as unknown as PapiClient;
+  }
+
+  /** `http(s)://host:port` of the agent, for messages. */
+  get address(): string {
+    return this.options.address;
+  }
+
+  /** The leader's address, or `''` when the cluster has none. */
+  async leader(timeoutMs?: number): Promise<string> {
+    const res = await this.call({ action: 'report its leader', method: 'GET', path: '/status/leader', timeoutMs });
+    return typeof res.body === 'string' ? res.body : '';
+  }
+
+  /**
+   * Checks the configured ACL token is known to Consul. Resolves when it is, or when
+   * there is no token or ACLs are disabled; rejects with a 403 error when it is unknown.
+   */
+  async verifyToken(): Promise<void> {
+    if (!this.options.token) return;
+    // 401: ACLs disabled, so any token is fine.
+    await this.call({ action: 'accept the ACL token', method: 'GET', path: '/acl/token/self', accept: [401] });
+  }
+
+  async registerService(definition: AgentServiceRegistration): Promise<void> {
+    await this.call({
+      action: `register service "${definition.Name}" (id "${definition.ID}")`,
+      method: 'PUT',
+      path: '/agent/service/register',
+      query: { 'replace-existing-checks': true },
+      body: definition,
+    });
+  }
+
+  async deregisterService(id: string): Promise<void> {
+    await this.call({ action: `deregister service id "${id}"`, method: 'PUT', path: '/agent/service/deregister/{id}', params: { id } });
+  }
+
+  /** The agent's local registration of `id`, or `undefined` when the agent does not know it. */
+  async agentService(id: string): Promise<AgentService | undefined> {
+    const res = await this.call({
+      action: `read service id "${id}"`,
+      method: 'GET',
+      path: '/agent/service/{id}',
+      params: { id },
+      accept: [404],
+    });
+    return res.statusCode === 404 ? undefined : (res.body as AgentService);
+  }
+
+  async setServiceMaintenance(id: string, enable: boolean, reason?: string): Promise<void> {
+    await this.call({
+      action: `${enable ? 'enable' : 'disable'} maintenance of service id "${id}"`,
+      method: 'PUT',
+      path: '/agent/service/maintenance/{id}',
+      params: { id },
+      query: reason ? { enable, reason } : { enable },
+    });
+  }
+
+  /**
+   * Reports a TTL check's status. Resolves `false` when the agent does not know the check
+   * (it forgot the service), so the caller can re-register.
+   */
+  async updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<boolean> {
+    const res = await this.call({
+      action: `update check "${checkId}"`,
+      method: 'PUT',
+      path: '/agent/check/update/{id}',
+      params: { id: checkId },
+      body: { Status: status, Output: output },
+      // Consul 1.8 answers an unknown check with 500 "Unknown check"; newer ones with 404.
+      accept: [404, 500],
+    });
+    if (res.statusCode === 404) return false;
+    if (res.statusCode === 500) {
+      const reason = bodyText(res.body);
+      if (/unknown check|does not have associated ttl|not found/i.test(reason)) return false;
+      throw new ConsulRequestError(`update check "${checkId}"`, this.address, 500, reason);
+    }
+    return true;
+  }
+
+  /** Nest calls this last on shutdown, after deregistration. */
+  onApplicationShutdown(): void {
+    this.close();
+  }
+
+  /** Closes pooled connections. */
+  close(): void {
+    this.consul.destroy();
+    this.agent.destroy();
+  }
+
+  private async call(call: Call): Promise<RawResponse> {
+    const headers: Record<string, string> = {};
+    if (this.options.token) headers['x-consul-token'] = this.options.token;
+    let res: RawResponse;
+    try {
+      res = (await this.consul._request(
+        {
+          method: call.method,
+          path: call.path,
+          params: call.params,
+          query: call.query,
+          headers,
+          ...(call.body === undefined ? {} : { type: 'json', body: call.body }),
+          timeout: call.timeoutMs ?? this.options.timeoutMs,
+        },
+        rawResponse,
+      )) as RawResponse;
+    } catch (error) {
+      throw new ConsulRequestError(call.action, this.address, undefined, networkReason(error));
+    }
+    if ((res.statusCode >= 200 && res.statusCode < 300) || call.accept?.includes(res.statusCode)) return res;
+    throw new ConsulRequestError(call.action, this.address, res.statusCode, bodyText(res.body) || 'no reason given');
+  }
+}
+
+/** papi middleware: hand back every HTTP answer (errors included) and reject only when nothing answered. */
+function rawResponse(request: PapiRequest, next: (stop: false, value: unknown) => void): void {
+  if (!request.res) return next(false, request.err ?? new Error('no response'));
+  next(false, { statusCode: request.res.statusCode, headers: request.res.headers, body: request.res.body });
+}
+
+function bodyText(body: unknown): string {
+  const text = Buffer.isBuffer(body) ? body.toString('utf8') : typeof body === 'string' ? body : JSON.stringify(body ?? '');
+  return text.trim().slice(0, 300);
+}
+
+function networkReason(error: unknown): string {
+  const err = error as { code?: string; message?: string };
+  const message = (err?.message ?? String(error)).replace(/^(consul: )+/, '');
+  return err?.code && !message.includes(err.code) ? `${message} (${err.code})` : message;
+}

@@ -1,0 +1,9 @@
+/** Injection token of the validated, defaulted module options. */
+export const CONSUL_RESOLVED_OPTIONS = 'CONSUL:RESOLVED_OPTIONS';
+
+/** Logger context names, one per component, so logs can be filtered. */
+export const LOG_CONTEXT = {
+  registrar: 'ConsulRegistrar',
+  client: 'ConsulClient',
+  health: 'ConsulHealth',
+} as const;

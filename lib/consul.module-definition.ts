@@ -1,0 +1,12 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import type { ConsulModuleOptions } from './options/consul-options.interface.js';
+
+export const {
+  ConfigurableModuleClass: ConsulConfigurableModule,
+  MODULE_OPTIONS_TOKEN: CONSUL_MODULE_OPTIONS,
+  OPTIONS_TYPE: CONSUL_OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE: CONSUL_ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<ConsulModuleOptions>({ moduleName: 'Consul' })
+  .setClassMethodName('forRoot')
+  .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .build();

@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { ConsulClient } from '../client/consul.client.js';
+import { parseDuration } from '../options/duration.js';
+
+/**
+ * Terminus indicator for your own health endpoints: is Consul there and does it have a leader?
+ * Sends the configured ACL token like every other call.
+ */
+@Injectable()
+export class ConsulHealthIndicator {
+  constructor(
+    private readonly client: ConsulClient,
+    private readonly indicators: HealthIndicatorService,
+  ) {}
+
+  /** Up when the agent answers within `timeout` (ms or a duration like "1s"; default 1s) and the cluster has a leader. */
+  async pingCheck(key: string, options: { timeout?: number | string } = {}): Promise<HealthIndicatorResult> {
+    const indicator = this.indicators.check(key);
+    const timeoutMs =
+      typeof options.timeout === 'string' ? parseDuration(options.timeout, 'pingCheck timeout') : (options.timeout ?? 1_000);
+    try {
+      const leader = await this.client.leader(timeoutMs);
+      if (!leader) return indicator.down({ agent: this.client.address, message: 'the Consul cluster has no leader' });
+      return indicator.up({ agent: this.client.address, leader });
+    } catch (error) {
+      return indicator.down({ agent: this.client.address, message: (error as Error).message });
+    }
+  }
+}

@@ -1,0 +1,26 @@
+/** One thing wrong with the module options. */
+export interface OptionProblem {
+  /** Path of the option, e.g. `service.check.interval`. */
+  option: string;
+  /** What is wrong, including the bad value unless it is a secret. */
+  problem: string;
+  /** What to do about it. */
+  fix?: string;
+}
+
+/**
+ * Thrown when `ConsulModule` options are invalid. Lists every problem found, so a
+ * user fixes them in one go; thrown before anything is sent to Consul.
+ */
+export class ConsulOptionsError extends Error {
+  override readonly name = 'ConsulOptionsError';
+
+  constructor(readonly problems: readonly OptionProblem[]) {
+    super(
+      `Invalid ConsulModule options:\n` +
+        problems
+          .map((p) => `  - ${p.option}: ${p.problem}${p.fix ? `; ${p.fix}` : ''}`)
+          .join('\n'),
+    );
+  }
+}

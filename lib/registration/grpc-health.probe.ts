@@ -1,0 +1,33 @@
+export type GrpcHealthProbeResult = 'serving' | 'not-serving' | 'unimplemented' | 'unreachable';
+
+const GRPC_UNIMPLEMENTED = 12;
+
+/**
+ * Calls `grpc.health.v1.Health/Check` on `target` the way Consul's GRPC check will, to tell
+ * "the app serves no health service" (a setup error) from "not listening yet".
+ * The two tiny messages are encoded by hand, so no proto loader is needed.
+ */
+export async function probeGrpcHealth(target: string, timeoutMs: number): Promise<GrpcHealthProbeResult> {
+  const grpc = await import('@grpc/grpc-js');
+  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  try {
+    return await new Promise<GrpcHealthProbeResult>((resolve) => {
+      client.makeUnaryRequest<Buffer, Buffer>(
+        '/grpc.health.v1.Health/Check',
+        (request) => request,
+        (response) => response,
+        Buffer.alloc(0), // HealthCheckRequest{ service: '' }: the whole server
+        new grpc.Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (error, response) => {
+          if (error) return resolve(error.code === GRPC_UNIMPLEMENTED ? 'unimplemented' : 'unreachable');
+          // HealthCheckResponse{ status = 1 }: tag 0x08, then the enum as a varint; absent means UNKNOWN.
+          const status = response && response.length >= 2 && response[0] === 0x08 ? response[1] : 0;
+          resolve(status === 1 ? 'serving' : 'not-serving');
+        },
+      );
+    });
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,33 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
+import { ConsulHealthService } from '../health/consul-health.service.js';
+import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+
+/**
+ * Serves `service.check.path` for Consul's HTTP check: 200 with the Terminus result when up,
+ * 503 when down. Mounted straight on the HTTP adapter, so a global prefix, versioning or
+ * guards never move or block the URL registered in Consul.
+ */
+@Injectable()
+export class ConsulHealthEndpoint implements OnModuleInit {
+  private readonly logger = new Logger(LOG_CONTEXT.health);
+
+  constructor(
+    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly health: ConsulHealthService,
+  ) {}
+
+  onModuleInit(): void {
+    const adapter = this.adapterHost.httpAdapter;
+    const { type, path } = this.options.service.check;
+    if (!adapter || (type !== undefined && type !== 'http')) return;
+    // Runs after Nest mounted the app's routes and before its 404 handler, so the route is reachable.
+    adapter.get(path, async (_req: unknown, res: unknown) => {
+      const result = await this.health.check();
+      adapter.reply(res, result, result.status === 'ok' ? 200 : 503);
+    });
+    this.logger.log(`Serving the Consul health check at GET ${path}`);
+  }
+}

@@ -1,0 +1,89 @@
+import type { Logger } from '@nestjs/common';
+import type { HttpAdapterHost } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
+import type { ConsulCheckType } from '../options/consul-options.interface.js';
+import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import { type AddressSources, detectAddress, systemAddressSources } from './address.detector.js';
+import { defaultInstanceId } from './instance-id.js';
+import { waitForPort } from './port-waiter.js';
+import type { InstanceEndpoint } from './service-definition.js';
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '::ffff:0.0.0.0', '']);
+
+export interface EndpointContext {
+  options: ResolvedConsulOptions;
+  adapterHost: HttpAdapterHost;
+  checkType: ConsulCheckType;
+  logger: Logger;
+  addressSources?: AddressSources;
+}
+
+/**
+ * Waits until the app is really reachable and says where: the HTTP server's real port once
+ * it listens (so `listen(0)` works), or the configured port once it accepts connections
+ * (microservices). Resolves `undefined` if `signal` aborts first (the app is shutting down).
+ */
+export async function awaitInstanceEndpoint(ctx: EndpointContext, signal: AbortSignal): Promise<InstanceEndpoint | undefined> {
+  const { options, adapterHost } = ctx;
+  let http: AddressInfo | undefined;
+  if (adapterHost.httpAdapter) {
+    if (!(await httpListening(adapterHost, signal))) return undefined;
+    const info = adapterHost.httpAdapter.getHttpServer().address();
+    http = info && typeof info === 'object' ? info : undefined;
+  }
+  const port = options.service.port ?? http?.port;
+  if (port === undefined) return undefined; // ruled out by resolveCheckType; kept for the type checker
+  const address = await registeredAddress(ctx, http);
+  if (port !== http?.port) {
+    const slow = () => ctx.logger.warn(`Still waiting for ${address}:${port} to accept connections before registering`);
+    if (!(await waitForPort(address, port, signal, slow))) return undefined;
+  }
+  return {
+    id: options.service.id ?? defaultInstanceId(options.service.name, port),
+    address,
+    port,
+    checkType: ctx.checkType,
+    httpPort: http?.port,
+  };
+}
+
+/** The endpoint right now, without waiting: for `ConsulRegistrar.register()` called by hand. */
+export async function currentInstanceEndpoint(ctx: EndpointContext): Promise<InstanceEndpoint | undefined> {
+  const { options, adapterHost } = ctx;
+  const info = adapterHost.listening ? adapterHost.httpAdapter?.getHttpServer().address() : undefined;
+  const http = info && typeof info === 'object' ? info : undefined;
+  const port = options.service.port ?? http?.port;
+  if (port === undefined) return undefined;
+  return {
+    id: options.service.id ?? defaultInstanceId(options.service.name, port),
+    address: await registeredAddress(ctx, http),
+    port,
+    checkType: ctx.checkType,
+    httpPort: http?.port,
+  };
+}
+
+async function registeredAddress(ctx: EndpointContext, http: AddressInfo | undefined): Promise<string> {
+  if (ctx.options.service.address) return ctx.options.service.address;
+  // A server bound to one address is reachable only there: register exactly that.
+  if (http && !WILDCARDS.has(http.address) && !ctx.options.address.interface && ctx.options.address.preferredNetworks.length === 0) {
+    return http.address.replace(/^::ffff:(?=\d+\.)/, '');
+  }
+  const detected = await detectAddress(ctx.options.address, ctx.addressSources ?? systemAddressSources);
+  ctx.logger.log(`Registering address ${detected.address} (${detected.how})`);
+  return detected.address;
+}
+
+function httpListening(host: HttpAdapterHost, signal: AbortSignal): Promise<boolean> {
+  if (host.listening) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const subscription = host.listen$.subscribe(() => finish(true));
+    const onAbort = () => finish(false);
+    function finish(listening: boolean) {
+      subscription.unsubscribe();
+      signal.removeEventListener('abort', onAbort);
+      resolve(listening);
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

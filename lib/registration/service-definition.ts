@@ -1,0 +1,73 @@
+import type { AgentCheckDefinition, AgentServiceRegistration } from '../client/consul-api.types.js';
+import { formatDuration } from '../options/duration.js';
+import type { ConsulCheckType } from '../options/consul-options.interface.js';
+import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+
+/** What is known about this instance once the app is reachable. */
+export interface InstanceEndpoint {
+  id: string;
+  address: string;
+  port: number;
+  checkType: ConsulCheckType;
+  /** Port of the HTTP server that serves the health endpoint (`http` checks). */
+  httpPort?: number;
+}
+
+/** The id of the single check registered with the service; TTL updates address it. */
+export function checkIdOf(serviceId: string): string {
+  return `service:${serviceId}`;
+}
+
+/** Builds the agent registration payload: service and check in one call, so it is never half-registered. */
+export function buildServiceDefinition(
+  service: ResolvedConsulOptions['service'],
+  endpoint: InstanceEndpoint,
+): AgentServiceRegistration {
+  const check = buildCheck(service, endpoint);
+  return {
+    ID: endpoint.id,
+    Name: service.name,
+    Address: endpoint.address,
+    Port: endpoint.port,
+    Tags: service.tags,
+    Meta: service.meta,
+    EnableTagOverride: service.enableTagOverride,
+    ...(service.weights ? { Weights: { Passing: service.weights.passing, Warning: service.weights.warning } } : {}),
+    Checks: check ? [check] : [],
+  };
+}
+
+function buildCheck(service: ResolvedConsulOptions['service'], endpoint: InstanceEndpoint): AgentCheckDefinition | undefined {
+  const { check } = service;
+  const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
+  const common: AgentCheckDefinition = {
+    CheckID: checkIdOf(endpoint.id),
+    DeregisterCriticalServiceAfter: check.deregisterCriticalServiceAfter,
+  };
+  const polled = { Interval: check.interval, ...(check.timeout ? { Timeout: check.timeout } : {}) };
+  switch (endpoint.checkType) {
+    case 'http':
+      return {
+        ...common,
+        Name: `${service.name} HTTP health (${check.path})`,
+        HTTP: `http://${host}:${endpoint.httpPort ?? endpoint.port}${check.path}`,
+        TLSSkipVerify: check.tlsSkipVerify,
+        ...polled,
+      };
+    case 'tcp':
+      return { ...common, Name: `${service.name} TCP ${host}:${endpoint.port}`, TCP: `${host}:${endpoint.port}`, ...polled };
+    case 'grpc':
+      return {
+        ...common,
+        Name: `${service.name} gRPC health`,
+        GRPC: `${host}:${endpoint.port}`,
+        TLSSkipVerify: check.tlsSkipVerify,
+        ...polled,
+      };
+    case 'ttl':
+      // Starts critical: the first heartbeat, sent right after registration, makes it passing.
+      return { ...common, Name: `${service.name} TTL heartbeat`, TTL: formatDuration(check.ttlMs), Status: 'critical' };
+    case 'none':
+      return undefined;
+  }
+}

@@ -1,0 +1,61 @@
+import type { Logger } from '@nestjs/common';
+import type { HealthCheckResult } from '@nestjs/terminus';
+import type { CheckStatus } from '../client/consul-api.types.js';
+import type { ConsulClient } from '../client/consul.client.js';
+import { StateLog } from '../common/state-log.js';
+import type { ConsulHealthService } from '../health/consul-health.service.js';
+
+/** Terminus status → Consul check status. */
+export function checkStatusOf(result: HealthCheckResult): CheckStatus {
+  if (result.status === 'ok') return 'passing';
+  return result.status === 'shutting_down' ? 'warning' : 'critical';
+}
+
+/**
+ * Reports the app's health to a TTL check at about 2/3 of the TTL, so one late or lost
+ * beat does not flip the check. Each beat is awaited before the next is scheduled.
+ */
+export class TtlHeartbeat {
+  private timer?: NodeJS.Timeout;
+  private stopped = true;
+  private readonly states: StateLog<'ok' | 'failing'>;
+
+  constructor(
+    private readonly client: ConsulClient,
+    private readonly health: ConsulHealthService,
+    private readonly checkId: string,
+    private readonly ttlMs: number,
+    /** Called when the agent no longer knows the check: the service must be registered again. */
+    private readonly onForgotten: () => void,
+    logger: Logger,
+  ) {
+    this.states = new StateLog(logger);
+  }
+
+  /** Sends a beat now, then every 2/3 TTL. */
+  start(): void {
+    this.stopped = false;
+    void this.beat();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const result = await this.health.check();
+      const known = await this.client.updateTtlCheck(this.checkId, checkStatusOf(result), JSON.stringify(result));
+      if (!known) {
+        this.stop();
+        return this.onForgotten();
+      }
+      this.states.enter('ok', 'log', `TTL heartbeat of ${this.checkId} is being accepted`);
+    } catch (error) {
+      this.states.enter('failing', 'warn', `TTL heartbeat of ${this.checkId} failed, will keep trying: ${(error as Error).message}`);
+    }
+    if (!this.stopped) this.timer = setTimeout(() => void this.beat(), Math.max(100, (this.ttlMs * 2) / 3));
+  }
+}

@@ -1,0 +1,40 @@
+import { type DynamicModule, Module, type Provider, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
+import { ConsulModule, type ConsulModuleOptions } from '../../lib/index.js';
+import { CapturingLogger } from './capturing-logger.js';
+import type { ConsulAgent } from './consul-agent.js';
+
+export interface TestApp {
+  app: INestApplication;
+  logger: CapturingLogger;
+  port: number;
+}
+
+/** Module options pointing at `agent`, fast intervals for tests, registered on 127.0.0.1. */
+export function consulOptions(agent: ConsulAgent, overrides: Partial<ConsulModuleOptions> & { service: ConsulModuleOptions['service'] }): ConsulModuleOptions {
+  return {
+    ...overrides,
+    consul: { host: '127.0.0.1', port: agent.httpPort, timeout: '2s', ...overrides.consul },
+    service: { address: '127.0.0.1', ...overrides.service, check: { interval: '1s', ...overrides.service.check } },
+    registration: { retry: { initialDelay: '200ms', maxDelay: '1s' }, ...overrides.registration },
+  };
+}
+
+/** An HTTP app importing `ConsulModule.forRoot(options)`, listening on 127.0.0.1 on a free port. */
+export async function startHttpApp(
+  options: ConsulModuleOptions | DynamicModule,
+  extra: { imports?: Array<Type | DynamicModule>; providers?: Provider[]; controllers?: Type[]; listen?: boolean } = {},
+): Promise<TestApp> {
+  const consul = 'module' in options ? options : ConsulModule.forRoot(options);
+  @Module({ imports: [consul, ...(extra.imports ?? [])], providers: extra.providers ?? [], controllers: extra.controllers ?? [] })
+  class AppModule {}
+  const logger = new CapturingLogger();
+  const app = await NestFactory.create(AppModule, { logger, abortOnError: false });
+  let port = 0;
+  if (extra.listen !== false) {
+    await app.listen(0, '127.0.0.1');
+    port = (app.getHttpServer().address() as { port: number }).port;
+  }
+  return { app, logger, port };
+}
