@@ -12,7 +12,9 @@ export default {
     // Pure logic: no agent, no network.
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/lib/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'] },
     // Real Consul agents, started and stopped by each suite.
-    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], testTimeout: 60_000 },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
   ],
+  // Per-project testTimeout is ignored by Jest; e2e tests wait on real agents.
+  testTimeout: 60_000,
   maxWorkers: 2,
 };

@@ -154,10 +154,13 @@ export class ConsulAgent {
     return this.json(`/v1/health/service/${encodeURIComponent(service)}`);
   }
 
-  /** Status of the check registered with instance `id`, or undefined when there is none. */
-  async checkStatus(id: string): Promise<string | undefined> {
-    const checks = await this.json<Record<string, { ServiceID: string; Status: string }>>('/v1/agent/checks');
-    return Object.values(checks).find((check) => check.ServiceID === id)?.Status;
+  /**
+   * The agent's own view of the check of service `name` (status and latest output). The catalog
+   * gets output-only changes late (Consul's check_update_interval), the agent at once.
+   */
+  async localCheck(name: string): Promise<{ Status: string; Output: string; ServiceID: string } | undefined> {
+    const checks = await this.json<Record<string, { ServiceName: string; ServiceID: string; Status: string; Output: string }>>('/v1/agent/checks');
+    return Object.values(checks).find((check) => check.ServiceName === name);
   }
 }
 

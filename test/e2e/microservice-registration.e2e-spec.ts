@@ -1,0 +1,115 @@
+import { ConsulOptionsError } from '../../lib/index.js';
+import { ConsulAgent } from '../helpers/consul-agent.js';
+import { consulOptions } from '../helpers/consul-app.js';
+import { createMicroservice, GreeterController, grpcTransport, tcpTransport, type TestMicroservice } from '../helpers/consul-microservice.js';
+import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/free-ports.js';
+
+describe('microservice registration (real Consul agent)', () => {
+  let agent: ConsulAgent;
+  const apps: TestMicroservice[] = [];
+
+  beforeAll(async () => {
+    agent = await ConsulAgent.start();
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map(({ app }) => app.close()));
+  });
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  const checkOf = async (service: string) => (await agent.health(service))[0]?.Checks.find((c) => c.ServiceID);
+
+  it('registers a TCP microservice with a passing TCP check on its port (the default for microservices)', async () => {
+    const port = await freePort();
+    const ms = await createMicroservice(consulOptions(agent, { service: { name: 'orders', port } }), tcpTransport(port));
+    apps.push(ms);
+    await ms.app.listen();
+
+    const check = await eventually(async () => {
+      const c = await checkOf('orders');
+      return c?.Status === 'passing' && c;
+    }, { what: 'orders TCP check passing' });
+    expect(check.Output).toContain(`TCP connect 127.0.0.1:${port}: Success`);
+    const [entry] = await agent.health('orders');
+    expect(entry.Service.Port).toBe(port);
+  });
+
+  it('registers a gRPC microservice with a passing Consul GRPC check against grpc.health.v1', async () => {
+    const port = await freePort();
+    const ms = await createMicroservice(
+      consulOptions(agent, { service: { name: 'user_service', port, tags: ['user'], check: { type: 'grpc' } } }),
+      grpcTransport(port),
+      [GreeterController],
+    );
+    apps.push(ms);
+    await ms.app.listen();
+
+    const check = await eventually(async () => {
+      const c = await checkOf('user_service');
+      return c?.Status === 'passing' && c;
+    }, { what: 'user_service gRPC check passing' });
+    expect(check.Output).toBe(`gRPC check 127.0.0.1:${port}: success`);
+  });
+
+  it('reports NOT_SERVING through gRPC health when a Terminus indicator is down, so the check goes critical', async () => {
+    const port = await freePort();
+    const ms = await createMicroservice(
+      consulOptions(agent, {
+        service: { name: 'sick_service', port, check: { type: 'grpc' } },
+        health: { indicators: [async () => ({ db: { status: 'down' } })] },
+      }),
+      grpcTransport(port),
+      [GreeterController],
+    );
+    apps.push(ms);
+    await ms.app.listen();
+
+    const check = await eventually(async () => {
+      const c = await agent.localCheck('sick_service');
+      return c?.Status === 'critical' && c.Output !== '' && c; // new checks start critical with no output
+    }, { what: 'sick_service gRPC check NOT_SERVING' });
+    // Consul 1.8's wording for a NOT_SERVING answer (an unserved health service would say Unimplemented).
+    expect(check.Output).toBe("gRPC application didn't report service healthy");
+  });
+
+  it('refuses to register a grpc check when the gRPC server does not serve grpc.health.v1, and says how to fix it', async () => {
+    const port = await freePort();
+    const ms = await createMicroservice(
+      consulOptions(agent, { service: { name: 'no_health', port, check: { type: 'grpc' } } }),
+      grpcTransport(port, { health: false }),
+      [GreeterController],
+    );
+    apps.push(ms);
+    await ms.app.listen();
+
+    const error = await eventually(() => ms.logger.find('ERROR', 'ConsulRegistrar')[0], { what: 'an error log line' });
+    expect(error).toContain('does not serve grpc.health.v1.Health');
+    expect(error).toContain('withGrpcHealth');
+    expect(await agent.health('no_health')).toEqual([]);
+  });
+
+  it('rejects an http check in a microservice-only app at bootstrap, naming the option', async () => {
+    const port = await freePort();
+    const ms = await createMicroservice(
+      consulOptions(agent, { service: { name: 'wrong_check', port, check: { type: 'http' } } }),
+      tcpTransport(port),
+    );
+    apps.push(ms);
+    const failure = ms.app.listen().then(() => undefined, (error: unknown) => error);
+    const error = await failure;
+    expect(error).toBeInstanceOf(ConsulOptionsError);
+    expect((error as Error).message).toContain('service.check.type: "http" needs an HTTP server');
+    expect(await agent.health('wrong_check')).toEqual([]);
+  });
+
+  it('requires service.port in a microservice-only app', async () => {
+    const port = await freePort();
+    const ms = await createMicroservice(consulOptions(agent, { service: { name: 'portless' } }), tcpTransport(port));
+    apps.push(ms);
+    const error = await ms.app.listen().then(() => undefined, (e: unknown) => e);
+    expect((error as Error).message).toContain('service.port: is required in a microservice-only app');
+    expect(await agent.health('portless')).toEqual([]);
+  });
+});
