@@ -138,31 +138,34 @@ export class ConsulClient {
   private async call(call: Call): Promise<RawResponse> {
     const headers: Record<string, string> = {};
     if (this.options.token) headers['x-consul-token'] = this.options.token;
-    let res: RawResponse;
-    try {
-      res = (await this.consul._request(
-        {
-          method: call.method,
-          path: call.path,
-          params: call.params,
-          query: call.query,
-          headers,
-          ...(call.body === undefined ? {} : { type: 'json', body: call.body }),
-          timeout: call.timeoutMs ?? this.options.timeoutMs,
-        },
-        rawResponse,
-      )) as RawResponse;
-    } catch (error) {
-      throw new ConsulRequestError(call.action, this.address, undefined, networkReason(error));
+    const outcome = (await this.consul._request(
+      {
+        method: call.method,
+        path: call.path,
+        params: call.params,
+        query: call.query,
+        headers,
+        ...(call.body === undefined ? {} : { type: 'json', body: call.body }),
+        timeout: call.timeoutMs ?? this.options.timeoutMs,
+      },
+      settle,
+    )) as RawResponse | { networkError: unknown };
+    if ('networkError' in outcome) {
+      throw new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.networkError));
     }
+    const res = outcome;
     if ((res.statusCode >= 200 && res.statusCode < 300) || call.accept?.includes(res.statusCode)) return res;
     throw new ConsulRequestError(call.action, this.address, res.statusCode, bodyText(res.body) || 'no reason given');
   }
 }
 
-/** papi middleware: hand back every HTTP answer (errors included) and reject only when nothing answered. */
-function rawResponse(request: PapiRequest, next: (stop: false, value: unknown) => void): void {
-  if (!request.res) return next(false, request.err ?? new Error('no response'));
+/**
+ * papi middleware: always resolves, with the HTTP answer (error statuses included) or with
+ * `{ networkError }` when nothing answered. Never hands papi an Error to reject with: papi tells
+ * errors apart with `instanceof Error`, which fails for Node's own errors under a VM realm (Jest).
+ */
+function settle(request: PapiRequest, next: (stop: false, value: unknown) => void): void {
+  if (!request.res) return next(false, { networkError: request.err ?? 'no response' });
   next(false, { statusCode: request.res.statusCode, headers: request.res.headers, body: request.res.body });
 }
 
