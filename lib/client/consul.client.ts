@@ -76,7 +76,12 @@ export class ConsulClient {
   }
 
   async deregisterService(id: string): Promise<void> {
-    await this.call({ action: `deregister service id "${id}"`, method: 'PUT', path: '/agent/service/deregister/{id}', params: { id } });
+    await this.call({
+      action: `deregister service id "${id}"`,
+      method: 'PUT',
+      path: '/agent/service/deregister/{id}',
+      params: { id },
+    });
   }
 
   /** The agent's local registration of `id`, or `undefined` when the agent does not know it. */
@@ -170,7 +175,11 @@ function settle(request: PapiRequest, next: (stop: false, value: unknown) => voi
 }
 
 function bodyText(body: unknown): string {
-  const text = Buffer.isBuffer(body) ? body.toString('utf8') : typeof body === 'string' ? body : JSON.stringify(body ?? '');
+  const text = Buffer.isBuffer(body)
+    ? body.toString('utf8')
+    : typeof body === 'string'
+      ? body
+      : JSON.stringify(body ?? '');
   return text.trim().slice(0, 300);
 }
 

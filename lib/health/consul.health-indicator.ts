@@ -18,7 +18,9 @@ export class ConsulHealthIndicator {
   async pingCheck(key: string, options: { timeout?: number | string } = {}): Promise<HealthIndicatorResult> {
     const indicator = this.indicators.check(key);
     const timeoutMs =
-      typeof options.timeout === 'string' ? parseDuration(options.timeout, 'pingCheck timeout') : (options.timeout ?? 1_000);
+      typeof options.timeout === 'string'
+        ? parseDuration(options.timeout, 'pingCheck timeout')
+        : (options.timeout ?? 1_000);
     try {
       const leader = await this.client.leader(timeoutMs);
       if (!leader) return indicator.down({ agent: this.client.address, message: 'the Consul cluster has no leader' });

@@ -18,9 +18,7 @@ export class ConsulOptionsError extends Error {
   constructor(readonly problems: readonly OptionProblem[]) {
     super(
       `Invalid ConsulModule options:\n` +
-        problems
-          .map((p) => `  - ${p.option}: ${p.problem}${p.fix ? `; ${p.fix}` : ''}`)
-          .join('\n'),
+        problems.map((p) => `  - ${p.option}: ${p.problem}${p.fix ? `; ${p.fix}` : ''}`).join('\n'),
     );
   }
 }

@@ -39,7 +39,11 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
     }
   }
   if ((consul.cert === undefined) !== (consul.key === undefined)) {
-    v.fail(consul.cert === undefined ? 'consul.cert' : 'consul.key', 'consul.cert and consul.key go together', 'set both or neither');
+    v.fail(
+      consul.cert === undefined ? 'consul.cert' : 'consul.key',
+      'consul.cert and consul.key go together',
+      'set both or neither',
+    );
   }
 
   const name = v.serviceName(service.name);
@@ -184,7 +188,11 @@ class Validator {
   serviceId(value: unknown): string | undefined {
     if (value === undefined) return undefined;
     if (typeof value === 'string' && /^[^\s/?#%]{1,128}$/.test(value)) return value;
-    this.fail('service.id', `${describe(value)} is not a valid instance id`, 'use up to 128 characters without spaces, "/", "?", "#" or "%"');
+    this.fail(
+      'service.id',
+      `${describe(value)} is not a valid instance id`,
+      'use up to 128 characters without spaces, "/", "?", "#" or "%"',
+    );
     return undefined;
   }
 
@@ -217,8 +225,10 @@ class Validator {
     if (value === undefined) return undefined;
     const weights = this.object(value, 'service.weights');
     const ok = (n: unknown, min: number) => Number.isInteger(n) && (n as number) >= min;
-    if (!ok(weights.passing, 1)) this.fail('service.weights.passing', `${describe(weights.passing)} is not a whole number ≥ 1`);
-    if (!ok(weights.warning, 0)) this.fail('service.weights.warning', `${describe(weights.warning)} is not a whole number ≥ 0`);
+    if (!ok(weights.passing, 1))
+      this.fail('service.weights.passing', `${describe(weights.passing)} is not a whole number ≥ 1`);
+    if (!ok(weights.warning, 0))
+      this.fail('service.weights.warning', `${describe(weights.warning)} is not a whole number ≥ 0`);
     return { passing: weights.passing, warning: weights.warning };
   }
 
@@ -237,7 +247,12 @@ class Validator {
     }
     return value.flatMap((text, i) => {
       const cidr = typeof text === 'string' ? parseCidr(text) : undefined;
-      if (!cidr) this.fail(`address.preferredNetworks[${i}]`, `${describe(text)} is not a CIDR`, 'write it like "10.0.0.0/8" or "fd00::/8"');
+      if (!cidr)
+        this.fail(
+          `address.preferredNetworks[${i}]`,
+          `${describe(text)} is not a CIDR`,
+          'write it like "10.0.0.0/8" or "fd00::/8"',
+        );
       return cidr ? [cidr] : [];
     });
   }
@@ -245,7 +260,11 @@ class Validator {
   indicators(value: unknown): any[] {
     if (value === undefined) return [];
     if (Array.isArray(value) && value.every((item) => typeof item === 'function')) return [...value];
-    this.fail('health.indicators', 'expected an array of functions', 'pass Terminus indicator functions, e.g. () => this.http.pingCheck(...)');
+    this.fail(
+      'health.indicators',
+      'expected an array of functions',
+      'pass Terminus indicator functions, e.g. () => this.http.pingCheck(...)',
+    );
     return [];
   }
 }

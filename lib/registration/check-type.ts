@@ -6,7 +6,10 @@ import type { ResolvedConsulOptions } from '../options/resolved-options.js';
  * Picks the check type for this app (`http` with an HTTP server, else `tcp`) and rejects
  * options that do not fit the app, before anything is sent to Consul.
  */
-export async function resolveCheckType(options: ResolvedConsulOptions, hasHttpServer: boolean): Promise<ConsulCheckType> {
+export async function resolveCheckType(
+  options: ResolvedConsulOptions,
+  hasHttpServer: boolean,
+): Promise<ConsulCheckType> {
   const { service } = options;
   const type = service.check.type ?? (hasHttpServer ? 'http' : 'tcp');
   const problems: OptionProblem[] = [];

@@ -80,7 +80,9 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
    */
   async register(): Promise<void> {
     if (!this.checkType) {
-      throw new Error('ConsulRegistrar.register() works once the app has bootstrapped: call it after app.init() or app.listen()');
+      throw new Error(
+        'ConsulRegistrar.register() works once the app has bootstrapped: call it after app.init() or app.listen()',
+      );
     }
     const endpoint = await currentInstanceEndpoint(this.endpointContext());
     if (!endpoint) {
@@ -185,7 +187,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     const endpoint = this.endpoint!;
     await this.client.registerService(buildServiceDefinition(this.options.service, endpoint));
     this.registered = true;
-    this.states.enter('registered', 'log', `Registered ${this.describe()} with a ${endpoint.checkType} check`);
+    this.states.enter('registered', 'log', `Registered ${this.describe()} (${endpoint.checkType} check)`);
     this.startKeepAlive();
     this.waiters.splice(0).forEach((resolve) => resolve());
   }
@@ -211,7 +213,14 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     const endpoint = this.endpoint!;
     if (endpoint.checkType === 'ttl') {
       const { ttlMs } = this.options.service.check;
-      this.heartbeat = new TtlHeartbeat(this.client, this.health, checkIdOf(endpoint.id), ttlMs, () => this.forgotten(), this.logger);
+      this.heartbeat = new TtlHeartbeat(
+        this.client,
+        this.health,
+        checkIdOf(endpoint.id),
+        ttlMs,
+        () => this.forgotten(),
+        this.logger,
+      );
       this.heartbeat.start();
     }
     this.reconcileTimer = setTimeout(() => void this.reconcile(), this.options.registration.reconcileIntervalMs);
@@ -272,6 +281,8 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
 
   private describe(): string {
     const e = this.endpoint;
-    return e ? `service "${this.options.service.name}" (id ${e.id}) at ${e.address}:${e.port}` : `service "${this.options.service.name}"`;
+    return e
+      ? `service "${this.options.service.name}" (id ${e.id}) at ${e.address}:${e.port}`
+      : `service "${this.options.service.name}"`;
   }
 }

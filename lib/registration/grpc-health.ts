@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 
 /** Absolute path of the standard `grpc.health.v1` proto shipped with this package. */
-export const GRPC_HEALTH_PROTO_PATH = fileURLToPath(new URL('../../proto/grpc/health/v1/health.proto', import.meta.url));
+export const GRPC_HEALTH_PROTO_PATH = fileURLToPath(
+  new URL('../../proto/grpc/health/v1/health.proto', import.meta.url),
+);
 
 /** The proto package of the gRPC health service. */
 export const GRPC_HEALTH_PACKAGE = 'grpc.health.v1';
@@ -22,7 +24,8 @@ interface GrpcPackageOptions {
  */
 export function withGrpcHealth<T extends GrpcPackageOptions>(options: T): T {
   const packages = Array.isArray(options.package) ? options.package : [options.package];
-  const protoPaths = options.protoPath === undefined ? [] : Array.isArray(options.protoPath) ? options.protoPath : [options.protoPath];
+  const protoPaths =
+    options.protoPath === undefined ? [] : Array.isArray(options.protoPath) ? options.protoPath : [options.protoPath];
   return {
     ...options,
     package: packages.includes(GRPC_HEALTH_PACKAGE) ? packages : [...packages, GRPC_HEALTH_PACKAGE],

@@ -23,7 +23,10 @@ export interface EndpointContext {
  * it listens (so `listen(0)` works), or the configured port once it accepts connections
  * (microservices). Resolves `undefined` if `signal` aborts first (the app is shutting down).
  */
-export async function awaitInstanceEndpoint(ctx: EndpointContext, signal: AbortSignal): Promise<InstanceEndpoint | undefined> {
+export async function awaitInstanceEndpoint(
+  ctx: EndpointContext,
+  signal: AbortSignal,
+): Promise<InstanceEndpoint | undefined> {
   const { options, adapterHost } = ctx;
   let http: AddressInfo | undefined;
   if (adapterHost.httpAdapter) {
@@ -66,7 +69,12 @@ export async function currentInstanceEndpoint(ctx: EndpointContext): Promise<Ins
 async function registeredAddress(ctx: EndpointContext, http: AddressInfo | undefined): Promise<string> {
   if (ctx.options.service.address) return ctx.options.service.address;
   // A server bound to one address is reachable only there: register exactly that.
-  if (http && !WILDCARDS.has(http.address) && !ctx.options.address.interface && ctx.options.address.preferredNetworks.length === 0) {
+  if (
+    http &&
+    !WILDCARDS.has(http.address) &&
+    !ctx.options.address.interface &&
+    ctx.options.address.preferredNetworks.length === 0
+  ) {
     return http.address.replace(/^::ffff:(?=\d+\.)/, '');
   }
   const detected = await detectAddress(ctx.options.address, ctx.addressSources ?? systemAddressSources);

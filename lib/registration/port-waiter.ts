@@ -19,7 +19,12 @@ export function acceptsConnections(host: string, port: number, timeoutMs = 1_000
  * Waits until host:port accepts TCP connections, polling with a delay that grows to 1 s.
  * Resolves `false` if `signal` aborts first. Calls `onSlow` once after about 10 s of waiting.
  */
-export async function waitForPort(host: string, port: number, signal: AbortSignal, onSlow?: () => void): Promise<boolean> {
+export async function waitForPort(
+  host: string,
+  port: number,
+  signal: AbortSignal,
+  onSlow?: () => void,
+): Promise<boolean> {
   const started = Date.now();
   let delay = 25;
   let warned = false;

@@ -37,7 +37,10 @@ export function buildServiceDefinition(
   };
 }
 
-function buildCheck(service: ResolvedConsulOptions['service'], endpoint: InstanceEndpoint): AgentCheckDefinition | undefined {
+function buildCheck(
+  service: ResolvedConsulOptions['service'],
+  endpoint: InstanceEndpoint,
+): AgentCheckDefinition | undefined {
   const { check } = service;
   const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
   const common: AgentCheckDefinition = {
@@ -55,7 +58,12 @@ function buildCheck(service: ResolvedConsulOptions['service'], endpoint: Instanc
         ...polled,
       };
     case 'tcp':
-      return { ...common, Name: `${service.name} TCP ${host}:${endpoint.port}`, TCP: `${host}:${endpoint.port}`, ...polled };
+      return {
+        ...common,
+        Name: `${service.name} TCP ${host}:${endpoint.port}`,
+        TCP: `${host}:${endpoint.port}`,
+        ...polled,
+      };
     case 'grpc':
       return {
         ...common,

@@ -54,7 +54,11 @@ export class TtlHeartbeat {
       }
       this.states.enter('ok', 'log', `TTL heartbeat of ${this.checkId} is being accepted`);
     } catch (error) {
-      this.states.enter('failing', 'warn', `TTL heartbeat of ${this.checkId} failed, will keep trying: ${(error as Error).message}`);
+      this.states.enter(
+        'failing',
+        'warn',
+        `TTL heartbeat of ${this.checkId} failed, will keep trying: ${(error as Error).message}`,
+      );
     }
     if (!this.stopped) this.timer = setTimeout(() => void this.beat(), Math.max(100, (this.ttlMs * 2) / 3));
   }

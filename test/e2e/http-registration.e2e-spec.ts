@@ -10,7 +10,8 @@ import { eventually } from '../helpers/eventually.js';
 class Switch {
   up = true;
   constructor(private readonly indicators: HealthIndicatorService) {}
-  check = () => (this.up ? this.indicators.check('switch').up() : this.indicators.check('switch').down({ reason: 'switched off' }));
+  check = () =>
+    this.up ? this.indicators.check('switch').up() : this.indicators.check('switch').down({ reason: 'switched off' });
 }
 
 @Module({ imports: [TerminusModule], providers: [Switch], exports: [Switch] })
@@ -33,16 +34,26 @@ describe('HTTP app registration (real Consul agent)', () => {
   it('registers after listen(0) with the real port, tags, meta and a passing HTTP check', async () => {
     const started = await startHttpApp(
       consulOptions(agent, {
-        service: { name: 'user_api', tags: ['user', 'v1'], meta: { version: '1.2.3' }, weights: { passing: 3, warning: 1 } },
+        service: {
+          name: 'user_api',
+          tags: ['user', 'v1'],
+          meta: { version: '1.2.3' },
+          weights: { passing: 3, warning: 1 },
+        },
       }),
     );
     apps.push(started);
-    const [entry] = await eventually(async () => {
-      const entries = await agent.health('user_api');
-      return entries.length === 1 && entries[0].Checks.some((c) => c.ServiceID && c.Status === 'passing') && entries;
-    }, { what: 'user_api to be registered and passing' });
+    const [entry] = await eventually(
+      async () => {
+        const entries = await agent.health('user_api');
+        return entries.length === 1 && entries[0].Checks.some((c) => c.ServiceID && c.Status === 'passing') && entries;
+      },
+      { what: 'user_api to be registered and passing' },
+    );
 
-    expect(entry.Service.ID).toBe(`user_api-${(await import('node:os')).hostname()}-${started.port}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-'));
+    expect(entry.Service.ID).toBe(
+      `user_api-${(await import('node:os')).hostname()}-${started.port}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-'),
+    );
     expect(entry.Service.Address).toBe('127.0.0.1');
     expect(entry.Service.Port).toBe(started.port);
     expect(entry.Service.Tags).toEqual(['user', 'v1']);
@@ -57,7 +68,8 @@ describe('HTTP app registration (real Consul agent)', () => {
       ConsulModule.forRootAsync({
         imports: [SwitchModule],
         inject: [Switch],
-        useFactory: (s: Switch) => consulOptions(agent, { service: { name: 'switchy' }, health: { indicators: [s.check] } }),
+        useFactory: (s: Switch) =>
+          consulOptions(agent, { service: { name: 'switchy' }, health: { indicators: [s.check] } }),
       }),
     );
     apps.push(started);
@@ -73,7 +85,10 @@ describe('HTTP app registration (real Consul agent)', () => {
     await eventually(async () => (await status()) === 'critical', { what: 'critical' });
     const down = await fetch(`http://127.0.0.1:${started.port}/health`);
     expect(down.status).toBe(503);
-    expect(await down.json()).toMatchObject({ status: 'error', error: { switch: { status: 'down', reason: 'switched off' } } });
+    expect(await down.json()).toMatchObject({
+      status: 'error',
+      error: { switch: { status: 'down', reason: 'switched off' } },
+    });
 
     toggle.up = true;
     await eventually(async () => (await status()) === 'passing', { what: 'passing again' });

@@ -1,7 +1,13 @@
 import { ConsulOptionsError } from '../../lib/index.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions } from '../helpers/consul-app.js';
-import { createMicroservice, GreeterController, grpcTransport, tcpTransport, type TestMicroservice } from '../helpers/consul-microservice.js';
+import {
+  createMicroservice,
+  GreeterController,
+  grpcTransport,
+  tcpTransport,
+  type TestMicroservice,
+} from '../helpers/consul-microservice.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-ports.js';
 
@@ -23,14 +29,20 @@ describe('microservice registration (real Consul agent)', () => {
 
   it('registers a TCP microservice with a passing TCP check on its port (the default for microservices)', async () => {
     const port = await freePort();
-    const ms = await createMicroservice(consulOptions(agent, { service: { name: 'orders', port } }), tcpTransport(port));
+    const ms = await createMicroservice(
+      consulOptions(agent, { service: { name: 'orders', port } }),
+      tcpTransport(port),
+    );
     apps.push(ms);
     await ms.app.listen();
 
-    const check = await eventually(async () => {
-      const c = await checkOf('orders');
-      return c?.Status === 'passing' && c;
-    }, { what: 'orders TCP check passing' });
+    const check = await eventually(
+      async () => {
+        const c = await checkOf('orders');
+        return c?.Status === 'passing' && c;
+      },
+      { what: 'orders TCP check passing' },
+    );
     expect(check.Output).toContain(`TCP connect 127.0.0.1:${port}: Success`);
     const [entry] = await agent.health('orders');
     expect(entry.Service.Port).toBe(port);
@@ -46,10 +58,13 @@ describe('microservice registration (real Consul agent)', () => {
     apps.push(ms);
     await ms.app.listen();
 
-    const check = await eventually(async () => {
-      const c = await checkOf('user_service');
-      return c?.Status === 'passing' && c;
-    }, { what: 'user_service gRPC check passing' });
+    const check = await eventually(
+      async () => {
+        const c = await checkOf('user_service');
+        return c?.Status === 'passing' && c;
+      },
+      { what: 'user_service gRPC check passing' },
+    );
     expect(check.Output).toBe(`gRPC check 127.0.0.1:${port}: success`);
   });
 
@@ -66,10 +81,13 @@ describe('microservice registration (real Consul agent)', () => {
     apps.push(ms);
     await ms.app.listen();
 
-    const check = await eventually(async () => {
-      const c = await agent.localCheck('sick_service');
-      return c?.Status === 'critical' && c.Output !== '' && c; // new checks start critical with no output
-    }, { what: 'sick_service gRPC check NOT_SERVING' });
+    const check = await eventually(
+      async () => {
+        const c = await agent.localCheck('sick_service');
+        return c?.Status === 'critical' && c.Output !== '' && c; // new checks start critical with no output
+      },
+      { what: 'sick_service gRPC check NOT_SERVING' },
+    );
     // Consul 1.8's wording for a NOT_SERVING answer (an unserved health service would say Unimplemented).
     expect(check.Output).toBe("gRPC application didn't report service healthy");
   });
@@ -97,7 +115,10 @@ describe('microservice registration (real Consul agent)', () => {
       tcpTransport(port),
     );
     apps.push(ms);
-    const failure = ms.app.listen().then(() => undefined, (error: unknown) => error);
+    const failure = ms.app.listen().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     const error = await failure;
     expect(error).toBeInstanceOf(ConsulOptionsError);
     expect((error as Error).message).toContain('service.check.type: "http" needs an HTTP server');
@@ -108,7 +129,10 @@ describe('microservice registration (real Consul agent)', () => {
     const port = await freePort();
     const ms = await createMicroservice(consulOptions(agent, { service: { name: 'portless' } }), tcpTransport(port));
     apps.push(ms);
-    const error = await ms.app.listen().then(() => undefined, (e: unknown) => e);
+    const error = await ms.app.listen().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((error as Error).message).toContain('service.port: is required in a microservice-only app');
     expect(await agent.health('portless')).toEqual([]);
   });

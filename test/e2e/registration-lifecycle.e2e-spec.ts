@@ -26,30 +26,42 @@ describe('registration lifecycle and self-healing (real Consul agent)', () => {
   const statusOf = async (service: string) => (await agent.health(service))[0]?.Checks.find((c) => c.ServiceID)?.Status;
 
   it('heartbeats a TTL check to passing, and the check goes critical once the app stops heartbeating (crash)', async () => {
-    const child = spawn(process.execPath, [TTL_APP, String(agent.httpPort), 'ttl_app'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [TTL_APP, String(agent.httpPort), 'ttl_app'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(child);
     let output = '';
     child.stdout!.on('data', (chunk) => (output += chunk));
     child.stderr!.on('data', (chunk) => (output += chunk));
 
-    await eventually(async () => (await statusOf('ttl_app')) === 'passing', { what: `ttl_app passing (app output: ${output})` });
+    await eventually(async () => (await statusOf('ttl_app')) === 'passing', {
+      what: `ttl_app passing (app output: ${output})`,
+    });
     const [entry] = await agent.health('ttl_app');
     expect(entry.Checks.find((c) => c.ServiceID)!.Output).toContain('"status":"ok"');
 
     child.kill('SIGKILL'); // no shutdown hook runs: only the TTL can tell Consul
-    await eventually(async () => (await statusOf('ttl_app')) === 'critical', { timeoutMs: 8_000, what: 'ttl_app critical' });
+    await eventually(async () => (await statusOf('ttl_app')) === 'critical', {
+      timeoutMs: 8_000,
+      what: 'ttl_app critical',
+    });
     await agent.api(`/v1/agent/service/deregister/${entry.Service.ID}`, { method: 'PUT' });
   });
 
   it('re-registers within 5 s when the agent restarts and forgets the service', async () => {
-    const started = await startHttpApp(consulOptions(agent, { service: { name: 'survivor' }, registration: { reconcileInterval: '500ms' } }));
+    const started = await startHttpApp(
+      consulOptions(agent, { service: { name: 'survivor' }, registration: { reconcileInterval: '500ms' } }),
+    );
     apps.push(started);
     await eventually(async () => (await agent.health('survivor')).length === 1, { what: 'survivor registered' });
 
     await agent.restart(); // a dev agent keeps no state
     expect(await agent.health('survivor')).toEqual([]);
     const restartedAt = Date.now();
-    await eventually(async () => (await agent.health('survivor')).length === 1, { timeoutMs: 5_000, what: 'survivor back' });
+    await eventually(async () => (await agent.health('survivor')).length === 1, {
+      timeoutMs: 5_000,
+      what: 'survivor back',
+    });
     const seconds = (Date.now() - restartedAt) / 1000;
     expect(seconds).toBeLessThan(5);
 
@@ -61,15 +73,25 @@ describe('registration lifecycle and self-healing (real Consul agent)', () => {
     const late = await ConsulAgent.reserve();
     try {
       const started = await startHttpApp(
-        consulOptions(late, { service: { name: 'early_bird' }, registration: { retry: { initialDelay: '200ms', maxDelay: '500ms' } } }),
+        consulOptions(late, {
+          service: { name: 'early_bird' },
+          registration: { retry: { initialDelay: '200ms', maxDelay: '500ms' } },
+        }),
       );
       apps.push(started);
-      await eventually(() => started.logger.find('WARN', 'ConsulRegistrar').length > 0, { what: 'an unreachable warning' });
-      expect(started.logger.find('WARN', 'ConsulRegistrar')[0]).toMatch(new RegExp(`Consul at ${late.address} could not register service "early_bird".*ECONNREFUSED`));
+      await eventually(() => started.logger.find('WARN', 'ConsulRegistrar').length > 0, {
+        what: 'an unreachable warning',
+      });
+      expect(started.logger.find('WARN', 'ConsulRegistrar')[0]).toMatch(
+        new RegExp(`Consul at ${late.address} could not register service "early_bird".*ECONNREFUSED`),
+      );
 
       await late.launch();
       // One backoff step is at most maxDelay (500 ms) after the agent is up.
-      await eventually(async () => (await late.health('early_bird')).length === 1, { timeoutMs: 2_000, what: 'early_bird registered' });
+      await eventually(async () => (await late.health('early_bird')).length === 1, {
+        timeoutMs: 2_000,
+        what: 'early_bird registered',
+      });
       // One line when Consul was lost, none per retry.
       expect(started.logger.find('WARN', 'ConsulRegistrar')).toHaveLength(1);
     } finally {
@@ -80,9 +102,15 @@ describe('registration lifecycle and self-healing (real Consul agent)', () => {
 
   it('with failFast, bootstrap rejects with a message naming the Consul address and the cause', async () => {
     const nobody = await ConsulAgent.reserve();
-    const started = await startHttpApp(consulOptions(nobody, { service: { name: 'strict' }, registration: { failFast: true } }), { listen: false });
+    const started = await startHttpApp(
+      consulOptions(nobody, { service: { name: 'strict' }, registration: { failFast: true } }),
+      { listen: false },
+    );
     apps.push(started);
-    const error = await started.app.listen(0, '127.0.0.1').then(() => undefined, (e: unknown) => e);
+    const error = await started.app.listen(0, '127.0.0.1').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ConsulUnavailableError);
     expect((error as Error).message).toContain(`Consul at ${nobody.address} is not usable`);
     expect((error as Error).message).toContain('ECONNREFUSED');
@@ -97,11 +125,15 @@ describe('registration lifecycle and self-healing (real Consul agent)', () => {
     const before = Date.now();
     await started.app.close();
     expect(Date.now() - before).toBeLessThan(2_000 + 500); // bounded by consul.timeout (2s in tests), refused at once here
-    expect(started.logger.find('WARN', 'ConsulRegistrar').join('\n')).toMatch(/Could not deregister orphan-.*Consul removes it once its check has been critical for 1m/);
+    expect(started.logger.find('WARN', 'ConsulRegistrar').join('\n')).toMatch(
+      /Could not deregister orphan-.*Consul removes it once its check has been critical for 1m/,
+    );
   });
 
   it('gives manual control with registration.enabled: false', async () => {
-    const started = await startHttpApp(consulOptions(agent, { service: { name: 'manual' }, registration: { enabled: false } }));
+    const started = await startHttpApp(
+      consulOptions(agent, { service: { name: 'manual' }, registration: { enabled: false } }),
+    );
     apps.push(started);
     const registrar = started.app.get(ConsulRegistrar);
     expect(await agent.health('manual')).toEqual([]);

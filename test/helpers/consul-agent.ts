@@ -11,7 +11,10 @@ let consulBinary: string | undefined;
 export function consulBin(): string {
   consulBinary ??=
     process.env.CONSUL_BIN ||
-    execFileSync('bash', [`${ROOT}/scripts/consul.sh`, 'ensure'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+    execFileSync('bash', [`${ROOT}/scripts/consul.sh`, 'ensure'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
   return consulBinary;
 }
 
@@ -82,10 +85,18 @@ export class ConsulAgent {
   async launch(): Promise<void> {
     const { ports, options } = this;
     const args = [
-      'agent', '-dev', '-bind=127.0.0.1', '-client=127.0.0.1', `-node=${this.node}`,
+      'agent',
+      '-dev',
+      '-bind=127.0.0.1',
+      '-client=127.0.0.1',
+      `-node=${this.node}`,
       `-datacenter=${options.datacenter ?? 'dc1'}`,
-      `-http-port=${ports.http}`, `-dns-port=${ports.dns}`, `-serf-lan-port=${ports.serfLan}`,
-      `-serf-wan-port=${ports.serfWan}`, `-server-port=${ports.server}`, `-grpc-port=${ports.grpc}`,
+      `-http-port=${ports.http}`,
+      `-dns-port=${ports.dns}`,
+      `-serf-lan-port=${ports.serfLan}`,
+      `-serf-wan-port=${ports.serfWan}`,
+      `-server-port=${ports.server}`,
+      `-grpc-port=${ports.grpc}`,
       '-log-level=info',
     ];
     if (options.aclMasterToken) {
@@ -159,7 +170,10 @@ export class ConsulAgent {
    * gets output-only changes late (Consul's check_update_interval), the agent at once.
    */
   async localCheck(name: string): Promise<{ Status: string; Output: string; ServiceID: string } | undefined> {
-    const checks = await this.json<Record<string, { ServiceName: string; ServiceID: string; Status: string; Output: string }>>('/v1/agent/checks');
+    const checks =
+      await this.json<Record<string, { ServiceName: string; ServiceID: string; Status: string; Output: string }>>(
+        '/v1/agent/checks',
+      );
     return Object.values(checks).find((check) => check.ServiceName === name);
   }
 }
@@ -176,5 +190,12 @@ export interface HealthEntry {
     Weights: { Passing: number; Warning: number };
     EnableTagOverride: boolean;
   };
-  Checks: Array<{ CheckID: string; ServiceID: string; Status: string; Output: string; Type?: string; Definition?: unknown }>;
+  Checks: Array<{
+    CheckID: string;
+    ServiceID: string;
+    Status: string;
+    Output: string;
+    Type?: string;
+    Definition?: unknown;
+  }>;
 }

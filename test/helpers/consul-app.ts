@@ -12,7 +12,10 @@ export interface TestApp {
 }
 
 /** Module options pointing at `agent`, fast intervals for tests, registered on 127.0.0.1. */
-export function consulOptions(agent: ConsulAgent, overrides: Partial<ConsulModuleOptions> & { service: ConsulModuleOptions['service'] }): ConsulModuleOptions {
+export function consulOptions(
+  agent: ConsulAgent,
+  overrides: Partial<ConsulModuleOptions> & { service: ConsulModuleOptions['service'] },
+): ConsulModuleOptions {
   return {
     ...overrides,
     consul: { host: '127.0.0.1', port: agent.httpPort, timeout: '2s', ...overrides.consul },
@@ -27,7 +30,11 @@ export async function startHttpApp(
   extra: { imports?: Array<Type | DynamicModule>; providers?: Provider[]; controllers?: Type[]; listen?: boolean } = {},
 ): Promise<TestApp> {
   const consul = 'module' in options ? options : ConsulModule.forRoot(options);
-  @Module({ imports: [consul, ...(extra.imports ?? [])], providers: extra.providers ?? [], controllers: extra.controllers ?? [] })
+  @Module({
+    imports: [consul, ...(extra.imports ?? [])],
+    providers: extra.providers ?? [],
+    controllers: extra.controllers ?? [],
+  })
   class AppModule {}
   const logger = new CapturingLogger();
   const app = await NestFactory.create(AppModule, { logger, abortOnError: false });

@@ -30,7 +30,11 @@ export async function createMicroservice(
   @Module({ imports: [consul], controllers })
   class MicroserviceModule {}
   const logger = new CapturingLogger();
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(MicroserviceModule, { ...transport, logger, abortOnError: false });
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(MicroserviceModule, {
+    ...transport,
+    logger,
+    abortOnError: false,
+  });
   return { app, logger };
 }
 

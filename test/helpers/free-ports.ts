@@ -8,8 +8,8 @@ export async function freePort(): Promise<number> {
       const server = createServer();
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
+        const assigned = (server.address() as { port: number }).port;
+        server.close(() => resolve(assigned));
       });
     });
     const udpFree = await new Promise<boolean>((resolve) => {

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { ConsulHealthIndicator, ConsulUnavailableError } from '../../lib/index.js';
+import { ConsulAgent } from '../helpers/consul-agent.js';
+import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { eventually } from '../helpers/eventually.js';
+
+describe('ACL default-deny agent (real Consul agent)', () => {
+  const master = randomUUID();
+  let agent: ConsulAgent;
+  let appToken: string;
+  const apps: TestApp[] = [];
+
+  beforeAll(async () => {
+    agent = await ConsulAgent.start({ aclMasterToken: master });
+    // The least a self-registering app needs: write its own service, read nodes (the README's policy).
+    const policy = await (
+      await agent.api('/v1/acl/policy', {
+        method: 'PUT',
+        body: JSON.stringify({
+          Name: 'secure-api',
+          Rules: 'service "secure_api" { policy = "write" }\nnode_prefix "" { policy = "read" }',
+        }),
+      })
+    ).json();
+    const token = await (
+      await agent.api('/v1/acl/token', { method: 'PUT', body: JSON.stringify({ Policies: [{ ID: policy.ID }] }) })
+    ).json();
+    appToken = token.SecretID;
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map(({ app }) => app.close()));
+  });
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  it('registers, heartbeats and deregisters with a token, which never appears in the logs', async () => {
+    const started = await startHttpApp(
+      consulOptions(agent, {
+        consul: { token: appToken },
+        service: { name: 'secure_api', check: { type: 'ttl', ttl: '3s' } },
+      }),
+    );
+    await eventually(
+      async () => (await agent.health('secure_api'))[0]?.Checks.find((c) => c.ServiceID)?.Status === 'passing',
+      {
+        what: 'secure_api passing',
+      },
+    );
+    const ping = await started.app.get(ConsulHealthIndicator).pingCheck('consul');
+    expect(ping.consul.status).toBe('up');
+
+    await started.app.close();
+    expect(await agent.health('secure_api')).toEqual([]);
+    expect(started.logger.text).toContain('Deregistered service "secure_api"');
+    expect(started.logger.text).not.toContain(appToken);
+  });
+
+  it('without a token, says clearly that Consul refused and what token is needed; registers nothing', async () => {
+    const started = await startHttpApp(consulOptions(agent, { service: { name: 'secure_api' } }));
+    apps.push(started);
+    const error = await eventually(() => started.logger.find('ERROR', 'ConsulRegistrar')[0], {
+      what: 'a refusal logged',
+    });
+    expect(error).toMatch(
+      /could not register service "secure_api".*Permission denied.*HTTP 403.*Set consul.token to an ACL token with service:write on "secure_api"/,
+    );
+    expect(await agent.health('secure_api')).toEqual([]);
+  });
+
+  it('with failFast and an unknown token, bootstrap rejects without echoing the token', async () => {
+    const bogus = randomUUID();
+    const started = await startHttpApp(
+      consulOptions(agent, {
+        consul: { token: bogus },
+        service: { name: 'secure_api' },
+        registration: { failFast: true },
+      }),
+      { listen: false },
+    );
+    apps.push(started);
+    const error = (await started.app.listen(0, '127.0.0.1').then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error;
+    expect(error).toBeInstanceOf(ConsulUnavailableError);
+    expect(error.message).toMatch(/the ACL token in consul.token was refused \(ACL not found\)/);
+    expect(error.message).not.toContain(bogus);
+    expect(started.logger.text).not.toContain(bogus);
+  });
+});
