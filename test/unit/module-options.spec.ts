@@ -1,0 +1,64 @@
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConsulModule, type ConsulModuleOptions, ConsulOptionsError } from '../../lib/index.js';
+
+/** Creating the app is where a user meets bad options: no agent is needed, and none is contacted. */
+async function createWith(consul: ReturnType<typeof ConsulModule.forRoot>): Promise<unknown> {
+  @Module({ imports: [consul] })
+  class AppModule {}
+  try {
+    const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
+    await app.close();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+describe('ConsulModule option validation at app creation', () => {
+  it.each<[string, unknown, string]>([
+    ['missing service.name', { service: {} }, 'service.name: is required'],
+    [
+      'a service name with a space',
+      { service: { name: 'user api' } },
+      'service.name: "user api" is not a valid service name',
+    ],
+    ['a port out of range', { service: { name: 'a', port: 70000 } }, 'service.port: 70000 is not a port'],
+    [
+      'a bad duration',
+      { service: { name: 'a', check: { interval: 'soon' } } },
+      'service.check.interval: "soon" is not a duration',
+    ],
+    [
+      'an unknown check type',
+      { service: { name: 'a', check: { type: 'udp' } } },
+      'service.check.type: "udp" is not one of',
+    ],
+  ])('rejects %s, naming the option', async (_case, options, expected) => {
+    const error = await createWith(ConsulModule.forRoot(options as ConsulModuleOptions));
+    expect(error).toBeInstanceOf(ConsulOptionsError);
+    expect((error as Error).message).toContain(expected);
+  });
+
+  it('validates forRootAsync options too, and lists every problem at once', async () => {
+    const error = await createWith(
+      ConsulModule.forRootAsync({
+        useFactory: () =>
+          ({ service: { name: '' }, consul: { port: 0 }, registration: { drainDelay: 'x' } }) as ConsulModuleOptions,
+      }),
+    );
+    expect(error).toBeInstanceOf(ConsulOptionsError);
+    expect((error as ConsulOptionsError).problems.map((p) => p.option).sort()).toEqual([
+      'consul.port',
+      'registration.drainDelay',
+      'service.name',
+    ]);
+  });
+
+  it('never echoes the ACL token in an error', async () => {
+    const error = await createWith(
+      ConsulModule.forRoot({ consul: { token: 's3cr3t', port: -1 }, service: { name: 'x y' } } as ConsulModuleOptions),
+    );
+    expect((error as Error).message).not.toContain('s3cr3t');
+  });
+});
