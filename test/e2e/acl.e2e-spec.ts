@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { ConsulHealthIndicator, ConsulUnavailableError } from '../../lib/index.js';
-import { ConsulAgent } from '../helpers/consul-agent.js';
-import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { useConsulAgent } from '../helpers/agent-suite.js';
+import type { ConsulAgent } from '../helpers/consul-agent.js';
+import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
 import { eventually } from '../helpers/eventually.js';
 
 describe('ACL default-deny agent (real Consul agent)', () => {
   const master = randomUUID();
+  const suite = useConsulAgent({ aclMasterToken: master });
+  const { apps } = suite;
   let agent: ConsulAgent;
   let appToken: string;
-  const apps: TestApp[] = [];
 
   beforeAll(async () => {
-    agent = await ConsulAgent.start({ aclMasterToken: master });
+    agent = suite.agent;
     // The least a self-registering app needs: write its own service, read nodes (the README's policy).
     const policy = await (
       await agent.api('/v1/acl/policy', {
@@ -26,12 +28,6 @@ describe('ACL default-deny agent (real Consul agent)', () => {
       await agent.api('/v1/acl/token', { method: 'PUT', body: JSON.stringify({ Policies: [{ ID: policy.ID }] }) })
     ).json();
     appToken = token.SecretID;
-  });
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map(({ app }) => app.close()));
-  });
-  afterAll(async () => {
-    await agent?.stop();
   });
 
   it('registers, heartbeats and deregisters with a token, which never appears in the logs', async () => {

@@ -1,8 +1,9 @@
 import { Injectable, Module } from '@nestjs/common';
 import { HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 import { ConsulModule } from '../../lib/index.js';
-import { ConsulAgent } from '../helpers/consul-agent.js';
-import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { useConsulAgent } from '../helpers/agent-suite.js';
+import type { ConsulAgent } from '../helpers/consul-agent.js';
+import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
 import { eventually } from '../helpers/eventually.js';
 
 /** A health indicator the test can switch, as a database going away would. */
@@ -18,18 +19,10 @@ class Switch {
 class SwitchModule {}
 
 describe('HTTP app registration (real Consul agent)', () => {
+  const suite = useConsulAgent();
+  const { apps } = suite;
   let agent: ConsulAgent;
-  const apps: TestApp[] = [];
-
-  beforeAll(async () => {
-    agent = await ConsulAgent.start();
-  });
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map(({ app }) => app.close()));
-  });
-  afterAll(async () => {
-    await agent?.stop();
-  });
+  beforeAll(() => (agent = suite.agent));
 
   it('registers after listen(0) with the real port, tags, meta and a passing HTTP check', async () => {
     const started = await startHttpApp(

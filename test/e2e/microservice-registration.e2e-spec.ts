@@ -1,29 +1,16 @@
 import { ConsulOptionsError } from '../../lib/index.js';
-import { ConsulAgent } from '../helpers/consul-agent.js';
+import { useConsulAgent } from '../helpers/agent-suite.js';
+import type { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions } from '../helpers/consul-app.js';
-import {
-  createMicroservice,
-  GreeterController,
-  grpcTransport,
-  tcpTransport,
-  type TestMicroservice,
-} from '../helpers/consul-microservice.js';
+import { createMicroservice, GreeterController, grpcTransport, tcpTransport } from '../helpers/consul-microservice.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-ports.js';
 
 describe('microservice registration (real Consul agent)', () => {
+  const suite = useConsulAgent();
+  const { apps } = suite;
   let agent: ConsulAgent;
-  const apps: TestMicroservice[] = [];
-
-  beforeAll(async () => {
-    agent = await ConsulAgent.start();
-  });
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map(({ app }) => app.close()));
-  });
-  afterAll(async () => {
-    await agent?.stop();
-  });
+  beforeAll(() => (agent = suite.agent));
 
   const checkOf = async (service: string) => (await agent.health(service))[0]?.Checks.find((c) => c.ServiceID);
 

@@ -48,7 +48,7 @@ describe('ConsulModule option validation at app creation', () => {
       }),
     );
     expect(error).toBeInstanceOf(ConsulOptionsError);
-    expect((error as ConsulOptionsError).problems.map((p) => p.option).sort()).toEqual([
+    expect((error as ConsulOptionsError).problems.map((p) => p.option).toSorted()).toEqual([
       'consul.port',
       'registration.drainDelay',
       'service.name',
