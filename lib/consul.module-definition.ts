@@ -8,5 +8,6 @@ export const {
   ASYNC_OPTIONS_TYPE: CONSUL_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<ConsulModuleOptions>({ moduleName: 'Consul' })
   .setClassMethodName('forRoot')
-  .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  // Global by default, like @nestjs/typeorm's root module: forFeature() clients need its discovery.
+  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
   .build();

@@ -1,8 +1,12 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ConsulClient } from './client/consul.client.js';
+import type { ConsulClientDefinition } from './clients/consul-client.definition.js';
+import { createConsulClientProviders } from './clients/consul-clients.providers.js';
+import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';
 import { CONSUL_RESOLVED_OPTIONS } from './consul.constants.js';
 import { CONSUL_MODULE_OPTIONS, ConsulConfigurableModule } from './consul.module-definition.js';
+import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js';
 import { ConsulHealthService } from './health/consul-health.service.js';
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
 import type { ConsulModuleOptions } from './options/consul-options.interface.js';
@@ -13,8 +17,9 @@ import { ConsulGrpcHealthController } from './registration/grpc-health.controlle
 import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
 
 /**
- * Registers the app in Consul once it listens, with a real health check, and takes it out on
- * shutdown. `ConsulModule.forRoot({ service: { name: 'user_api' } })`, or `forRootAsync()`.
+ * Registers the app in Consul once it listens, with a real health check, takes it out on
+ * shutdown, and discovers other services. `ConsulModule.forRoot({ service: { name: 'user_api' } })`,
+ * or `forRootAsync()`; typed clients per module with `ConsulModule.forFeature([...])`.
  */
 @Module({
   imports: [TerminusModule],
@@ -35,7 +40,30 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
     ConsulHealthEndpoint,
     ConsulHealthIndicator,
     ConsulRegistrar,
+    ConsulDiscoveryService,
+    ConsulGrpcSource,
   ],
-  exports: [ConsulClient, ConsulHealthService, ConsulHealthIndicator, ConsulRegistrar, CONSUL_RESOLVED_OPTIONS],
+  exports: [
+    ConsulClient,
+    ConsulHealthService,
+    ConsulHealthIndicator,
+    ConsulRegistrar,
+    ConsulDiscoveryService,
+    ConsulGrpcSource,
+    CONSUL_RESOLVED_OPTIONS,
+  ],
 })
-export class ConsulModule extends ConsulConfigurableModule {}
+export class ConsulModule extends ConsulConfigurableModule {
+  /**
+   * Typed clients for discovered services, injected with `@ConsulService(name)`. Needs
+   * `ConsulModule.forRoot()` in the app (global by default).
+   */
+  static forFeature(clients: ConsulClientDefinition[]): DynamicModule {
+    const providers = createConsulClientProviders(clients);
+    return { module: ConsulFeatureModule, providers, exports: providers };
+  }
+}
+
+/** Holds the clients of one `forFeature()` call. */
+@Module({})
+class ConsulFeatureModule {}

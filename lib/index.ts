@@ -21,3 +21,25 @@ export { GRPC_HEALTH_PACKAGE, GRPC_HEALTH_PROTO_PATH, withGrpcHealth } from './r
 export { GrpcServingStatus } from './registration/grpc-health.controller.js';
 export { ConsulHealthService } from './health/consul-health.service.js';
 export { ConsulHealthIndicator } from './health/consul.health-indicator.js';
+export type { ServiceInstance, InstanceStatus } from './discovery/service-instance.js';
+export { ConsulDiscoveryService, type DiscoveryQuery } from './discovery/consul-discovery.service.js';
+export { NoAvailableInstanceError } from './discovery/no-available-instance.error.js';
+export {
+  ConsulDnsResolver,
+  ConsulDnsError,
+  type DnsInstance,
+  type DnsLookupOptions,
+} from './discovery/consul-dns.resolver.js';
+export type { LoadBalancer, LoadBalancerOption, LoadBalancerStrategy } from './balancing/load-balancer.js';
+export { createLoadBalancer } from './balancing/create-load-balancer.js';
+export type { ConsulDiscoveryOptions } from './options/consul-options.interface.js';
+export { ConsulService, getConsulServiceToken } from './clients/consul-service.decorator.js';
+export type { ConsulClientDefinition, ConsulHttpFeatureOptions } from './clients/consul-client.definition.js';
+export { ConsulGrpcClient, type ConsulGrpcClientOptions } from './clients/grpc/consul-grpc.client.js';
+export {
+  ConsulHttpClient,
+  type ConsulHttpClientOptions,
+  type ConsulHttpRequest,
+} from './clients/http/consul-http.client.js';
+export { ConsulHttpResponseError, ConsulHttpTransportError } from './clients/http/consul-http.errors.js';
+export { ConsulClientProxy, type ConsulProxyOptions } from './clients/proxy/consul-client.proxy.js';

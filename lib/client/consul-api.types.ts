@@ -39,3 +39,24 @@ export interface AgentService {
 }
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
+
+/** One element of `GET /v1/health/service/:name` (fields we read; Consul may omit any of them). */
+export interface HealthServiceEntry {
+  Node?: {
+    Node?: string;
+    Address?: string;
+    Datacenter?: string;
+    TaggedAddresses?: Record<string, string> | null;
+  };
+  Service?: {
+    ID?: string;
+    Service?: string;
+    Address?: string;
+    Port?: number;
+    Tags?: string[] | null;
+    Meta?: Record<string, string> | null;
+    Weights?: { Passing?: number; Warning?: number } | null;
+    TaggedAddresses?: Record<string, { Address?: string; Port?: number }> | null;
+  };
+  Checks?: Array<{ CheckID?: string; Status?: string }> | null;
+}

@@ -1,8 +1,9 @@
+import { EventEmitter } from 'node:events';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Consul from 'consul';
 import type { ResolvedConsulOptions } from '../options/resolved-options.js';
-import type { AgentService, AgentServiceRegistration, CheckStatus } from './consul-api.types.js';
+import type { AgentService, AgentServiceRegistration, CheckStatus, HealthServiceEntry } from './consul-api.types.js';
 import { ConsulRequestError } from './consul-request.error.js';
 
 interface RawResponse {
@@ -17,11 +18,26 @@ interface Call {
   method: 'GET' | 'PUT';
   path: string;
   params?: Record<string, string>;
-  query?: Record<string, string | number | boolean>;
+  query?: Record<string, string | number | boolean | string[]>;
   body?: unknown;
   /** Statuses that are answers, not errors (e.g. 404 when asking whether a service exists). */
   accept?: readonly number[];
   timeoutMs?: number;
+  /** Aborts the request (used to stop blocking queries at shutdown). */
+  signal?: AbortSignal;
+}
+
+/** What to ask `/v1/health/service/:name`. */
+export interface HealthQuery {
+  service: string;
+  dc?: string;
+  /** All must match. */
+  tags?: readonly string[];
+  passingOnly?: boolean;
+  /** Consul filter expression. */
+  filter?: string;
+  /** Sort by round-trip time from this node (`_agent` for the local agent). */
+  near?: string;
 }
 
 type PapiRequest = { res?: { statusCode: number; headers: RawResponse['headers']; body?: unknown }; err?: Error };
@@ -53,6 +69,44 @@ export class ConsulClient {
   async leader(timeoutMs?: number): Promise<string> {
     const res = await this.call({ action: 'report its leader', method: 'GET', path: '/status/leader', timeoutMs });
     return typeof res.body === 'string' ? res.body : '';
+  }
+
+  /**
+   * One (possibly blocking) read of a service's instances with their checks. With `index` > 0
+   * Consul holds the answer until something changes or `waitMs` passes; with 0 it answers at once.
+   */
+  async healthService(
+    query: HealthQuery,
+    { index, waitMs, signal }: { index: number; waitMs: number; signal?: AbortSignal },
+  ): Promise<{ entries: HealthServiceEntry[]; index: number }> {
+    const params: Record<string, string | string[] | number> = {};
+    if (query.dc) params.dc = query.dc;
+    if (query.tags?.length) params.tag = [...query.tags];
+    if (query.passingOnly) params.passing = 1;
+    if (query.filter) params.filter = query.filter;
+    if (query.near) params.near = query.near;
+    if (index > 0) Object.assign(params, { index, wait: `${Math.ceil(waitMs / 1000)}s` });
+    const res = await this.call({
+      action: `list instances of service "${query.service}"${query.dc ? ` in ${query.dc}` : ''}`,
+      method: 'GET',
+      path: '/health/service/{service}',
+      params: { service: query.service },
+      query: params as Call['query'],
+      // Consul adds up to wait/16 of jitter; the timeout must outlast that, or every quiet watch errors.
+      timeoutMs: index > 0 ? waitMs + waitMs / 16 + this.options.timeoutMs : undefined,
+      signal,
+    });
+    const header = res.headers['x-consul-index'];
+    return {
+      entries: Array.isArray(res.body) ? (res.body as HealthServiceEntry[]) : [],
+      index: Number(Array.isArray(header) ? header[0] : header) || 0,
+    };
+  }
+
+  /** Known datacenters, nearest first: the first is the agent's own. */
+  async datacenters(): Promise<string[]> {
+    const res = await this.call({ action: 'list datacenters', method: 'GET', path: '/catalog/datacenters' });
+    return Array.isArray(res.body) ? (res.body as string[]) : [];
   }
 
   /**
@@ -143,18 +197,23 @@ export class ConsulClient {
   private async call(call: Call): Promise<RawResponse> {
     const headers: Record<string, string> = {};
     if (this.options.token) headers['x-consul-token'] = this.options.token;
-    const outcome = (await this.consul._request(
-      {
-        method: call.method,
-        path: call.path,
-        params: call.params,
-        query: call.query,
-        headers,
-        ...(call.body === undefined ? {} : { type: 'json', body: call.body }),
-        timeout: call.timeoutMs ?? this.options.timeoutMs,
-      },
-      settle,
-    )) as RawResponse | { networkError: unknown };
+    const ctx = call.signal ? cancellationContext(call.signal) : undefined;
+    const outcome = (await this.consul
+      ._request(
+        {
+          method: call.method,
+          path: call.path,
+          params: call.params,
+          query: call.query,
+          headers,
+          ...(call.body === undefined ? {} : { type: 'json', body: call.body }),
+          timeout: call.timeoutMs ?? this.options.timeoutMs,
+          ...(ctx ? { ctx } : {}),
+        },
+        settle,
+      )
+      // papi itself rejects only before sending (e.g. a request cancelled before it started).
+      .catch((networkError: unknown) => ({ networkError }))) as RawResponse | { networkError: unknown };
     if ('networkError' in outcome) {
       throw new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.networkError));
     }
@@ -172,6 +231,18 @@ export class ConsulClient {
 function settle(request: PapiRequest, next: (stop: false, value: unknown) => void): void {
   if (!request.res) return next(false, { networkError: request.err ?? 'no response' });
   next(false, { statusCode: request.res.statusCode, headers: request.res.headers, body: request.res.body });
+}
+
+/** papi cancels a request when its `ctx` emits "cancel". */
+function cancellationContext(signal: AbortSignal): EventEmitter {
+  const ctx = new EventEmitter();
+  const cancel = () => {
+    (ctx as EventEmitter & { canceled?: boolean }).canceled = true;
+    ctx.emit('cancel');
+  };
+  if (signal.aborted) cancel();
+  else signal.addEventListener('abort', cancel, { once: true });
+  return ctx;
 }
 
 function bodyText(body: unknown): string {

@@ -1,4 +1,5 @@
 import type { HealthIndicatorFunction } from '@nestjs/terminus';
+import type { LoadBalancerOption } from '../balancing/load-balancer.js';
 
 /** How to reach the Consul agent. */
 export interface ConsulConnectionOptions {
@@ -100,6 +101,22 @@ export interface ConsulHealthOptions {
   indicators?: HealthIndicatorFunction[];
 }
 
+/** How services are discovered (`ConsulDiscoveryService`, `@ConsulService()` clients). */
+export interface ConsulDiscoveryOptions {
+  /** Longest a blocking query waits for a change. Default `"5m"`; Consul caps it at 10m. */
+  wait?: string;
+  /** Per watch loop: at most `burst` requests at once, refilled at `perSecond`. Default 10/s, burst 10. */
+  rateLimit?: { perSecond?: number; burst?: number };
+  /** Default strategy of `choose()` and the typed clients. Default `"round-robin"`. */
+  loadBalancer?: LoadBalancerOption;
+  /** Only instances whose checks all pass. Default `true`. */
+  passingOnly?: boolean;
+  /** Datacenters `choose()` falls back to, in order, when the local one has no instance. */
+  failoverDatacenters?: string[];
+  /** Consul's DNS interface for `resolveDns()`. Default: `consul.host`, port 8600. */
+  dns?: { host?: string; port?: number };
+}
+
 /** Options of `ConsulModule.forRoot()` / `forRootAsync()`. */
 export interface ConsulModuleOptions {
   consul?: ConsulConnectionOptions;
@@ -107,4 +124,5 @@ export interface ConsulModuleOptions {
   registration?: ConsulRegistrationOptions;
   address?: ConsulAddressOptions;
   health?: ConsulHealthOptions;
+  discovery?: ConsulDiscoveryOptions;
 }

@@ -3,7 +3,9 @@ import type { ConsulCheckType, ConsulModuleOptions } from './consul-options.inte
 import { formatDuration, tryParseDuration } from './duration.js';
 import type { ResolvedConsulOptions } from './resolved-options.js';
 import { type Cidr, parseCidr } from '../registration/cidr.js';
+import type { LoadBalancerOption, LoadBalancerStrategy } from '../balancing/load-balancer.js';
 
+const LOAD_BALANCERS: readonly LoadBalancerStrategy[] = ['round-robin', 'random', 'weighted', 'least-outstanding'];
 const CHECK_TYPES: readonly ConsulCheckType[] = ['http', 'tcp', 'grpc', 'ttl', 'none'];
 const SERVICE_NAME = /^[A-Za-z0-9_-]{1,63}$/;
 const META_KEY = /^[A-Za-z0-9_-]{1,128}$/;
@@ -24,6 +26,11 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
   const retry = v.object(registration.retry, 'registration.retry');
   const address = v.object(options.address, 'address');
   const health = v.object(options.health, 'health');
+  const discovery = v.object(options.discovery, 'discovery');
+  const rateLimit = v.object(discovery.rateLimit, 'discovery.rateLimit');
+  const dns = v.object(discovery.dns, 'discovery.dns');
+  const waitMs = v.duration(discovery.wait, 'discovery.wait', '5m', { positive: true });
+  if (waitMs > 600_000) v.fail('discovery.wait', `${describe(discovery.wait)} is longer than Consul's maximum of 10m`);
 
   const secure = v.boolean(consul.secure, 'consul.secure', false);
   const host = v.string(consul.host, 'consul.host') ?? '127.0.0.1';
@@ -111,6 +118,20 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
       family: family === 6 ? 6 : 4,
     },
     health: { indicators: v.indicators(health.indicators) },
+    discovery: {
+      waitMs,
+      rateLimit: {
+        perSecond: v.positiveNumber(rateLimit.perSecond, 'discovery.rateLimit.perSecond', 10),
+        burst: v.positiveNumber(rateLimit.burst, 'discovery.rateLimit.burst', 10),
+      },
+      loadBalancer: v.loadBalancer(discovery.loadBalancer),
+      passingOnly: v.boolean(discovery.passingOnly, 'discovery.passingOnly', true),
+      failoverDatacenters: v.stringArray(discovery.failoverDatacenters, 'discovery.failoverDatacenters'),
+      dns: {
+        host: v.string(dns.host, 'discovery.dns.host') ?? host,
+        port: v.port(dns.port, 'discovery.dns.port') ?? 8600,
+      },
+    },
   };
   v.throwIfAny();
   return resolved;
@@ -230,6 +251,26 @@ class Validator {
     if (!ok(weights.warning, 0))
       this.fail('service.weights.warning', `${describe(weights.warning)} is not a whole number ≥ 0`);
     return { passing: weights.passing, warning: weights.warning };
+  }
+
+  positiveNumber(value: unknown, option: string, fallback: number): number {
+    if (value === undefined) return fallback;
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+    this.fail(option, `${describe(value)} is not a number greater than zero`);
+    return fallback;
+  }
+
+  loadBalancer(value: unknown): LoadBalancerOption {
+    if (value === undefined) return 'round-robin';
+    if (typeof value === 'function' || LOAD_BALANCERS.includes(value as LoadBalancerStrategy)) {
+      return value as LoadBalancerOption;
+    }
+    this.fail(
+      'discovery.loadBalancer',
+      `${describe(value)} is not a load balancer`,
+      `use ${LOAD_BALANCERS.map((name) => `"${name}"`).join(', ')} or a function returning a LoadBalancer`,
+    );
+    return 'round-robin';
   }
 
   factor(value: unknown): number {

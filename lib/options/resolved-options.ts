@@ -1,4 +1,5 @@
 import type { HealthIndicatorFunction } from '@nestjs/terminus';
+import type { LoadBalancerOption } from '../balancing/load-balancer.js';
 import type { Cidr } from '../registration/cidr.js';
 import type { ConsulCheckType } from './consul-options.interface.js';
 
@@ -45,4 +46,12 @@ export interface ResolvedConsulOptions {
   };
   address: { preferredNetworks: Cidr[]; interface?: string; family: 4 | 6 };
   health: { indicators: HealthIndicatorFunction[] };
+  discovery: {
+    waitMs: number;
+    rateLimit: { perSecond: number; burst: number };
+    loadBalancer: LoadBalancerOption;
+    passingOnly: boolean;
+    failoverDatacenters: string[];
+    dns: { host: string; port: number };
+  };
 }

@@ -15,7 +15,7 @@ describe('ACL default-deny agent (real Consul agent)', () => {
   beforeAll(async () => {
     agent = suite.agent;
     // The least a self-registering app needs: write its own service, read nodes (the README's policy).
-    const policy = await (
+    const policy = (await (
       await agent.api('/v1/acl/policy', {
         method: 'PUT',
         body: JSON.stringify({
@@ -23,10 +23,10 @@ describe('ACL default-deny agent (real Consul agent)', () => {
           Rules: 'service "secure_api" { policy = "write" }\nnode_prefix "" { policy = "read" }',
         }),
       })
-    ).json();
-    const token = await (
+    ).json()) as { ID: string };
+    const token = (await (
       await agent.api('/v1/acl/token', { method: 'PUT', body: JSON.stringify({ Policies: [{ ID: policy.ID }] }) })
-    ).json();
+    ).json()) as { SecretID: string };
     appToken = token.SecretID;
   });
 

@@ -160,6 +160,28 @@ export class ConsulAgent {
     return (await res.json()) as T;
   }
 
+  /** Registers a service instance directly through the agent API, as another app would. */
+  async register(definition: Record<string, unknown>): Promise<void> {
+    const res = await this.api('/v1/agent/service/register', { method: 'PUT', body: JSON.stringify(definition) });
+    if (!res.ok) throw new Error(`register ${JSON.stringify(definition)}: ${res.status} ${await res.text()}`);
+  }
+
+  async deregister(id: string): Promise<void> {
+    await this.api(`/v1/agent/service/deregister/${encodeURIComponent(id)}`, { method: 'PUT' });
+  }
+
+  /** Sets a TTL check's status, e.g. `service:<id>` to `fail`. */
+  async ttl(checkId: string, status: 'pass' | 'warn' | 'fail'): Promise<void> {
+    const res = await this.api(`/v1/agent/check/${status}/${encodeURIComponent(checkId)}`, { method: 'PUT' });
+    if (!res.ok) throw new Error(`ttl ${checkId} ${status}: ${res.status} ${await res.text()}`);
+  }
+
+  /** Joins this agent to `other` over the WAN (two datacenters). */
+  async joinWan(other: ConsulAgent): Promise<void> {
+    const res = await this.api(`/v1/agent/join/127.0.0.1:${other.ports.serfWan}?wan=1`, { method: 'PUT' });
+    if (!res.ok) throw new Error(`join wan: ${res.status} ${await res.text()}`);
+  }
+
   /** Catalog entries of a service with their checks, as a user sees them (`/v1/health/service/:name`). */
   health(service: string): Promise<HealthEntry[]> {
     return this.json(`/v1/health/service/${encodeURIComponent(service)}`);

@@ -1,6 +1,7 @@
 import { Controller, type DynamicModule, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { GrpcMethod, type INestMicroservice, type MicroserviceOptions, Transport } from '@nestjs/microservices';
+import type { INestMicroservice } from '@nestjs/common';
+import { GrpcMethod, type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { fileURLToPath } from 'node:url';
 import { ConsulModule, type ConsulModuleOptions, withGrpcHealth } from '../../lib/index.js';
 import { CapturingLogger } from './capturing-logger.js';

@@ -1,0 +1,35 @@
+import type { ServiceInstance } from '../discovery/service-instance.js';
+import type { LoadBalancer } from './load-balancer.js';
+
+/**
+ * Power of two choices on in-flight calls: two random instances, the less busy wins. Steers
+ * load away from slow instances without a global scan; needs the client to report call ends.
+ */
+export class LeastOutstandingBalancer implements LoadBalancer {
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  pick(instances: readonly ServiceInstance[]): ServiceInstance {
+    if (instances.length === 1) return instances[0];
+    const first = Math.floor(this.random() * instances.length);
+    let second = Math.floor(this.random() * (instances.length - 1));
+    if (second >= first) second++;
+    const a = instances[first];
+    const b = instances[second];
+    const loadA = this.inFlight.get(a.id) ?? 0;
+    const loadB = this.inFlight.get(b.id) ?? 0;
+    if (loadA !== loadB) return loadA < loadB ? a : b;
+    return this.random() < 0.5 ? a : b;
+  }
+
+  onCallStart(instance: ServiceInstance): void {
+    this.inFlight.set(instance.id, (this.inFlight.get(instance.id) ?? 0) + 1);
+  }
+
+  onCallEnd(instance: ServiceInstance): void {
+    const count = (this.inFlight.get(instance.id) ?? 0) - 1;
+    if (count > 0) this.inFlight.set(instance.id, count);
+    else this.inFlight.delete(instance.id);
+  }
+}

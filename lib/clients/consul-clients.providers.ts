@@ -1,0 +1,60 @@
+import type { Provider } from '@nestjs/common';
+import { Transport } from '@nestjs/microservices';
+import { createLoadBalancer } from '../balancing/create-load-balancer.js';
+import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
+import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
+import { parseDuration } from '../options/duration.js';
+import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ConsulClientDefinition } from './consul-client.definition.js';
+import { getConsulServiceToken } from './consul-service.decorator.js';
+import { ConsulGrpcClient } from './grpc/consul-grpc.client.js';
+import { ConsulGrpcSource } from './grpc/consul-grpc.source.js';
+import { ConsulHttpClient } from './http/consul-http.client.js';
+import { ConsulClientProxy } from './proxy/consul-client.proxy.js';
+
+/** One provider per client, under `getConsulServiceToken(service)`; each client is closed at shutdown. */
+export function createConsulClientProviders(definitions: readonly ConsulClientDefinition[]): Provider[] {
+  return definitions.map((definition) => ({
+    provide: getConsulServiceToken(definition.service),
+    inject: [ConsulDiscoveryService, ConsulGrpcSource, CONSUL_RESOLVED_OPTIONS],
+    useFactory: (discovery: ConsulDiscoveryService, grpcSource: ConsulGrpcSource, options: ResolvedConsulOptions) =>
+      closedAtShutdown(createClient(definition, discovery, grpcSource, options)),
+  }));
+}
+
+function createClient(
+  definition: ConsulClientDefinition,
+  discovery: ConsulDiscoveryService,
+  grpcSource: ConsulGrpcSource,
+  options: ResolvedConsulOptions,
+) {
+  const where = `ConsulModule.forFeature() client "${definition.service}"`;
+  if (definition.transport === Transport.GRPC) {
+    return new ConsulGrpcClient(definition.service, grpcSource.id, definition.options);
+  }
+  // Each client gets its own balancer: per-service state is never shared.
+  const balancer = createLoadBalancer(definition.loadBalancer ?? options.discovery.loadBalancer);
+  if (definition.transport === 'http') {
+    const { timeout, outlier, ...rest } = definition.options ?? {};
+    return new ConsulHttpClient(definition.service, discovery, balancer, {
+      ...rest,
+      timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, `${where}: options.timeout`),
+      outlier: outlier && {
+        consecutiveFailures: outlier.consecutiveFailures,
+        cooldownMs:
+          outlier.cooldown === undefined
+            ? undefined
+            : parseDuration(outlier.cooldown, `${where}: options.outlier.cooldown`),
+      },
+    });
+  }
+  return new ConsulClientProxy(definition.service, discovery, balancer, {
+    transport: definition.transport,
+    options: definition.options,
+    query: definition.query,
+  });
+}
+
+function closedAtShutdown<T extends { close(): unknown }>(client: T): T {
+  return Object.assign(client, { onApplicationShutdown: () => client.close() });
+}

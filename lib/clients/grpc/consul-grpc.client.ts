@@ -1,0 +1,77 @@
+import { ClientGrpcProxy, type GrpcOptions } from '@nestjs/microservices';
+import type { DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
+import { CONSUL_GRPC_SCHEME, CONSUL_QUERY_OPTION } from './consul-grpc.resolver.js';
+import { loadGrpcJs } from './grpc-js.loader.js';
+
+type NestGrpcOptions = NonNullable<GrpcOptions['options']>;
+
+/** gRPC client options: Nest's own (package, protoPath, loader, credentials…) less `url`, plus discovery. */
+export interface ConsulGrpcClientOptions extends Omit<NestGrpcOptions, 'url'> {
+  /** Which instances to call (tags, dc, filter…). */
+  query?: DiscoveryQuery;
+  /**
+   * Retry of calls that fail with UNAVAILABLE (instance died or unreachable) on another instance.
+   * `methods`: fully qualified services or methods (`user.UserService`, `user.UserService/GetUser`)
+   * that are safe to retry; default all. `maxAttempts` counts the first call; 1 turns retries off.
+   */
+  retry?: { maxAttempts?: number; methods?: string[] };
+}
+
+/**
+ * Nest's `ClientGrpc`, balanced over Consul: every service stub of a target shares one grpc-js
+ * channel (`consul://…/<service>`), whose resolver follows the catalog live and whose
+ * round_robin policy picks an instance per call, reusing one connection per instance.
+ */
+export class ConsulGrpcClient extends ClientGrpcProxy {
+  constructor(
+    readonly service: string,
+    sourceId: string,
+    options: ConsulGrpcClientOptions,
+  ) {
+    super(ConsulGrpcClient.nestOptions(service, sourceId, options));
+  }
+
+  /** The one channel every stub of this client uses. */
+  get channel(): unknown {
+    return (this.options as unknown as { channelOptions: { channelOverride: unknown } }).channelOptions.channelOverride;
+  }
+
+  private static nestOptions(service: string, sourceId: string, options: ConsulGrpcClientOptions): NestGrpcOptions {
+    const grpc = loadGrpcJs();
+    const { query, retry, ...nest } = options;
+    const url = `${CONSUL_GRPC_SCHEME}://${sourceId}/${service}`;
+    const channel = new grpc.Channel(url, (nest.credentials as never) ?? grpc.credentials.createInsecure(), {
+      ...nest.channelOptions,
+      'grpc.service_config': JSON.stringify(serviceConfig(retry)),
+      [CONSUL_QUERY_OPTION]: JSON.stringify(query ?? {}),
+    });
+    // Nest passes channelOptions to each service client's constructor: channelOverride makes them share `channel`.
+    return { ...nest, url, channelOptions: { ...nest.channelOptions, channelOverride: channel } } as NestGrpcOptions;
+  }
+}
+
+function serviceConfig(retry: ConsulGrpcClientOptions['retry'] = {}) {
+  const maxAttempts = retry.maxAttempts ?? 3;
+  const names = retry.methods?.map((name) => {
+    const [service, method] = name.split('/');
+    return method ? { service, method } : { service };
+  }) ?? [{}]; // {} matches every method
+  return {
+    loadBalancingConfig: [{ round_robin: {} }],
+    methodConfig:
+      maxAttempts > 1
+        ? [
+            {
+              name: names,
+              retryPolicy: {
+                maxAttempts,
+                initialBackoff: '0.05s',
+                maxBackoff: '1s',
+                backoffMultiplier: 2,
+                retryableStatusCodes: ['UNAVAILABLE'],
+              },
+            },
+          ]
+        : [],
+  };
+}

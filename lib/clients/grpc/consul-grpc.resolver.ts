@@ -1,0 +1,112 @@
+import type { Observable, Subscription } from 'rxjs';
+import type { ServiceInstance } from '../../discovery/service-instance.js';
+import type { DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
+import { loadGrpcJs } from './grpc-js.loader.js';
+
+/** URI scheme of channels resolved through Consul: `consul://<source>/<service>`. */
+export const CONSUL_GRPC_SCHEME = 'consul';
+/** Channel option carrying the discovery query (JSON) of a `consul:` target. */
+export const CONSUL_QUERY_OPTION = 'nestjs-consul-kit.query';
+
+/** Where a resolver gets instance lists: a discovery service's `watch()`. */
+export type InstanceSource = (service: string, query: DiscoveryQuery) => Observable<ServiceInstance[]>;
+
+const sources = new Map<string, InstanceSource>();
+let nextSourceId = 0;
+let registered = false;
+
+/**
+ * Makes `consul://<id>/<service>` targets resolvable by grpc-js from `source`, and returns the
+ * id to put in the target's authority (one per app, so apps in one process stay apart).
+ */
+export function registerInstanceSource(source: InstanceSource): { id: string; unregister(): void } {
+  registerConsulResolver();
+  const id = `source-${++nextSourceId}`;
+  sources.set(id, source);
+  return { id, unregister: () => sources.delete(id) };
+}
+
+type GrpcJs = ReturnType<typeof loadGrpcJs>;
+type GrpcUri = { scheme?: string; authority?: string; path: string };
+type Endpoint = { addresses: Array<{ host: string; port: number }> };
+/** grpc-js ≥ 1.14 calls a function; 1.10–1.13 call methods on an object. */
+type ResolverListener =
+  | ((endpoints: unknown, attributes: object, serviceConfig: unknown, note: string) => boolean)
+  | {
+      onSuccessfulResolution(
+        endpoints: Endpoint[],
+        config: null,
+        configError: null,
+        selector: null,
+        attributes: object,
+      ): void;
+      onError(error: { code: number; details: string; metadata: unknown }): void;
+    };
+
+function registerConsulResolver(): void {
+  if (registered) return;
+  const grpc = loadGrpcJs();
+  grpc.experimental.registerResolver(CONSUL_GRPC_SCHEME, consulResolverClass(grpc) as never);
+  registered = true;
+}
+
+/**
+ * A grpc-js name resolver fed by the shared Consul watch: grpc-js's round_robin then balances
+ * every call over the live instances, on one channel with one connection per instance.
+ */
+function consulResolverClass(grpc: GrpcJs) {
+  return class ConsulResolver {
+    private subscription?: Subscription;
+    private readonly service: string;
+    private readonly query: DiscoveryQuery;
+
+    constructor(
+      private readonly target: GrpcUri,
+      private readonly listener: ResolverListener,
+      options: Record<string, unknown>,
+    ) {
+      this.service = target.path.replace(/^\//, '');
+      this.query =
+        typeof options[CONSUL_QUERY_OPTION] === 'string' ? JSON.parse(options[CONSUL_QUERY_OPTION] as string) : {};
+    }
+
+    static getDefaultAuthority(target: GrpcUri): string {
+      return target.path.replace(/^\//, '');
+    }
+
+    updateResolution(): void {
+      if (this.subscription) return; // the watch pushes every change; nothing to poll
+      const source = sources.get(this.target.authority ?? '');
+      if (!source)
+        return this.fail(`no Consul discovery is registered for ${CONSUL_GRPC_SCHEME}://${this.target.authority}/`);
+      this.subscription = source(this.service, this.query).subscribe({
+        next: (instances) => this.report(instances),
+        error: (error: Error) => this.fail(error.message),
+      });
+    }
+
+    destroy(): void {
+      this.subscription?.unsubscribe();
+      this.subscription = undefined;
+    }
+
+    private report(instances: ServiceInstance[]): void {
+      if (instances.length === 0) return this.fail(`no available instance of service "${this.service}" in Consul`);
+      const endpoints: Endpoint[] = instances.map((i) => ({ addresses: [{ host: i.address, port: i.port }] }));
+      if (typeof this.listener === 'function') {
+        this.listener(grpc.experimental.statusOrFromValue(endpoints as never), {}, null, '');
+      } else {
+        this.listener.onSuccessfulResolution(endpoints, null, null, null, {});
+      }
+    }
+
+    private fail(details: string): void {
+      const status = { code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata() };
+      if (typeof this.listener === 'function') {
+        this.listener(grpc.experimental.statusOrFromError(status), {}, null, '');
+      } else {
+        this.listener.onError(status);
+      }
+    }
+  };
+}

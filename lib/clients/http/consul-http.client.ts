@@ -1,0 +1,157 @@
+import type { LoadBalancer } from '../../balancing/load-balancer.js';
+import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
+import { NoAvailableInstanceError } from '../../discovery/no-available-instance.error.js';
+import { instanceTarget, type ServiceInstance } from '../../discovery/service-instance.js';
+import { ConsulHttpResponseError, ConsulHttpTransportError } from './consul-http.errors.js';
+import { OutlierEjector } from './outlier-ejector.js';
+
+export interface ConsulHttpClientOptions {
+  /** Which instances to call (tags, dc, filter…). */
+  query?: DiscoveryQuery;
+  /** `http` (default) or `https`. */
+  scheme?: 'http' | 'https';
+  /** Per-request timeout in ms. Default 5000. */
+  timeoutMs?: number;
+  /** Extra attempts, each on another instance, for idempotent requests after a connection error or 503. Default 1. */
+  retries?: number;
+  /** Headers sent with every request. */
+  headers?: Record<string, string>;
+  /** Skip an instance after this many transport failures in a row, for `cooldownMs`. Default 3 and 10000. */
+  outlier?: { consecutiveFailures?: number; cooldownMs?: number };
+}
+
+export interface ConsulHttpRequest {
+  body?: unknown;
+  headers?: Record<string, string>;
+  query?: Record<string, string | number | boolean>;
+  /** Overrides the client's timeout for this request (ms). */
+  timeoutMs?: number;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+/**
+ * HTTP to a service discovered in Consul: a fresh instance choice per request, keep-alive
+ * connections per instance (Node's fetch pools per origin), retries of idempotent requests on
+ * another instance, per-request timeouts, and passive outlier ejection.
+ */
+export class ConsulHttpClient {
+  private readonly ejector: OutlierEjector;
+
+  constructor(
+    readonly service: string,
+    private readonly discovery: ConsulDiscoveryService,
+    private readonly balancer: LoadBalancer,
+    private readonly options: ConsulHttpClientOptions = {},
+  ) {
+    this.ejector = new OutlierEjector(options.outlier?.consecutiveFailures ?? 3, options.outlier?.cooldownMs ?? 10_000);
+  }
+
+  get<T = unknown>(path: string, request?: ConsulHttpRequest): Promise<T> {
+    return this.request<T>('GET', path, request);
+  }
+
+  post<T = unknown>(path: string, body?: unknown, request?: ConsulHttpRequest): Promise<T> {
+    return this.request<T>('POST', path, { ...request, body });
+  }
+
+  put<T = unknown>(path: string, body?: unknown, request?: ConsulHttpRequest): Promise<T> {
+    return this.request<T>('PUT', path, { ...request, body });
+  }
+
+  patch<T = unknown>(path: string, body?: unknown, request?: ConsulHttpRequest): Promise<T> {
+    return this.request<T>('PATCH', path, { ...request, body });
+  }
+
+  delete<T = unknown>(path: string, request?: ConsulHttpRequest): Promise<T> {
+    return this.request<T>('DELETE', path, request);
+  }
+
+  /** Nothing to release: connections live in Node's shared fetch pool (keep-alive per origin). */
+  close(): void {}
+
+  /** Sends one request; the parsed JSON (or text) body on 2xx, a typed error otherwise. */
+  async request<T = unknown>(method: string, path: string, request: ConsulHttpRequest = {}): Promise<T> {
+    const verb = method.toUpperCase();
+    const maxAttempts = 1 + (IDEMPOTENT.has(verb) ? (this.options.retries ?? 1) : 0);
+    const failures: Array<{ instance: string; reason: string }> = [];
+    const tried = new Set<string>();
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const instance = await this.pick(tried);
+      tried.add(instance.id);
+      this.balancer.onCallStart?.(instance);
+      try {
+        const response = await this.send(instance, verb, path, request);
+        if (response.status === 503 && attempt < maxAttempts) {
+          failures.push({ instance: instanceTarget(instance), reason: 'HTTP 503' });
+          continue;
+        }
+        this.ejector.success(instance.id);
+        const body = await readBody(response);
+        if (!response.ok) {
+          throw new ConsulHttpResponseError(this.service, instanceTarget(instance), response.status, body, verb, path);
+        }
+        return body as T;
+      } catch (error) {
+        if (error instanceof ConsulHttpResponseError) throw error;
+        this.ejector.failure(instance.id);
+        failures.push({ instance: instanceTarget(instance), reason: transportReason(error) });
+      } finally {
+        this.balancer.onCallEnd?.(instance);
+      }
+    }
+    throw new ConsulHttpTransportError(this.service, failures, verb, path);
+  }
+
+  /** An instance not yet tried and not ejected; falls back to ejected ones rather than failing. */
+  private async pick(tried: Set<string>): Promise<ServiceInstance> {
+    const instances = await this.discovery.getInstances(this.service, this.options.query);
+    if (instances.length === 0) {
+      throw new NoAvailableInstanceError(
+        this.service,
+        [this.options.query?.dc ?? 'the local datacenter'],
+        this.options.query?.tags,
+      );
+    }
+    const fresh = instances.filter((i) => !tried.has(i.id));
+    const pool = fresh.length > 0 ? fresh : instances;
+    const healthy = pool.filter((i) => !this.ejector.isEjected(i.id));
+    return this.balancer.pick(healthy.length > 0 ? healthy : pool);
+  }
+
+  private send(instance: ServiceInstance, method: string, path: string, request: ConsulHttpRequest): Promise<Response> {
+    const url = new URL(path, `${this.options.scheme ?? 'http'}://${instanceTarget(instance)}`);
+    for (const [key, value] of Object.entries(request.query ?? {})) url.searchParams.set(key, String(value));
+    const headers: Record<string, string> = { ...this.options.headers, ...request.headers };
+    let body: string | undefined;
+    if (request.body !== undefined) {
+      body = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+      headers['content-type'] ??= typeof request.body === 'string' ? 'text/plain' : 'application/json';
+    }
+    return fetch(url, {
+      method,
+      headers,
+      body,
+      signal: AbortSignal.timeout(request.timeoutMs ?? this.options.timeoutMs ?? 5_000),
+    });
+  }
+}
+
+async function readBody(response: Response): Promise<unknown> {
+  const text = await response.text();
+  if (!text) return undefined;
+  if ((response.headers.get('content-type') ?? '').includes('json')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+function transportReason(error: unknown): string {
+  const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err?.name === 'TimeoutError') return 'timed out';
+  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(error);
+}

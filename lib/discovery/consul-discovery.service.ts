@@ -1,0 +1,187 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Observable } from 'rxjs';
+import { createLoadBalancer } from '../balancing/create-load-balancer.js';
+import type { LoadBalancer } from '../balancing/load-balancer.js';
+import { ConsulClient } from '../client/consul.client.js';
+import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
+import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
+import { type WatchLease, WatchRegistry } from '../watch/watch-registry.js';
+import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './consul-dns.resolver.js';
+import { sameInstances, toServiceInstance } from './instance-mapper.js';
+import { NoAvailableInstanceError } from './no-available-instance.error.js';
+import type { ServiceInstance } from './service-instance.js';
+
+/** Narrows a lookup. Each distinct combination is one shared watch loop. */
+export interface DiscoveryQuery {
+  /** Datacenter; default the agent's own (then `discovery.failoverDatacenters` for `choose()`). */
+  dc?: string;
+  /** Instances must carry all of these tags. */
+  tags?: string[];
+  /** Only instances whose checks all pass. Default `discovery.passingOnly` (true). */
+  passingOnly?: boolean;
+  /** Sort by round-trip time from this node (`_agent`: the local agent). */
+  near?: string;
+  /** Consul filter expression, e.g. `Service.Meta.version == "2"`. */
+  filter?: string;
+}
+
+type InstanceLoop = BlockingQueryLoop<ServiceInstance[]>;
+
+/**
+ * Instances of other services, from a cache fed by Consul blocking queries: one loop per
+ * distinct query, shared by every caller, so `choose()` and `getInstances()` never wait on
+ * the network once a service has been seen.
+ */
+@Injectable()
+export class ConsulDiscoveryService implements OnApplicationShutdown {
+  private readonly logger = new Logger('ConsulDiscovery');
+  private readonly registry = new WatchRegistry<InstanceLoop>();
+  /** Leases held for `getInstances()`/`choose()` users, who never say they are done: kept until shutdown. */
+  private readonly pinned = new Map<string, WatchLease<InstanceLoop>>();
+  private readonly balancers = new Map<string, LoadBalancer>();
+  private readonly dnsResolver: ConsulDnsResolver;
+  private localDc?: Promise<string | undefined>;
+
+  constructor(
+    private readonly client: ConsulClient,
+    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+  ) {
+    this.dnsResolver = new ConsulDnsResolver(options.discovery.dns, { timeoutMs: options.consul.timeoutMs });
+  }
+
+  /** The current instances (the first call for a query waits for Consul's first answer). */
+  getInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
+    const loop = this.pinnedLoop(service, query);
+    const current = loop.current;
+    return current ? Promise.resolve(current) : loop.ready();
+  }
+
+  /**
+   * One instance, picked by the service's load balancer from the cache. When the datacenter
+   * (local, unless `query.dc`) has none, tries `discovery.failoverDatacenters` in order; the
+   * instance's `dc` says where it came from.
+   */
+  async choose(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance> {
+    const datacenters = query.dc ? [query.dc] : [undefined, ...this.options.discovery.failoverDatacenters];
+    for (const dc of datacenters) {
+      const instances = await this.getInstances(service, dc === query.dc ? query : { ...query, dc });
+      if (instances.length > 0) return this.balancerFor(service).pick(instances);
+    }
+    throw new NoAvailableInstanceError(
+      service,
+      datacenters.map((dc) => dc ?? 'the local datacenter'),
+      query.tags,
+    );
+  }
+
+  /**
+   * Instance lists as they change: the current list at once, then one emission per real change.
+   * The watch loop is shared, and stops when its last subscriber unsubscribes.
+   */
+  watch(service: string, query: DiscoveryQuery = {}): Observable<ServiceInstance[]> {
+    return new Observable<ServiceInstance[]>((subscriber) => {
+      const lease = this.registry.acquire(this.keyOf(service, query), () => this.createLoop(service, query));
+      const stopListening = lease.loop.onChange((instances) => subscriber.next(instances));
+      const current = lease.loop.current;
+      if (current) subscriber.next(current);
+      return () => {
+        stopListening();
+        lease.release();
+      };
+    });
+  }
+
+  /** The tutorial's way: Consul's DNS interface (SRV for ports, A/AAAA for addresses). Passing instances only. */
+  resolveDns(service: string, options: DnsLookupOptions = {}): Promise<DnsInstance[]> {
+    return this.dnsResolver.resolve(service, options);
+  }
+
+  /** How many watch loops run: one per distinct query in use. */
+  get activeWatches(): number {
+    return this.registry.size;
+  }
+
+  /** Requests the loop for a query has sent and when Consul last answered it; undefined if none runs. */
+  watchStats(service: string, query: DiscoveryQuery = {}): { requests: number; lastContact?: number } | undefined {
+    const loop = this.registry.peek(this.keyOf(service, query));
+    return loop && { requests: loop.requests, lastContact: loop.lastContact };
+  }
+
+  /** The load balancer `choose()` uses for `service` (one per service, never shared). */
+  balancerFor(service: string): LoadBalancer {
+    let balancer = this.balancers.get(service);
+    if (!balancer) {
+      balancer = createLoadBalancer(this.options.discovery.loadBalancer);
+      this.balancers.set(service, balancer);
+    }
+    return balancer;
+  }
+
+  onApplicationShutdown(): void {
+    this.pinned.clear();
+    this.registry.stopAll();
+  }
+
+  private pinnedLoop(service: string, query: DiscoveryQuery): InstanceLoop {
+    const key = this.keyOf(service, query);
+    let lease = this.pinned.get(key);
+    if (!lease) {
+      lease = this.registry.acquire(key, () => this.createLoop(service, query));
+      this.pinned.set(key, lease);
+    }
+    return lease.loop;
+  }
+
+  private keyOf(service: string, query: DiscoveryQuery): string {
+    const passingOnly = query.passingOnly ?? this.options.discovery.passingOnly;
+    const tags = [...(query.tags ?? [])].sort();
+    return JSON.stringify([service, query.dc ?? '', tags, passingOnly, query.filter ?? '', query.near ?? '']);
+  }
+
+  private createLoop(service: string, query: DiscoveryQuery): InstanceLoop {
+    const { discovery, registration } = this.options;
+    const healthQuery = { service, ...query, passingOnly: query.passingOnly ?? discovery.passingOnly };
+    let warnedMalformed = false;
+    return new BlockingQueryLoop<ServiceInstance[]>(
+      async (index, waitMs, signal) => {
+        const answer = await this.client.healthService(healthQuery, { index, waitMs, signal });
+        const localDc = await this.localDatacenter();
+        const instances = answer.entries
+          .map((entry) => toServiceInstance(entry, localDc))
+          .filter((instance): instance is ServiceInstance => instance !== undefined)
+          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node < b.node ? -1 : 1));
+        if (instances.length < answer.entries.length && !warnedMalformed) {
+          warnedMalformed = true;
+          this.logger.warn(
+            `Ignored ${answer.entries.length - instances.length} malformed instance(s) of "${service}" in Consul's answer`,
+          );
+        }
+        return { value: instances, index: answer.index };
+      },
+      {
+        name: `service "${service}"${query.dc ? ` in ${query.dc}` : ''}${query.tags?.length ? ` tagged ${query.tags.join(',')}` : ''}`,
+        waitMs: discovery.waitMs,
+        rateLimit: discovery.rateLimit,
+        backoff: {
+          initialMs: Math.min(registration.retry.initialDelayMs, 1_000),
+          maxMs: registration.retry.maxDelayMs,
+        },
+        equals: sameInstances,
+        logger: this.logger,
+      },
+    );
+  }
+
+  /** The agent's datacenter (the nearest in the catalog's list), to tell remote instances apart. */
+  private localDatacenter(): Promise<string | undefined> {
+    this.localDc ??= this.client.datacenters().then(
+      (dcs) => dcs[0],
+      () => {
+        this.localDc = undefined; // ask again next time
+        return undefined;
+      },
+    );
+    return this.localDc;
+  }
+}

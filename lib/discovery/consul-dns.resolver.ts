@@ -1,0 +1,105 @@
+import { promises as dns } from 'node:dns';
+
+export interface DnsLookupOptions {
+  /** Only instances with this tag (`<tag>.<service>.service.consul`). */
+  tag?: string;
+  /** Datacenter (`<service>.service.<dc>.consul`). */
+  dc?: string;
+}
+
+/** One SRV answer with its target resolved. */
+export interface DnsInstance {
+  address: string;
+  port: number;
+  /** The SRV target, e.g. `7f000001.addr.dc1.consul` or `node-1.node.dc1.consul`. */
+  target: string;
+  priority: number;
+  weight: number;
+}
+
+export class ConsulDnsError extends Error {
+  override readonly name = 'ConsulDnsError';
+}
+
+const SERVICE_NAME = /^[A-Za-z0-9_-]{1,63}$/;
+const NO_ANSWER = new Set(['ENOTFOUND', 'ENODATA']);
+
+/**
+ * The tutorial's lookup through Consul's DNS interface: an SRV query for ports and targets,
+ * then each target's address. Consul answers only with passing instances.
+ */
+export class ConsulDnsResolver {
+  private readonly resolver: dns.Resolver;
+  private readonly server: string;
+  private readonly domain: string;
+
+  constructor(server: { host: string; port: number }, options: { timeoutMs?: number; domain?: string } = {}) {
+    this.server = `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
+    this.domain = options.domain ?? 'consul';
+    this.resolver = new dns.Resolver({ timeout: options.timeoutMs ?? 2_000, tries: 2 });
+    this.resolver.setServers([this.server]);
+  }
+
+  async resolve(service: string, options: DnsLookupOptions = {}): Promise<DnsInstance[]> {
+    for (const [what, value] of [
+      ['service', service],
+      ['tag', options.tag],
+      ['dc', options.dc],
+    ] as const) {
+      if (value !== undefined && !SERVICE_NAME.test(value)) {
+        throw new Error(
+          `Consul DNS lookup: ${what} ${JSON.stringify(value)} is not a DNS label (letters, digits, "-", "_")`,
+        );
+      }
+    }
+    const name = `${options.tag ? `${options.tag}.` : ''}${service}.service${options.dc ? `.${options.dc}` : ''}.${this.domain}`;
+    let records: Awaited<ReturnType<dns.Resolver['resolveSrv']>>;
+    try {
+      records = await this.resolver.resolveSrv(name);
+    } catch (error) {
+      if (NO_ANSWER.has((error as NodeJS.ErrnoException).code ?? '')) return [];
+      throw this.failure(name, 'SRV', error);
+    }
+    // Many instances share a node or address: look each target up once.
+    const addresses = new Map<string, Promise<string>>();
+    const addressOf = (target: string) => {
+      let address = addresses.get(target);
+      if (!address) {
+        address = this.address(target);
+        addresses.set(target, address);
+      }
+      return address;
+    };
+    const instances = await Promise.all(
+      records.map(async (record) => ({
+        address: await addressOf(record.name),
+        port: record.port,
+        target: record.name,
+        priority: record.priority,
+        weight: record.weight,
+      })),
+    );
+    return instances.sort((a, b) => a.priority - b.priority || a.target.localeCompare(b.target) || a.port - b.port);
+  }
+
+  private async address(target: string): Promise<string> {
+    try {
+      const [v4] = await this.resolver.resolve4(target);
+      if (v4) return v4;
+    } catch (error) {
+      if (!NO_ANSWER.has((error as NodeJS.ErrnoException).code ?? '')) throw this.failure(target, 'A', error);
+    }
+    try {
+      const [v6] = await this.resolver.resolve6(target);
+      if (v6) return v6;
+    } catch (error) {
+      throw this.failure(target, 'AAAA', error);
+    }
+    throw new ConsulDnsError(`Consul DNS at ${this.server} has no address for ${target}`);
+  }
+
+  private failure(name: string, type: string, error: unknown): ConsulDnsError {
+    const cause = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return new ConsulDnsError(`Consul DNS at ${this.server} could not resolve ${name} (${type}): ${cause}`);
+  }
+}

@@ -1,0 +1,131 @@
+import type { Logger } from '@nestjs/common';
+import { Backoff } from '../common/backoff.js';
+import { sleep } from '../common/sleep.js';
+import { StateLog } from '../common/state-log.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** One answer of a blocking query. */
+export interface BlockingResult<T> {
+  value: T;
+  /** `X-Consul-Index` of the answer. */
+  index: number;
+}
+
+/** Sends one request: blocking on `index` for up to `waitMs`, or answering at once when `index` is 0. */
+export type BlockingFetch<T> = (index: number, waitMs: number, signal: AbortSignal) => Promise<BlockingResult<T>>;
+
+export interface BlockingLoopOptions<T> {
+  /** Said in logs, e.g. `service "user_service" in dc1`. */
+  name: string;
+  waitMs: number;
+  rateLimit: { perSecond: number; burst: number };
+  backoff: { initialMs: number; maxMs: number };
+  /** Whether two answers have the same content; only a real change is emitted. */
+  equals: (a: T, b: T) => boolean;
+  logger: Logger;
+}
+
+type Listener<T> = (value: T) => void;
+
+/**
+ * One long-running Consul blocking query, done right: index reset when it goes backwards and
+ * never 0 on a blocking call, a token-bucket rate limit, jittered backoff that never gives up,
+ * the last good value kept through errors, and listeners told only about real changes.
+ */
+export class BlockingQueryLoop<T> {
+  private readonly controller = new AbortController();
+  private readonly listeners = new Set<Listener<T>>();
+  private readonly states: StateLog<'ok' | 'failing'>;
+  private readonly bucket: TokenBucket;
+  private value?: { current: T };
+  private waiters: Array<{ resolve: (value: T) => void; reject: (error: unknown) => void }> = [];
+  private started = false;
+  /** Requests sent so far: lets tests and benchmarks see what Consul pays. */
+  requests = 0;
+  /** When Consul last answered (ms since epoch), or undefined before the first answer. */
+  lastContact?: number;
+
+  constructor(
+    private readonly fetch: BlockingFetch<T>,
+    private readonly options: BlockingLoopOptions<T>,
+  ) {
+    this.states = new StateLog(options.logger);
+    this.bucket = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst);
+  }
+
+  /** The latest value, or undefined before the first answer. Never does I/O. */
+  get current(): T | undefined {
+    return this.value?.current;
+  }
+
+  get stopped(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.run();
+  }
+
+  /** Stops the loop and aborts the request in flight. */
+  stop(): void {
+    this.controller.abort();
+    this.listeners.clear();
+    const waiters = this.waiters.splice(0);
+    waiters.forEach(({ reject }) => reject(new Error(`watch of ${this.options.name} was stopped`)));
+  }
+
+  /** The current value, or the first one to come; rejects if the next attempt fails while there is none yet. */
+  ready(): Promise<T> {
+    if (this.value) return Promise.resolve(this.value.current);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Calls `listener` on every real change; returns the unsubscribe function. */
+  onChange(listener: Listener<T>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async run(): Promise<void> {
+    const { signal } = this.controller;
+    const backoff = new Backoff(this.options.backoff.initialMs, this.options.backoff.maxMs);
+    let index = 0;
+    while (!signal.aborted) {
+      if (!(await this.bucket.take(signal))) return;
+      try {
+        this.requests++;
+        const result = await this.fetch(index, this.options.waitMs, signal);
+        this.lastContact = Date.now();
+        backoff.reset();
+        // Consul's rules: an index below 1 is a Consul bug that would make every "blocking" call
+        // return at once, so use 1; an index that goes backwards (snapshot restore, new leader)
+        // means start over with a non-blocking read.
+        index = result.index < 1 ? 1 : result.index < index ? 0 : result.index;
+        this.states.enter('ok', 'log', `Watching ${this.options.name}${this.states.state ? ' again' : ''}`);
+        this.accept(result.value);
+      } catch (error) {
+        if (signal.aborted) return;
+        this.states.enter(
+          'failing',
+          'warn',
+          `Watch of ${this.options.name} failed, keeping the last known answer and retrying: ${(error as Error).message}`,
+        );
+        this.waiters.splice(0).forEach(({ reject }) => reject(error));
+        // After a failure the agent may be another one (restarted, failed over) with a lower
+        // index; Consul 1.8 would hold a request for an index it has not reached for the whole
+        // wait. Start over with a non-blocking read.
+        index = 0;
+        await sleep(backoff.next(), signal);
+      }
+    }
+  }
+
+  private accept(value: T): void {
+    if (this.value && this.options.equals(this.value.current, value)) return;
+    this.value = { current: value };
+    this.waiters.splice(0).forEach(({ resolve }) => resolve(value));
+    for (const listener of this.listeners) listener(value);
+  }
+}

@@ -1,0 +1,43 @@
+import { Controller, Get, Module, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { INestMicroservice } from '@nestjs/common';
+import { GrpcMethod, type MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { HELLO_PROTO } from './consul-microservice.js';
+import { freePort } from './free-ports.js';
+
+/** A gRPC Greeter that answers with its own name, so tests see which instance served a call. */
+export async function startGreeter(
+  name: string,
+): Promise<{ app: INestMicroservice; port: number; calls: () => number }> {
+  let calls = 0;
+  @Controller()
+  class NamedGreeter {
+    @GrpcMethod('Greeter', 'Hello')
+    hello({ name: who }: { name: string }) {
+      calls++;
+      return { message: `${name}:${who}` };
+    }
+  }
+  @Module({ controllers: [NamedGreeter] })
+  class GreeterModule {}
+  const port = await freePort();
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(GreeterModule, {
+    transport: Transport.GRPC,
+    options: { package: 'hello', protoPath: HELLO_PROTO, url: `127.0.0.1:${port}` },
+    logger: false,
+  });
+  await app.listen();
+  return { app, port, calls: () => calls };
+}
+
+/** A controller answering GET /who with `name`. */
+export function whoAmI(name: string): Type {
+  @Controller()
+  class WhoAmI {
+    @Get('who')
+    who() {
+      return { name };
+    }
+  }
+  return WhoAmI;
+}
