@@ -135,7 +135,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
 
   private keyOf(service: string, query: DiscoveryQuery): string {
     const passingOnly = query.passingOnly ?? this.options.discovery.passingOnly;
-    const tags = [...(query.tags ?? [])].sort();
+    const tags = (query.tags ?? []).toSorted();
     return JSON.stringify([service, query.dc ?? '', tags, passingOnly, query.filter ?? '', query.near ?? '']);
   }
 
@@ -150,7 +150,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
         const instances = answer.entries
           .map((entry) => toServiceInstance(entry, localDc))
           .filter((instance): instance is ServiceInstance => instance !== undefined)
-          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node < b.node ? -1 : 1));
+          .toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node < b.node ? -1 : 1));
         if (instances.length < answer.entries.length && !warnedMalformed) {
           warnedMalformed = true;
           this.logger.warn(

@@ -79,7 +79,7 @@ export class ConsulDnsResolver {
         weight: record.weight,
       })),
     );
-    return instances.sort((a, b) => a.priority - b.priority || a.target.localeCompare(b.target) || a.port - b.port);
+    return instances.toSorted((a, b) => a.priority - b.priority || a.target.localeCompare(b.target) || a.port - b.port);
   }
 
   private async address(target: string): Promise<string> {

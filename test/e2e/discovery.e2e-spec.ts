@@ -90,7 +90,7 @@ describe('ConsulDiscoveryService (real Consul agent)', () => {
   it('chooses from the cache and throws NoAvailableInstanceError naming the service when none passes', async () => {
     const chosen = new Set<string>();
     for (let i = 0; i < 20; i++) chosen.add((await discovery.choose('user_service')).id);
-    expect([...chosen].sort()).toEqual(['us-1', 'us-2']);
+    expect([...chosen].toSorted()).toEqual(['us-1', 'us-2']);
 
     const error = await discovery.choose('nobody_home', { tags: ['x'] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NoAvailableInstanceError);
@@ -100,8 +100,8 @@ describe('ConsulDiscoveryService (real Consul agent)', () => {
   });
 
   it('returns the same instances through DNS as through HTTP', async () => {
-    const viaHttp = (await discovery.getInstances('user_service')).map((i) => `${i.address}:${i.port}`).sort();
-    const viaDns = (await discovery.resolveDns('user_service')).map((i) => `${i.address}:${i.port}`).sort();
+    const viaHttp = (await discovery.getInstances('user_service')).map((i) => `${i.address}:${i.port}`).toSorted();
+    const viaDns = (await discovery.resolveDns('user_service')).map((i) => `${i.address}:${i.port}`).toSorted();
     expect(viaDns).toEqual(viaHttp);
   });
 });

@@ -1,0 +1,133 @@
+import { createLoadBalancer } from './create-load-balancer.js';
+import { LeastOutstandingBalancer } from './least-outstanding.balancer.js';
+import { RandomBalancer } from './random.balancer.js';
+import { RoundRobinBalancer } from './round-robin.balancer.js';
+import { instance, sigmas, tally } from './test-instances.js';
+import { WeightedBalancer } from './weighted.balancer.js';
+
+const N = 30_000;
+const three = [instance('a'), instance('b'), instance('c')];
+
+describe('RoundRobinBalancer', () => {
+  it('visits every instance exactly once per cycle', () => {
+    const balancer = new RoundRobinBalancer();
+    const counts = tally(() => balancer.pick(three), 3 * 1_000);
+    expect([...counts.values()]).toEqual([1_000, 1_000, 1_000]);
+  });
+
+  it('starts at a random position, so clients do not all hit the first instance', () => {
+    expect(new RoundRobinBalancer(() => 0).pick(three).id).toBe('a');
+    expect(new RoundRobinBalancer(() => 0.5).pick(three).id).not.toBe(new RoundRobinBalancer(() => 0.9).pick(three).id);
+  });
+
+  it('stays fair when the list changes between calls', () => {
+    const balancer = new RoundRobinBalancer(() => 0);
+    balancer.pick(three);
+    const two = [instance('a'), instance('b')];
+    const counts = tally(() => balancer.pick(two), 1_000);
+    expect([counts.get('a'), counts.get('b')]).toEqual([500, 500]);
+  });
+});
+
+describe('RandomBalancer', () => {
+  it('is uniform (each of 3 within 5 sigma over 30,000 picks)', () => {
+    const balancer = new RandomBalancer();
+    const counts = tally(() => balancer.pick(three), N);
+    for (const id of ['a', 'b', 'c']) expect(sigmas(counts.get(id) ?? 0, N, 1 / 3)).toBeLessThan(5);
+  });
+});
+
+describe('WeightedBalancer', () => {
+  it('picks in proportion to passing weights (3:1)', () => {
+    const balancer = new WeightedBalancer();
+    const counts = tally(() => balancer.pick([instance('big', { passing: 3 }), instance('small', { passing: 1 })]), N);
+    expect(sigmas(counts.get('big') ?? 0, N, 0.75)).toBeLessThan(5);
+  });
+
+  it('uses the warning weight for instances in warning, and never picks weight 0', () => {
+    const balancer = new WeightedBalancer();
+    const list = [
+      instance('ok', { passing: 2 }),
+      instance('shaky', { passing: 2, warning: 1, status: 'warning' }),
+      instance('off', { passing: 0 }),
+    ];
+    const counts = tally(() => balancer.pick(list), N);
+    expect(counts.get('off')).toBeUndefined();
+    expect(sigmas(counts.get('ok') ?? 0, N, 2 / 3)).toBeLessThan(5);
+  });
+
+  it('falls back to uniform when every weight is 0', () => {
+    const balancer = new WeightedBalancer(() => 0.99);
+    expect(balancer.pick([instance('a', { passing: 0 }), instance('b', { passing: 0 })]).id).toBe('b');
+  });
+
+  it('maps the random draw through the cumulative weights', () => {
+    const list = [instance('a', { passing: 1 }), instance('b', { passing: 2 }), instance('c', { passing: 1 })];
+    const at = (r: number) => new WeightedBalancer(() => r).pick(list).id;
+    expect([at(0), at(0.24), at(0.26), at(0.74), at(0.76), at(0.999)]).toEqual(['a', 'a', 'b', 'b', 'c', 'c']);
+  });
+});
+
+describe('LeastOutstandingBalancer (power of two choices)', () => {
+  it('sends every pick to the idle one of two instances while the other is busy', () => {
+    const balancer = new LeastOutstandingBalancer();
+    const [busy, idle] = [instance('busy'), instance('idle')];
+    balancer.onCallStart(busy);
+    const counts = tally(() => balancer.pick([busy, idle]), 1_000);
+    expect(counts.get('idle')).toBe(1_000);
+
+    balancer.onCallEnd(busy);
+    const after = tally(() => balancer.pick([busy, idle]), N);
+    expect(sigmas(after.get('busy') ?? 0, N, 0.5)).toBeLessThan(5);
+  });
+
+  it('never lets a count go negative', () => {
+    const balancer = new LeastOutstandingBalancer();
+    const [a, b] = [instance('a'), instance('b')];
+    balancer.onCallEnd(a); // an end without a start must not make "a" look better than idle
+    balancer.onCallStart(b);
+    balancer.onCallEnd(b);
+    const counts = tally(() => balancer.pick([a, b]), N);
+    expect(sigmas(counts.get('a') ?? 0, N, 0.5)).toBeLessThan(5);
+  });
+
+  it('balances in-flight load across many instances', () => {
+    const balancer = new LeastOutstandingBalancer();
+    const list = Array.from({ length: 10 }, (_, i) => instance(`i${i}`));
+    // Calls that never end: each pick adds one in-flight call to its instance.
+    const counts = tally(() => {
+      const chosen = balancer.pick(list);
+      balancer.onCallStart(chosen);
+      return chosen;
+    }, 1_000);
+    // With P2C the most loaded instance stays close to the mean (100): far tighter than random.
+    const loads = list.map((i) => counts.get(i.id) ?? 0);
+    expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(10);
+  });
+
+  it('returns the only instance', () => {
+    expect(new LeastOutstandingBalancer().pick([instance('solo')]).id).toBe('solo');
+  });
+});
+
+describe('createLoadBalancer', () => {
+  it('gives each caller its own balancer (no shared state between services)', () => {
+    const a = createLoadBalancer('round-robin');
+    const b = createLoadBalancer('round-robin');
+    expect(a).not.toBe(b);
+    expect(createLoadBalancer('weighted')).toBeInstanceOf(WeightedBalancer);
+    expect(createLoadBalancer('least-outstanding')).toBeInstanceOf(LeastOutstandingBalancer);
+    expect(createLoadBalancer('random')).toBeInstanceOf(RandomBalancer);
+  });
+
+  it('uses a custom factory', () => {
+    const custom = { pick: (list: readonly ReturnType<typeof instance>[]) => list[0] };
+    expect(createLoadBalancer(() => custom)).toBe(custom);
+  });
+
+  it('names a bad strategy and the valid ones', () => {
+    expect(() => createLoadBalancer('fastest' as never)).toThrow(
+      'Unknown load balancer "fastest": use "round-robin", "random", "weighted", "least-outstanding" or a factory function',
+    );
+  });
+});
