@@ -149,6 +149,13 @@ describe('watch loops: shared, cheap, and resilient (real Consul agent behind a 
     expect(discovery.activeWatches).toBe(0);
   });
 
+  it('answers choose() from the cache: 10,000 picks send no request to Consul', async () => {
+    await discovery.choose('user_service'); // the first use primes the watch
+    const before = proxy.requests.length;
+    for (let i = 0; i < 10_000; i++) await discovery.choose('user_service');
+    expect(proxy.requests.length).toBe(before);
+  });
+
   it('sends a blocking request with the last index and never index 0', async () => {
     const subscription = discovery.watch('user_service', { tags: ['blocking'] }).subscribe();
     await eventually(() => proxy.requests.filter((r) => r.query.getAll('tag').includes('blocking')).length >= 2, {

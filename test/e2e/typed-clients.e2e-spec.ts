@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { type ClientGrpc, Transport } from '@nestjs/microservices';
 import { firstValueFrom, type Observable } from 'rxjs';
 import {
+  ConsulClientProxy,
   ConsulGrpcClient,
   ConsulHttpClient,
   ConsulModule,
@@ -15,7 +16,7 @@ import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app
 import { HELLO_PROTO } from '../helpers/consul-microservice.js';
 import { CountingTcpRelay } from '../helpers/counting-proxy.js';
 import { eventually } from '../helpers/eventually.js';
-import { startGreeter, whoAmI } from '../helpers/upstreams.js';
+import { startGreeter, startTcpWhoAmI, whoAmI } from '../helpers/upstreams.js';
 
 interface Greeter {
   hello(request: { name: string }): Observable<{ message: string }>;
@@ -224,5 +225,55 @@ describe('@ConsulService typed clients (real Consul agent, real upstream servers
     const error = await NestFactory.create(AppModule, { logger: false, abortOnError: false }).catch((e: unknown) => e);
     expect((error as Error).message).toContain('CONSUL:SERVICE:never_registered');
     expect((error as Error).message).toContain('OrphanModule');
+  });
+});
+
+describe('@ConsulService with a Nest TCP transport (real Consul agent, real TCP microservices)', () => {
+  const suite = useConsulAgent();
+
+  it('spreads send() over instances with one cached client each, and closes the client of an instance that leaves', async () => {
+    const agent = suite.agent;
+    const upstreams = await Promise.all(['left', 'right'].map((name) => startTcpWhoAmI(name)));
+    @Injectable()
+    class TcpCaller {
+      constructor(@ConsulService('tcp_who') readonly client: ConsulClientProxy) {}
+    }
+    @Module({
+      imports: [ConsulModule.forFeature([{ service: 'tcp_who', transport: Transport.TCP }])],
+      providers: [TcpCaller],
+    })
+    class TcpCallerModule {}
+    const caller = await startHttpApp(
+      consulOptions(agent, { service: { name: 'tcp_caller' }, registration: { enabled: false } }),
+      {
+        imports: [TcpCallerModule],
+      },
+    );
+    try {
+      for (const [i, upstream] of upstreams.entries()) {
+        await agent.register({
+          ID: `tcp-${i}`,
+          Name: 'tcp_who',
+          Address: '127.0.0.1',
+          Port: upstream.port,
+          Check: { TTL: '60s', Status: 'passing' },
+        });
+      }
+      const client = caller.app.get(TcpCaller).client;
+      const who = () => firstValueFrom(client.send<string>('who', {}));
+      const result = await load(100, 4, who);
+      expect(result.failures).toEqual([]);
+      expect(result.answers.get('left')).toBeGreaterThan(25);
+      expect(result.answers.get('right')).toBeGreaterThan(25);
+      expect(client.openInstances.toSorted()).toEqual(['tcp-0', 'tcp-1']);
+
+      await agent.deregister('tcp-1');
+      await eventually(() => client.openInstances.join() === 'tcp-0', { what: 'the client of tcp-1 to close' });
+      expect((await load(20, 2, who)).answers.get('left')).toBe(20);
+    } finally {
+      await agent.deregister('tcp-0');
+      await caller.app.close();
+      await Promise.all(upstreams.map(({ app }) => app.close()));
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { Controller, Get, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
-import { GrpcMethod, type MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { GrpcMethod, MessagePattern, type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { HELLO_PROTO } from './consul-microservice.js';
 import { freePort } from './free-ports.js';
 
@@ -40,4 +40,25 @@ export function whoAmI(name: string): Type {
     }
   }
   return WhoAmI;
+}
+
+/** A Nest TCP microservice answering the "who" pattern with `name`. */
+export async function startTcpWhoAmI(name: string): Promise<{ app: INestMicroservice; port: number }> {
+  @Controller()
+  class TcpWhoAmI {
+    @MessagePattern('who')
+    who() {
+      return name;
+    }
+  }
+  @Module({ controllers: [TcpWhoAmI] })
+  class TcpModule {}
+  const port = await freePort();
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(TcpModule, {
+    transport: Transport.TCP,
+    options: { host: '127.0.0.1', port },
+    logger: false,
+  });
+  await app.listen();
+  return { app, port };
 }
