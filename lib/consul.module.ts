@@ -1,9 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ConsulClient } from './client/consul.client.js';
 import type { ConsulClientDefinition } from './clients/consul-client.definition.js';
 import { createConsulClientProviders } from './clients/consul-clients.providers.js';
 import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';
+import { consulConfigProviders } from './config/consul-config.providers.js';
+import { ConsulConfigService } from './config/consul-config.service.js';
 import { CONSUL_RESOLVED_OPTIONS } from './consul.constants.js';
 import { CONSUL_MODULE_OPTIONS, ConsulConfigurableModule } from './consul.module-definition.js';
 import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js';
@@ -22,7 +25,7 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
  * or `forRootAsync()`; typed clients per module with `ConsulModule.forFeature([...])`.
  */
 @Module({
-  imports: [TerminusModule],
+  imports: [TerminusModule, DiscoveryModule],
   controllers: [ConsulGrpcHealthController],
   providers: [
     {
@@ -42,8 +45,10 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
     ConsulRegistrar,
     ConsulDiscoveryService,
     ConsulGrpcSource,
+    ...consulConfigProviders,
   ],
   exports: [
+    ConsulConfigService,
     ConsulClient,
     ConsulHealthService,
     ConsulHealthIndicator,

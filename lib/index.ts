@@ -43,3 +43,12 @@ export {
 } from './clients/http/consul-http.client.js';
 export { ConsulHttpResponseError, ConsulHttpTransportError } from './clients/http/consul-http.errors.js';
 export { ConsulClientProxy, type ConsulProxyOptions } from './clients/proxy/consul-client.proxy.js';
+export { ConsulConfigService } from './config/consul-config.service.js';
+export { ConsulConfigModule, type ConsulConfigModuleOptions } from './config/consul-config.module.js';
+export { consulConfigLoader } from './config/consul-config.loader.js';
+export { OnConsulConfigChange } from './config/on-consul-config-change.decorator.js';
+export type { ConsulConfigOptions, ConsulConfigContextOptions } from './config/consul-config.options.js';
+export type { ConfigFormat } from './config/formats/config-formats.js';
+export type { ConfigChange } from './config/config-paths.js';
+export { ConsulConfigLoadError, ConsulConfigMissingError } from './config/consul-config.errors.js';
+export { ConsulConfigParseError } from './config/config-context.parser.js';

@@ -60,3 +60,10 @@ export interface HealthServiceEntry {
   };
   Checks?: Array<{ CheckID?: string; Status?: string }> | null;
 }
+
+/** One KV entry with its value decoded (`null` for a key created without a value, e.g. a folder). */
+export interface KvEntry {
+  Key: string;
+  Value: string | null;
+  ModifyIndex: number;
+}

@@ -3,7 +3,13 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Consul from 'consul';
 import type { ResolvedConsulOptions } from '../options/resolved-options.js';
-import type { AgentService, AgentServiceRegistration, CheckStatus, HealthServiceEntry } from './consul-api.types.js';
+import type {
+  AgentService,
+  AgentServiceRegistration,
+  CheckStatus,
+  HealthServiceEntry,
+  KvEntry,
+} from './consul-api.types.js';
 import { ConsulRequestError } from './consul-request.error.js';
 
 interface RawResponse {
@@ -17,7 +23,7 @@ interface Call {
   action: string;
   method: 'GET' | 'PUT';
   path: string;
-  params?: Record<string, string>;
+  params?: Record<string, string | { encode: false; toString(): string }>;
   query?: Record<string, string | number | boolean | string[]>;
   body?: unknown;
   /** Statuses that are answers, not errors (e.g. 404 when asking whether a service exists). */
@@ -25,6 +31,10 @@ interface Call {
   timeoutMs?: number;
   /** Aborts the request (used to stop blocking queries at shutdown). */
   signal?: AbortSignal;
+  /** Send `body` as it is (a KV value), not as JSON. */
+  raw?: boolean;
+  /** Use DELETE instead of `method`. */
+  deleteMethod?: boolean;
 }
 
 /** What to ask `/v1/health/service/:name`. */
@@ -101,6 +111,61 @@ export class ConsulClient {
       entries: Array.isArray(res.body) ? (res.body as HealthServiceEntry[]) : [],
       index: Number(Array.isArray(header) ? header[0] : header) || 0,
     };
+  }
+
+  /**
+   * Every key under `prefix` (a blocking read when `index` > 0). A prefix with no key is an
+   * empty list, not an error.
+   */
+  async kvTree(
+    prefix: string,
+    { index, waitMs, signal }: { index: number; waitMs: number; signal?: AbortSignal },
+  ): Promise<{ entries: KvEntry[]; index: number }> {
+    const res = await this.call({
+      action: `read the KV prefix "${prefix}"`,
+      method: 'GET',
+      path: '/kv/{prefix}',
+      params: { prefix: encodeKvPath(prefix) },
+      query: index > 0 ? { recurse: true, index, wait: `${Math.ceil(waitMs / 1000)}s` } : { recurse: true },
+      accept: [404],
+      timeoutMs: index > 0 ? waitMs + waitMs / 16 + this.options.timeoutMs : undefined,
+      signal,
+    });
+    const header = res.headers['x-consul-index'];
+    const entries =
+      res.statusCode === 404 || !Array.isArray(res.body) ? [] : (res.body as Array<KvEntry & { Value: string | null }>);
+    return {
+      entries: entries.map((entry) => ({
+        Key: entry.Key,
+        Value: entry.Value === null ? null : Buffer.from(entry.Value, 'base64').toString('utf8'),
+        ModifyIndex: entry.ModifyIndex,
+      })),
+      index: Number(Array.isArray(header) ? header[0] : header) || 0,
+    };
+  }
+
+  /** Writes `value` at `key`; with `cas`, only if the key's ModifyIndex is still `cas` (0: only if absent). */
+  async kvPut(key: string, value: string, cas?: number): Promise<boolean> {
+    const res = await this.call({
+      action: `write the KV key "${key}"`,
+      method: 'PUT',
+      path: '/kv/{key}',
+      params: { key: encodeKvPath(key) },
+      query: cas === undefined ? {} : { cas },
+      body: value,
+      raw: true,
+    });
+    return res.body === true || bodyText(res.body) === 'true';
+  }
+
+  async kvDelete(key: string): Promise<void> {
+    await this.call({
+      action: `delete the KV key "${key}"`,
+      method: 'PUT',
+      path: '/kv/{key}',
+      params: { key: encodeKvPath(key) },
+      deleteMethod: true,
+    });
   }
 
   /** Known datacenters, nearest first: the first is the agent's own. */
@@ -206,7 +271,11 @@ export class ConsulClient {
           params: call.params,
           query: call.query,
           headers,
-          ...(call.body === undefined ? {} : { type: 'json', body: call.body }),
+          ...(call.body === undefined
+            ? {}
+            : call.raw
+              ? { type: 'text', body: String(call.body) }
+              : { type: 'json', body: call.body }),
           timeout: call.timeoutMs ?? this.options.timeoutMs,
           ...(ctx ? { ctx } : {}),
         },
@@ -231,6 +300,12 @@ export class ConsulClient {
 function settle(request: PapiRequest, next: (stop: false, value: unknown) => void): void {
   if (!request.res) return next(false, { networkError: request.err ?? 'no response' });
   next(false, { statusCode: request.res.statusCode, headers: request.res.headers, body: request.res.body });
+}
+
+/** KV keys keep their slashes in the URL; each segment is escaped on its own. */
+function encodeKvPath(key: string): { encode: false; toString(): string } {
+  const path = key.split('/').map(encodeURIComponent).join('/');
+  return { encode: false, toString: () => path };
 }
 
 /** papi cancels a request when its `ctx` emits "cancel". */

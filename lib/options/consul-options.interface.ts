@@ -1,5 +1,6 @@
 import type { HealthIndicatorFunction } from '@nestjs/terminus';
 import type { LoadBalancerOption } from '../balancing/load-balancer.js';
+import type { ConsulConfigOptions } from '../config/consul-config.options.js';
 
 /** How to reach the Consul agent. */
 export interface ConsulConnectionOptions {
@@ -125,4 +126,6 @@ export interface ConsulModuleOptions {
   address?: ConsulAddressOptions;
   health?: ConsulHealthOptions;
   discovery?: ConsulDiscoveryOptions;
+  /** Configuration from Consul KV (`ConsulConfigService`). Off unless set. */
+  config?: ConsulConfigOptions;
 }

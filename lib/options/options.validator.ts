@@ -4,6 +4,7 @@ import { formatDuration, tryParseDuration } from './duration.js';
 import type { ResolvedConsulOptions } from './resolved-options.js';
 import { type Cidr, parseCidr } from '../registration/cidr.js';
 import type { LoadBalancerOption, LoadBalancerStrategy } from '../balancing/load-balancer.js';
+import { resolveConfigOptions } from '../config/consul-config.options.js';
 
 const LOAD_BALANCERS: readonly LoadBalancerStrategy[] = ['round-robin', 'random', 'weighted', 'least-outstanding'];
 const CHECK_TYPES: readonly ConsulCheckType[] = ['http', 'tcp', 'grpc', 'ttl', 'none'];
@@ -32,27 +33,7 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
   const waitMs = v.duration(discovery.wait, 'discovery.wait', '5m', { positive: true });
   if (waitMs > 600_000) v.fail('discovery.wait', `${describe(discovery.wait)} is longer than Consul's maximum of 10m`);
 
-  const secure = v.boolean(consul.secure, 'consul.secure', false);
-  const host = v.string(consul.host, 'consul.host') ?? '127.0.0.1';
-  const port = v.port(consul.port, 'consul.port') ?? 8500;
-  if (consul.token !== undefined && (typeof consul.token !== 'string' || consul.token === '')) {
-    // Never echo the value: it is a secret.
-    v.fail('consul.token', 'must be a non-empty string', 'pass the ACL token as a string, or leave it out');
-  }
-  for (const key of ['ca', 'cert', 'key'] as const) {
-    const value = consul[key];
-    if (value !== undefined && typeof value !== 'string' && !Buffer.isBuffer(value)) {
-      v.fail(`consul.${key}`, 'must be a PEM string or a Buffer');
-    }
-  }
-  if ((consul.cert === undefined) !== (consul.key === undefined)) {
-    v.fail(
-      consul.cert === undefined ? 'consul.cert' : 'consul.key',
-      'consul.cert and consul.key go together',
-      'set both or neither',
-    );
-  }
-
+  const connection = resolveConnection(v, consul);
   const name = v.serviceName(service.name);
   const checkType = v.oneOf(check.type, 'service.check.type', CHECK_TYPES);
   const checkPath = v.string(check.path, 'service.check.path') ?? '/health';
@@ -62,17 +43,7 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
   if (family !== 4 && family !== 6) v.fail('address.family', `${describe(address.family)} is not 4 or 6`);
 
   const resolved: ResolvedConsulOptions = {
-    consul: {
-      host,
-      port,
-      secure,
-      token: typeof consul.token === 'string' ? consul.token : undefined,
-      ca: consul.ca,
-      cert: consul.cert,
-      key: consul.key,
-      timeoutMs: v.duration(consul.timeout, 'consul.timeout', '5s', { positive: true }),
-      address: `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    },
+    consul: connection,
     service: {
       name,
       id: v.serviceId(service.id),
@@ -118,6 +89,7 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
       family: family === 6 ? 6 : 4,
     },
     health: { indicators: v.indicators(health.indicators) },
+    config: resolveConfigOptions(v, options.config, name),
     discovery: {
       waitMs,
       rateLimit: {
@@ -128,7 +100,7 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
       passingOnly: v.boolean(discovery.passingOnly, 'discovery.passingOnly', true),
       failoverDatacenters: v.stringArray(discovery.failoverDatacenters, 'discovery.failoverDatacenters'),
       dns: {
-        host: v.string(dns.host, 'discovery.dns.host') ?? host,
+        host: v.string(dns.host, 'discovery.dns.host') ?? connection.host,
         port: v.port(dns.port, 'discovery.dns.port') ?? 8600,
       },
     },
@@ -137,7 +109,43 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
   return resolved;
 }
 
-class Validator {
+/** `consul.*`: how to reach the agent. */
+export function resolveConnection(v: Validator, consul: Record<string, any>): ResolvedConsulOptions['consul'] {
+  const secure = v.boolean(consul.secure, 'consul.secure', false);
+  const host = v.string(consul.host, 'consul.host') ?? '127.0.0.1';
+  const port = v.port(consul.port, 'consul.port') ?? 8500;
+  if (consul.token !== undefined && (typeof consul.token !== 'string' || consul.token === '')) {
+    // Never echo the value: it is a secret.
+    v.fail('consul.token', 'must be a non-empty string', 'pass the ACL token as a string, or leave it out');
+  }
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const value = consul[key];
+    if (value !== undefined && typeof value !== 'string' && !Buffer.isBuffer(value)) {
+      v.fail(`consul.${key}`, 'must be a PEM string or a Buffer');
+    }
+  }
+  if ((consul.cert === undefined) !== (consul.key === undefined)) {
+    v.fail(
+      consul.cert === undefined ? 'consul.cert' : 'consul.key',
+      'consul.cert and consul.key go together',
+      'set both or neither',
+    );
+  }
+
+  return {
+    host,
+    port,
+    secure,
+    token: typeof consul.token === 'string' ? consul.token : undefined,
+    ca: consul.ca,
+    cert: consul.cert,
+    key: consul.key,
+    timeoutMs: v.duration(consul.timeout, 'consul.timeout', '5s', { positive: true }),
+    address: `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+  };
+}
+
+export class Validator {
   private readonly problems: OptionProblem[] = [];
 
   fail(option: string, problem: string, fix?: string): void {

@@ -1,5 +1,6 @@
 import type { HealthIndicatorFunction } from '@nestjs/terminus';
 import type { LoadBalancerOption } from '../balancing/load-balancer.js';
+import type { ResolvedConfigOptions } from '../config/consul-config.options.js';
 import type { Cidr } from '../registration/cidr.js';
 import type { ConsulCheckType } from './consul-options.interface.js';
 
@@ -46,6 +47,8 @@ export interface ResolvedConsulOptions {
   };
   address: { preferredNetworks: Cidr[]; interface?: string; family: 4 | 6 };
   health: { indicators: HealthIndicatorFunction[] };
+  /** Undefined when the app configured no `config`. */
+  config?: ResolvedConfigOptions;
   discovery: {
     waitMs: number;
     rateLimit: { perSecond: number; burst: number };

@@ -38,6 +38,8 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   /** Aborted when the app shuts down: ends waits, retries and timers. */
   private readonly lifetime = new AbortController();
   private checkType?: ConsulCheckType;
+  /** Why the options do not fit this app, for `register()` to throw (manual registration only). */
+  private unfit?: unknown;
   private endpoint?: InstanceEndpoint;
   private registered = false;
   private registering?: Promise<boolean>;
@@ -69,7 +71,17 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.checkType = await resolveCheckType(this.options, Boolean(this.adapterHost.httpAdapter));
+    const fit = resolveCheckType(this.options, Boolean(this.adapterHost.httpAdapter));
+    if (this.options.registration.enabled) {
+      this.checkType = await fit;
+    } else {
+      // An app that registers by hand (or never: a worker that only discovers or reads config)
+      // hears about a check that does not fit when it calls register(), not at bootstrap.
+      this.checkType = await fit.catch((error: unknown) => {
+        this.unfit = error;
+        return undefined;
+      });
+    }
     if (this.options.registration.failFast) await this.preflight();
     if (this.options.registration.enabled) void this.registerWhenReachable();
   }
@@ -79,6 +91,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
    * else `service.port`). Rejects with the reason if Consul refuses; does not retry.
    */
   async register(): Promise<void> {
+    if (this.unfit) throw this.unfit;
     if (!this.checkType) {
       throw new Error(
         'ConsulRegistrar.register() works once the app has bootstrapped: call it after app.init() or app.listen()',

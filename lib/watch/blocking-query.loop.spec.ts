@@ -58,6 +58,22 @@ describe('BlockingQueryLoop', () => {
     expect(consul.sent).toEqual([0, 10, 0, 5, 1]);
   });
 
+  it('starts blocking on a seed and does not emit it', async () => {
+    const consul = scripted([
+      { value: 'seeded', index: 7 },
+      { value: 'new', index: 8 },
+    ]);
+    const loop = new BlockingQueryLoop(consul.fetch, { ...options, seed: { value: 'seeded', index: 7 } });
+    const seen: string[] = [];
+    loop.onChange((value) => seen.push(value));
+    expect(loop.current).toBe('seeded');
+    loop.start();
+    await settle();
+    loop.stop();
+    expect(consul.sent).toEqual([7, 7, 8]);
+    expect(seen).toEqual(['new']);
+  });
+
   it('tells listeners only about real changes', async () => {
     const consul = scripted([
       { value: 'a', index: 1 },

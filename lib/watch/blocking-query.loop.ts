@@ -23,6 +23,8 @@ export interface BlockingLoopOptions<T> {
   /** Whether two answers have the same content; only a real change is emitted. */
   equals: (a: T, b: T) => boolean;
   logger: Logger;
+  /** An answer already in hand (e.g. read at boot): the loop starts blocking on its index and does not emit it. */
+  seed?: BlockingResult<T>;
 }
 
 type Listener<T> = (value: T) => void;
@@ -51,6 +53,10 @@ export class BlockingQueryLoop<T> {
   ) {
     this.states = new StateLog(options.logger);
     this.bucket = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst);
+    if (options.seed) {
+      this.value = { current: options.seed.value };
+      this.lastContact = Date.now();
+    }
   }
 
   /** The latest value, or undefined before the first answer. Never does I/O. */
@@ -91,7 +97,7 @@ export class BlockingQueryLoop<T> {
   private async run(): Promise<void> {
     const { signal } = this.controller;
     const backoff = new Backoff(this.options.backoff.initialMs, this.options.backoff.maxMs);
-    let index = 0;
+    let index = this.options.seed ? Math.max(1, this.options.seed.index) : 0;
     while (!signal.aborted) {
       if (!(await this.bucket.take(signal))) return;
       try {

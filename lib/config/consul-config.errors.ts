@@ -1,0 +1,16 @@
+/** Configuration could not be loaded at boot (with `failFast`). */
+export class ConsulConfigLoadError extends Error {
+  override readonly name = 'ConsulConfigLoadError';
+}
+
+/** `getOrThrow()` of a path that has no value. */
+export class ConsulConfigMissingError extends Error {
+  override readonly name = 'ConsulConfigMissingError';
+
+  constructor(
+    readonly path: string,
+    prefixes: readonly string[],
+  ) {
+    super(`Configuration "${path}" is not set in any Consul KV context (${prefixes.join(', ')})`);
+  }
+}

@@ -1,0 +1,25 @@
+import { ConsulClient } from '../client/consul.client.js';
+import { type ConsulConfigModuleOptions, resolveConfigModuleOptions } from './consul-config.module.js';
+import { configWatchSettings } from './consul-config.providers.js';
+import { ConsulConfigService } from './consul-config.service.js';
+
+/**
+ * A loader for `@nestjs/config`: `ConfigModule.forRoot({ load: [consulConfigLoader({ config: { app: 'user_api' } })] })`.
+ * Reads Consul KV once at boot, so `ConfigService` sees it; for live changes use `ConsulConfigService`.
+ */
+export function consulConfigLoader(options: ConsulConfigModuleOptions): () => Promise<Record<string, unknown>> {
+  return async () => {
+    const resolved = resolveConfigModuleOptions(options);
+    const client = new ConsulClient(resolved.consul);
+    try {
+      const service = await ConsulConfigService.load(
+        client,
+        { ...resolved.config!, watch: false },
+        configWatchSettings(resolved),
+      );
+      return service.snapshot();
+    } finally {
+      client.close();
+    }
+  };
+}

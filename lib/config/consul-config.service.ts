@@ -1,0 +1,198 @@
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { type Observable, Subject } from 'rxjs';
+import type { KvEntry } from '../client/consul-api.types.js';
+import type { ConsulClient } from '../client/consul.client.js';
+import { ConsulRequestError } from '../client/consul-request.error.js';
+import { StateLog } from '../common/state-log.js';
+import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
+import { ConsulConfigParseError, parseContext } from './config-context.parser.js';
+import { type ConfigChange, diffLeaves, getPath, mergeLayers } from './config-paths.js';
+import { ConsulConfigLoadError, ConsulConfigMissingError } from './consul-config.errors.js';
+import type { ConfigContext, ResolvedConfigOptions } from './consul-config.options.js';
+import type { ConfigObject } from './formats/config-formats.js';
+
+/** How the watches of a config service behave (from the discovery options of the module). */
+export interface ConfigWatchSettings {
+  waitMs: number;
+  rateLimit: { perSecond: number; burst: number };
+  backoff: { initialMs: number; maxMs: number };
+}
+
+type ContextState = { context: ConfigContext; layer: ConfigObject; raw: string };
+
+/**
+ * Configuration from Consul KV: loaded before the providers that inject it are created, merged
+ * across contexts (most specific first), validated, and hot-reloaded through one blocking query
+ * per context. A reload that does not parse or validate is rejected whole: the last good
+ * configuration stays and one error names the key.
+ */
+export class ConsulConfigService implements OnApplicationShutdown {
+  private readonly logger = new Logger('ConsulConfig');
+  private readonly changeSubject = new Subject<ConfigChange>();
+  private readonly loops: Array<BlockingQueryLoop<KvEntry[]>> = [];
+  private config: ConfigObject = {};
+
+  /** Each changed leaf `{ path, previous, current }` after a reload; deletes have `current: undefined`. */
+  readonly changes$: Observable<ConfigChange> = this.changeSubject.asObservable();
+
+  private constructor(
+    private readonly client: ConsulClient | undefined,
+    private readonly options: ResolvedConfigOptions | undefined,
+    private readonly states: ContextState[],
+  ) {}
+
+  /** A service for an app that configured no `config`: every read says how to turn it on. */
+  static disabled(): ConsulConfigService {
+    return new ConsulConfigService(undefined, undefined, []);
+  }
+
+  /** Reads every context once (failing per `failFast`), then follows them if `watch` is on. */
+  static async load(
+    client: ConsulClient,
+    options: ResolvedConfigOptions,
+    watch: ConfigWatchSettings,
+  ): Promise<ConsulConfigService> {
+    const service = new ConsulConfigService(client, options, []);
+    const indexes: number[] = [];
+    for (const context of options.contexts) {
+      const { state, index } = await service.readAtBoot(context);
+      service.states.push(state);
+      indexes.push(index);
+    }
+    const merged = service.validated(mergeLayers(service.states.map((s) => s.layer)));
+    if (merged instanceof Error) {
+      if (options.failFast)
+        throw new ConsulConfigLoadError(`Configuration from Consul KV is invalid: ${merged.message}`);
+      service.logger.error(`Configuration from Consul KV is invalid, starting empty: ${merged.message}`);
+    } else {
+      service.config = merged;
+    }
+    if (options.watch) service.states.forEach((state, i) => service.follow(i, indexes[i], watch));
+    return service;
+  }
+
+  /** The value at a dotted path (`db.host`), or `fallback`. */
+  get<T = unknown>(path: string, fallback?: T): T {
+    const value = getPath(this.enabled().config, path);
+    return (value === undefined ? fallback : value) as T;
+  }
+
+  /** The value at a dotted path; throws {@link ConsulConfigMissingError} naming it when unset. */
+  getOrThrow<T = unknown>(path: string): T {
+    const value = getPath(this.enabled().config, path);
+    if (value === undefined)
+      throw new ConsulConfigMissingError(
+        path,
+        this.states.map((s) => s.context.prefix),
+      );
+    return value as T;
+  }
+
+  /** A deep copy of the whole configuration. */
+  snapshot<T extends object = ConfigObject>(): T {
+    return structuredClone(this.enabled().config) as T;
+  }
+
+  /**
+   * Writes a KV key (strings as they are, anything else as JSON). With `cas`, only if the key's
+   * ModifyIndex is still `cas` (0: only if it does not exist); resolves whether it was written.
+   */
+  async set(key: string, value: unknown, options: { cas?: number } = {}): Promise<boolean> {
+    const client = this.enabled().client!;
+    return client.kvPut(key, typeof value === 'string' ? value : JSON.stringify(value), options.cas);
+  }
+
+  onApplicationShutdown(): void {
+    this.loops.forEach((loop) => loop.stop());
+    this.changeSubject.complete();
+  }
+
+  private enabled(): this {
+    if (!this.options) {
+      throw new Error('Consul KV configuration is off: pass ConsulModule.forRoot({ ..., config: { ... } }) to load it');
+    }
+    return this;
+  }
+
+  private async readAtBoot(context: ConfigContext): Promise<{ state: ContextState; index: number }> {
+    const where = context.documentKey ?? context.prefix;
+    try {
+      const { entries, index } = await this.client!.kvTree(context.prefix, { index: 0, waitMs: 0 });
+      const parsed = parseContext(context, entries);
+      if (!parsed.present && !context.optional) {
+        throw new ConsulConfigLoadError(
+          `Consul KV has nothing at "${where}", a context listed in config.contexts; create it or mark it optional: true`,
+        );
+      }
+      return { state: { context, layer: parsed.layer, raw: JSON.stringify(entries) }, index };
+    } catch (error) {
+      const message =
+        error instanceof ConsulRequestError && error.forbidden
+          ? `${error.message}. The ACL token in consul.token needs key:read on "${context.prefix}"`
+          : (error as Error).message;
+      if (this.options!.failFast) {
+        throw error instanceof ConsulConfigLoadError
+          ? error
+          : new ConsulConfigLoadError(`Could not load configuration from "${where}": ${message}`);
+      }
+      this.logger.error(`Could not load configuration from "${where}", going on without it: ${message}`);
+      return { state: { context, layer: {}, raw: '' }, index: 0 };
+    }
+  }
+
+  private follow(position: number, index: number, settings: ConfigWatchSettings): void {
+    const state = this.states[position];
+    const health = new StateLog<'ok' | 'invalid'>(this.logger);
+    const loop = new BlockingQueryLoop<KvEntry[]>(
+      async (at, waitMs, signal) =>
+        this.client!.kvTree(state.context.prefix, { index: at, waitMs, signal }).then((r) => ({
+          value: r.entries,
+          index: r.index,
+        })),
+      {
+        name: `KV prefix "${state.context.prefix}"`,
+        ...settings,
+        equals: (a, b) => JSON.stringify(a) === JSON.stringify(b),
+        logger: this.logger,
+        seed: { value: state.raw ? (JSON.parse(state.raw) as KvEntry[]) : [], index },
+      },
+    );
+    loop.onChange((entries) => {
+      try {
+        const { layer } = parseContext(state.context, entries);
+        this.apply(position, layer, JSON.stringify(entries));
+        health.enter('ok', 'log', `Configuration from "${state.context.prefix}" reloaded`);
+      } catch (error) {
+        const message = error instanceof ConsulConfigParseError ? error.message : (error as Error).message;
+        // One line per bad state, not per retry: the same bad value is not reported twice.
+        health.enter('invalid', 'error', `${message}; keeping the last good configuration`);
+      }
+    });
+    this.loops.push(loop);
+    loop.start();
+  }
+
+  /** Swaps one context's layer in, if the merged result validates; emits each changed leaf. */
+  private apply(position: number, layer: ConfigObject, raw: string): void {
+    const candidateStates = this.states.map((s, i) => (i === position ? { ...s, layer, raw } : s));
+    const merged = this.validated(mergeLayers(candidateStates.map((s) => s.layer)));
+    if (merged instanceof Error)
+      throw new Error(
+        `Configuration reloaded from "${this.states[position].context.prefix}" failed validation: ${merged.message}`,
+      );
+    this.states[position] = candidateStates[position];
+    const previous = this.config;
+    this.config = merged;
+    for (const change of diffLeaves(previous, merged)) this.changeSubject.next(change);
+  }
+
+  private validated(config: ConfigObject): ConfigObject | Error {
+    if (!this.options?.validate) return config;
+    try {
+      const result = this.options.validate(config);
+      return result !== undefined && result !== null && typeof result === 'object' ? (result as ConfigObject) : config;
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+}
