@@ -1,112 +1,148 @@
 #!/usr/bin/env bash
 # npm run sample [-- --check]
 #
-# Starts a Consul dev agent on 127.0.0.1 (or uses CONSUL_HTTP_ADDR), builds the package and the
-# sample, runs sample/user-api registered in Consul, and shows how to look at it. Ctrl-C shuts
-# the app down gracefully (it deregisters itself) and stops the agent this script started.
-# --check: the same without waiting, exiting 0 only if every step worked (for CI).
+# The tutorial's two services, registered in and discovered through Consul:
+#   user_service  gRPC (sample/user-service), two instances, gRPC health checks
+#   user_api      HTTP (sample/user-api), calls user_service through @ConsulService, greeting from Consul KV
+# Starts a Consul dev agent on 127.0.0.1 (or uses CONSUL_HTTP_ADDR), writes the sample's KV keys, builds,
+# starts everything, waits until Consul reports all three passing, and shows how to look at it.
+# Ctrl-C shuts down gracefully: every instance deregisters itself and the catalog is left empty.
+# --check: the same, non-interactive, plus a live KV change and a DNS lookup; exits 0 only if every step worked.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 check=0
 [ "${1:-}" = "--check" ] && check=1
+logs="$root/.consul/sample"
+mkdir -p "$logs"
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-fail() { printf 'sample: %s\n' "$*" >&2; exit 1; }
+probe() { node scripts/sample-probe.mjs "$@"; }
 free_port() {
-  local preferred="$1"
   node -e '
     const net = require("net"); const want = Number(process.argv[1]);
     const tryListen = (p) => { const s = net.createServer().once("error", () => tryListen(0))
       .listen(p, "127.0.0.1", () => { console.log(s.address().port); s.close(); }); };
-    tryListen(want);' "$preferred"
+    tryListen(want);' "$1"
 }
 
 agent_pid=""
-app_pid=""
+app_pids=()
+stop_apps() {
+  local pid
+  for pid in "${app_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${app_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  app_pids=()
+}
 cleanup() {
   trap - EXIT INT TERM
-  if [ -n "$app_pid" ] && kill -0 "$app_pid" 2>/dev/null; then
-    kill -TERM "$app_pid" && wait "$app_pid" 2>/dev/null || true
-  fi
+  stop_apps
   if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
     kill -TERM "$agent_pid" && wait "$agent_pid" 2>/dev/null || true
   fi
 }
+fail() {
+  printf '\nsample: %s\n' "$*" >&2
+  for f in "$logs"/*.log; do [ -f "$f" ] && { printf '\n--- %s (last lines)\n' "${f#"$root"/}" >&2; tail -n 15 "$f" >&2; }; done
+  exit 1
+}
 trap cleanup EXIT
-trap 'echo; say "Shutting down..."; exit 0' INT TERM
+trap 'echo; say "Shutting down (each instance deregisters itself)..."; stop_apps; probe instances "$consul_http" user_service; exit 0' INT TERM
+
+wait_for() { # <what> <tries of 0.2 s> <command...>
+  local what="$1" tries="$2"
+  shift 2
+  for _ in $(seq 1 "$tries"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  fail "timed out waiting for $what"
+}
 
 consul_bin=$(bash scripts/consul.sh ensure)
-
 if [ -n "${CONSUL_HTTP_ADDR:-}" ]; then
-  consul_http="${CONSUL_HTTP_ADDR}"
+  consul_http="$CONSUL_HTTP_ADDR"
   [[ "$consul_http" == http* ]] || consul_http="http://$consul_http"
   dns_port=8600
   say "Using the Consul agent at $consul_http (CONSUL_HTTP_ADDR)"
 else
-  http_port=$(free_port 8500); dns_port=$(free_port 8600)
-  mkdir -p .consul
-  say "Starting a Consul dev agent ($("$consul_bin" version | head -1)) on 127.0.0.1:$http_port, DNS on port $dns_port"
+  http_port=$(free_port 8500)
+  dns_port=$(free_port 8600)
+  say "Starting a Consul dev agent ($("$consul_bin" version | head -1)): HTTP 127.0.0.1:$http_port, DNS port $dns_port"
   "$consul_bin" agent -dev -bind=127.0.0.1 -client=127.0.0.1 -node=sample \
     -http-port="$http_port" -dns-port="$dns_port" -grpc-port="$(free_port 0)" \
     -serf-lan-port="$(free_port 0)" -serf-wan-port="$(free_port 0)" -server-port="$(free_port 0)" \
-    >.consul/sample-agent.log 2>&1 &
+    >"$logs/consul.log" 2>&1 &
   agent_pid=$!
   consul_http="http://127.0.0.1:$http_port"
-  for _ in $(seq 1 100); do
-    leader=$(curl -fsS "$consul_http/v1/status/leader" 2>/dev/null || true)
-    [ -n "$leader" ] && [ "$leader" != '""' ] && break
-    kill -0 "$agent_pid" 2>/dev/null || fail "the agent exited; see .consul/sample-agent.log"
-    sleep 0.2
-  done
-  [ -n "$leader" ] && [ "$leader" != '""' ] || fail "the agent elected no leader in 20 s; see .consul/sample-agent.log"
+  wait_for "the agent to elect a leader" 150 bash -c "curl -fsS $consul_http/v1/status/leader | grep -q ':'"
 fi
+
+say "Writing the sample's configuration to Consul KV"
+curl -fsS -X PUT --data 'Hello from Consul KV' "$consul_http/v1/kv/config/user_api/greeting" >/dev/null
+echo "  config/user_api/greeting = Hello from Consul KV"
 
 say "Building the package and the sample"
 npm run build --silent
 npx tsc -p sample/tsconfig.json
 
-say "Starting sample/user-api"
-CONSUL_HTTP_ADDR="$consul_http" node sample/dist/user-api/src/main.js &
-app_pid=$!
-
-passing=""
-for _ in $(seq 1 150); do
-  passing=$(curl -fsS "$consul_http/v1/health/service/user_api?passing" 2>/dev/null || true)
-  [ -n "$passing" ] && [ "$passing" != "[]" ] && break
-  kill -0 "$app_pid" 2>/dev/null || fail "user-api exited before it was healthy"
-  sleep 0.2
+say "Starting two user_service instances (gRPC) and one user_api (HTTP)"
+export CONSUL_HTTP_ADDR="$consul_http"
+for n in 1 2; do
+  node sample/dist/user-service/src/main.js >"$logs/user-service-$n.log" 2>&1 &
+  app_pids+=($!)
 done
-[ -n "$passing" ] && [ "$passing" != "[]" ] || fail "user_api did not become passing in Consul within 30 s"
+node sample/dist/user-api/src/main.js >"$logs/user-api.log" 2>&1 &
+app_pids+=($!)
+wait_for "two passing user_service instances" 200 probe passing "$consul_http" user_service 2
+wait_for "a passing user_api instance" 200 probe passing "$consul_http" user_api 1
 
-app_addr=$(node -e 'const [e] = JSON.parse(process.argv[1]); console.log(`${e.Service.Address}:${e.Service.Port}`)' "$passing")
-say "user_api is registered and passing in Consul:"
-node -e '
-  for (const e of JSON.parse(process.argv[1]))
-    console.log(`  ${e.Service.ID}  ${e.Service.Address}:${e.Service.Port}  tags=${e.Service.Tags}  checks=${e.Checks.map((c) => `${c.Name}:${c.Status}`).join(", ")}`);' "$passing"
+say "Registered and passing in Consul:"
+probe instances "$consul_http" user_service
+probe instances "$consul_http" user_api
+api=$(curl -fsS "$consul_http/v1/health/service/user_api?passing" | node -e 'process.stdin.on("data", (d) => { const [e] = JSON.parse(d); console.log(`${e.Service.Address}:${e.Service.Port}`); })')
 
-say "GET http://$app_addr/users/1 ->"
-curl -fsS "http://$app_addr/users/1"; echo
+say "GET http://$api/users/1, four times: user_api picks a user_service instance per call"
+answers=""
+for _ in 1 2 3 4; do
+  answer=$(probe get "http://$api/users/1") || fail "GET /users/1 failed: $answer"
+  echo "  $answer"
+  answers+="$answer"$'\n'
+done
+served=$(printf '%s' "$answers" | grep -o '"servedBy":"[^"]*"' | sort -u | wc -l)
+
+say "GET http://$api/greeting"
+echo "  $(probe get "http://$api/greeting")"
+
+say "user_service through Consul's DNS interface, as the tutorial resolves it (A + SRV, port $dns_port):"
+probe dns "$dns_port" user_service || fail "DNS lookup of user_service failed"
 
 cat <<EOT
 
 Try it:
-  Consul UI            $consul_http/ui/
-  the catalog          curl -s $consul_http/v1/health/service/user_api | jq
-  the app              curl -s http://$app_addr/users
-  its health check     curl -s http://$app_addr/health
-  DNS, as the tutorial dig @127.0.0.1 -p $dns_port user_api.service.consul SRV
+  Consul UI              $consul_http/ui/
+  the catalog            curl -s $consul_http/v1/health/service/user_service
+  users through gRPC     curl -s http://$api/users   |   curl -s http://$api/users/2
+  live configuration     curl -s -X PUT --data 'Hi again' $consul_http/v1/kv/config/user_api/greeting
+                         curl -s http://$api/greeting
+  DNS, as the tutorial   dig @127.0.0.1 -p $dns_port user_service.service.consul SRV
+  logs                   .consul/sample/*.log
 EOT
 
 if [ "$check" = 1 ]; then
-  curl -fsS "http://$app_addr/health" >/dev/null || fail "GET /health failed"
-  kill -TERM "$app_pid"; wait "$app_pid" || true; app_pid=""
-  left=$(curl -fsS "$consul_http/v1/health/service/user_api")
-  [ "$left" = "[]" ] || fail "user_api is still in the catalog after shutdown: $left"
-  say "Check passed: registered, passing, answered, and deregistered on shutdown."
+  say "Checking"
+  [ "$served" -eq 2 ] || fail "expected both user_service instances to answer, saw $served"
+  echo "  both user_service instances answered"
+  curl -fsS -X PUT --data 'Changed live' "$consul_http/v1/kv/config/user_api/greeting" >/dev/null
+  wait_for "the new greeting" 25 bash -c "node scripts/sample-probe.mjs get http://$api/greeting | grep -q 'Changed live'"
+  echo "  the greeting followed the KV change"
+  [ "$(probe dns "$dns_port" user_service | wc -l)" -eq 2 ] || fail "DNS did not return two user_service instances"
+  echo "  DNS returns both user_service instances"
+  stop_apps
+  left="$(probe instances "$consul_http" user_service)$(probe instances "$consul_http" user_api)"
+  [ -z "$left" ] || fail "instances left in the catalog after shutdown:$left"
+  echo "  every instance deregistered itself on shutdown"
+  say "Check passed."
   exit 0
 fi
 
-say "Press Ctrl-C to stop (the app deregisters itself on the way out)."
-wait "$app_pid"
+say "Press Ctrl-C to stop."
+wait "${app_pids[@]}"

@@ -1,21 +1,47 @@
-import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Param, ParseIntPipe, type OnModuleInit } from '@nestjs/common';
+import type { ClientGrpc } from '@nestjs/microservices';
+import { ConsulService } from 'nestjs-consul-kit';
+import { catchError, firstValueFrom, type Observable, throwError } from 'rxjs';
 
-const USERS = [
-  { id: 1, name: 'Ada Lovelace' },
-  { id: 2, name: 'Alan Turing' },
-];
+interface User {
+  id: number;
+  name: string;
+  servedBy: string;
+}
+
+/** user.UserService as a typed client (what @grpc/proto-loader's TypeScript generator would emit). */
+interface UserServiceClient {
+  getUser(request: { id: number }): Observable<User>;
+  listUsers(request: object): Observable<{ users: User[]; servedBy: string }>;
+}
+
+const GRPC_NOT_FOUND = 5;
 
 @Controller('users')
-export class UsersController {
+export class UsersController implements OnModuleInit {
+  private users!: UserServiceClient;
+
+  constructor(@ConsulService('user_service') private readonly client: ClientGrpc) {}
+
+  onModuleInit() {
+    this.users = this.client.getService<UserServiceClient>('UserService');
+  }
+
   @Get()
   list() {
-    return USERS;
+    return firstValueFrom(this.users.listUsers({}));
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
-    const user = USERS.find((u) => u.id === Number(id));
-    if (!user) throw new NotFoundException(`no user ${id}`);
-    return user;
+  get(@Param('id', ParseIntPipe) id: number) {
+    return firstValueFrom(
+      this.users
+        .getUser({ id })
+        .pipe(
+          catchError((error: { code?: number }) =>
+            throwError(() => (error.code === GRPC_NOT_FOUND ? new NotFoundException(`no user ${id}`) : error)),
+          ),
+        ),
+    );
   }
 }

@@ -1,0 +1,4 @@
+import { fileURLToPath } from 'node:url';
+
+/** sample/proto/user.proto, seen from the compiled sample (sample/dist/proto-path.js). */
+export const USER_PROTO = fileURLToPath(new URL('../proto/user.proto', import.meta.url));
