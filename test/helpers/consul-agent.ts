@@ -22,10 +22,16 @@ export interface ConsulAgentOptions {
   /** Enable ACLs with default-deny and this master (management) token. */
   aclMasterToken?: string;
   datacenter?: string;
+  /**
+   * Also serve HTTPS on `ports.https` with these files (the plain HTTP port stays for the test's own
+   * calls). `verifyIncoming`: require a client certificate signed by `caFile`.
+   */
+  tls?: { caFile: string; certFile: string; keyFile: string; verifyIncoming?: boolean };
 }
 
 interface AgentPorts {
   http: number;
+  https: number;
   dns: number;
   serfLan: number;
   serfWan: number;
@@ -53,16 +59,15 @@ export class ConsulAgent {
   ) {}
 
   static async start(options: ConsulAgentOptions = {}): Promise<ConsulAgent> {
-    const [http, dns, serfLan, serfWan, server, grpc] = await freePorts(6);
-    const agent = new ConsulAgent({ http, dns, serfLan, serfWan, server, grpc }, options);
+    const agent = await ConsulAgent.reserve(options);
     await agent.launch();
     return agent;
   }
 
   /** Ports reserved for an agent that is not started yet (for "Consul down at boot" tests). */
   static async reserve(options: ConsulAgentOptions = {}): Promise<ConsulAgent> {
-    const [http, dns, serfLan, serfWan, server, grpc] = await freePorts(6);
-    return new ConsulAgent({ http, dns, serfLan, serfWan, server, grpc }, options);
+    const [http, https, dns, serfLan, serfWan, server, grpc] = await freePorts(7);
+    return new ConsulAgent({ http, https, dns, serfLan, serfWan, server, grpc }, options);
   }
 
   get httpPort(): number {
@@ -102,6 +107,16 @@ export class ConsulAgent {
     if (options.aclMasterToken) {
       args.push(
         `-hcl=acl { enabled = true default_policy = "deny" enable_token_persistence = false tokens { master = "${options.aclMasterToken}" } }`,
+      );
+    }
+    if (options.tls) {
+      const { caFile, certFile, keyFile, verifyIncoming } = options.tls;
+      args.push(
+        `-hcl=ports { https = ${ports.https} }`,
+        `-hcl=ca_file = "${caFile}"`,
+        `-hcl=cert_file = "${certFile}"`,
+        `-hcl=key_file = "${keyFile}"`,
+        `-hcl=verify_incoming_https = ${verifyIncoming ? 'true' : 'false'}`,
       );
     }
     const child = spawn(consulBin(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
