@@ -42,6 +42,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   private readonly balancers = new Map<string, LoadBalancer>();
   private readonly dnsResolver: ConsulDnsResolver;
   private localDc?: Promise<string | undefined>;
+  private shutDown = false;
 
   constructor(
     private readonly client: ConsulClient,
@@ -119,6 +120,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    this.shutDown = true;
     this.pinned.clear();
     this.registry.stopAll();
   }
@@ -140,6 +142,9 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   }
 
   private createLoop(service: string, query: DiscoveryQuery): InstanceLoop {
+    // A loop started now would never be stopped: say so instead of leaking it.
+    if (this.shutDown)
+      throw new Error(`ConsulDiscoveryService was shut down with the application; cannot watch "${service}"`);
     const { discovery, registration } = this.options;
     const healthQuery = { service, ...query, passingOnly: query.passingOnly ?? discovery.passingOnly };
     let warnedMalformed = false;

@@ -93,7 +93,7 @@ export class ConsulDnsResolver {
       const [v6] = await this.resolver.resolve6(target);
       if (v6) return v6;
     } catch (error) {
-      throw this.failure(target, 'AAAA', error);
+      if (!NO_ANSWER.has((error as NodeJS.ErrnoException).code ?? '')) throw this.failure(target, 'AAAA', error);
     }
     throw new ConsulDnsError(`Consul DNS at ${this.server} has no address for ${target}`);
   }

@@ -19,6 +19,7 @@ describe('ConsulDiscoveryService (real Consul agent)', () => {
   const suite = useConsulAgent();
   let agent: ConsulAgent;
   let discovery: ConsulDiscoveryService;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
     agent = suite.agent;
@@ -33,9 +34,10 @@ describe('ConsulDiscoveryService (real Consul agent)', () => {
     const started = await startHttpApp(
       consulOptions(agent, { service: { name: 'discoverer' }, registration: { enabled: false } }),
     );
-    suite.apps.push(started);
+    close = () => started.app.close(); // not per test: every test here uses this app
     discovery = started.app.get(ConsulDiscoveryService);
   });
+  afterAll(() => close?.());
 
   it('lists registered instances with their tags, meta, weights, datacenter and node', async () => {
     const instances = await discovery.getInstances('user_service');
