@@ -262,7 +262,8 @@ export class ConsulClient {
   private async call(call: Call): Promise<RawResponse> {
     const headers: Record<string, string> = {};
     if (this.options.token) headers['x-consul-token'] = this.options.token;
-    const ctx = call.signal ? cancellationContext(call.signal) : undefined;
+    const cancellation = call.signal ? cancellationContext(call.signal) : undefined;
+    const ctx = cancellation?.ctx;
     const outcome = (await this.consul
       ._request(
         {
@@ -282,7 +283,8 @@ export class ConsulClient {
         settle,
       )
       // papi itself rejects only before sending (e.g. a request cancelled before it started).
-      .catch((networkError: unknown) => ({ networkError }))) as RawResponse | { networkError: unknown };
+      .catch((networkError: unknown) => ({ networkError }))
+      .finally(() => cancellation?.dispose())) as RawResponse | { networkError: unknown };
     if ('networkError' in outcome) {
       throw new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.networkError));
     }
@@ -308,8 +310,11 @@ function encodeKvPath(key: string): { encode: false; toString(): string } {
   return { encode: false, toString: () => path };
 }
 
-/** papi cancels a request when its `ctx` emits "cancel". */
-function cancellationContext(signal: AbortSignal): EventEmitter {
+/**
+ * papi cancels a request when its `ctx` emits "cancel". The listener on the caller's long-lived
+ * signal must go when the request ends (`dispose`), or a watch loop would add one per request.
+ */
+function cancellationContext(signal: AbortSignal): { ctx: EventEmitter; dispose(): void } {
   const ctx = new EventEmitter();
   const cancel = () => {
     (ctx as EventEmitter & { canceled?: boolean }).canceled = true;
@@ -317,7 +322,7 @@ function cancellationContext(signal: AbortSignal): EventEmitter {
   };
   if (signal.aborted) cancel();
   else signal.addEventListener('abort', cancel, { once: true });
-  return ctx;
+  return { ctx, dispose: () => signal.removeEventListener('abort', cancel) };
 }
 
 function bodyText(body: unknown): string {

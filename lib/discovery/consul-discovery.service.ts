@@ -40,6 +40,8 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   /** Leases held for `getInstances()`/`choose()` users, who never say they are done: kept until shutdown. */
   private readonly pinned = new Map<string, WatchLease<InstanceLoop>>();
   private readonly balancers = new Map<string, LoadBalancer>();
+  /** Pinned loops of service-only queries, by service name: the hot path of `choose()`. */
+  private readonly plainLoops = new Map<string, InstanceLoop>();
   private readonly dnsResolver: ConsulDnsResolver;
   private localDc?: Promise<string | undefined>;
   private shutDown = false;
@@ -63,7 +65,14 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
    * (local, unless `query.dc`) has none, tries `discovery.failoverDatacenters` in order; the
    * instance's `dc` says where it came from.
    */
-  async choose(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance> {
+  choose(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance> {
+    // Hot path: the list is cached and not empty, so no await, no failover walk, no allocation but the promise.
+    const cached = this.pinnedLoop(service, query).current;
+    if (cached && cached.length > 0) return Promise.resolve(this.balancerFor(service).pick(cached));
+    return this.chooseAcrossDatacenters(service, query);
+  }
+
+  private async chooseAcrossDatacenters(service: string, query: DiscoveryQuery): Promise<ServiceInstance> {
     const datacenters = query.dc ? [query.dc] : [undefined, ...this.options.discovery.failoverDatacenters];
     for (const dc of datacenters) {
       const instances = await this.getInstances(service, dc === query.dc ? query : { ...query, dc });
@@ -122,16 +131,22 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   onApplicationShutdown(): void {
     this.shutDown = true;
     this.pinned.clear();
+    this.plainLoops.clear();
     this.registry.stopAll();
   }
 
   private pinnedLoop(service: string, query: DiscoveryQuery): InstanceLoop {
+    // Most lookups name only a service: skip building the full key for them.
+    const plain = isEmptyQuery(query);
+    const known = plain ? this.plainLoops.get(service) : undefined;
+    if (known && !known.stopped) return known;
     const key = this.keyOf(service, query);
     let lease = this.pinned.get(key);
     if (!lease) {
       lease = this.registry.acquire(key, () => this.createLoop(service, query));
       this.pinned.set(key, lease);
     }
+    if (plain) this.plainLoops.set(service, lease.loop);
     return lease.loop;
   }
 
@@ -189,4 +204,9 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     );
     return this.localDc;
   }
+}
+
+function isEmptyQuery(query: DiscoveryQuery): boolean {
+  for (const key in query) if ((query as Record<string, unknown>)[key] !== undefined) return false;
+  return true;
 }

@@ -1,4 +1,6 @@
+import { getEventListeners } from 'node:events';
 import type { Subscription } from 'rxjs';
+import { ConsulClient } from '../../lib/client/consul.client.js';
 import { ConsulDiscoveryService, NoAvailableInstanceError, type ServiceInstance } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
@@ -156,6 +158,24 @@ describe('watch loops: shared, cheap, and resilient (real Consul agent behind a 
     const before = proxy.requests.length;
     for (let i = 0; i < 10_000; i++) await discovery.choose('user_service');
     expect(proxy.requests.length).toBe(before);
+  });
+
+  it('leaves no listener behind on the signal a watch loop shares across its requests', async () => {
+    const client = new ConsulClient({
+      host: '127.0.0.1',
+      port: agent.httpPort,
+      secure: false,
+      timeoutMs: 2_000,
+      address: agent.address,
+    });
+    const lifetime = new AbortController();
+    try {
+      for (let i = 0; i < 50; i++)
+        await client.healthService({ service: 'user_service' }, { index: 0, waitMs: 1_000, signal: lifetime.signal });
+      expect(getEventListeners(lifetime.signal, 'abort')).toHaveLength(0);
+    } finally {
+      client.close();
+    }
   });
 
   it('sends a blocking request with the last index and never index 0', async () => {

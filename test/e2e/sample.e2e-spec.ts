@@ -1,19 +1,19 @@
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { runScript } from '../helpers/run-script.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 // The README's first command must keep working: this runs it the way CI would.
 describe('npm run sample -- --check (real Consul agent started by the script)', () => {
+  let stop: (() => void) | undefined;
+  afterAll(() => stop?.()); // also after a timeout: the agent and the apps must not outlive the test
+
   it('runs user_service (gRPC, twice) and user_api (HTTP) through Consul, and leaves the catalog empty', async () => {
     const { CONSUL_HTTP_ADDR: _ignored, ...env } = process.env;
-    const { stdout } = await promisify(execFile)('bash', ['scripts/sample.sh', '--check'], {
-      cwd: ROOT,
-      env,
-      timeout: 120_000,
-      maxBuffer: 10 * 1024 * 1024,
-    });
+    const run = runScript(['scripts/sample.sh', '--check'], { cwd: ROOT, env, timeoutMs: 170_000 });
+    stop = run.stop;
+    const { stdout, stderr, code } = await run.done;
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toMatch(/user_service +user-service-\S+ +127\.0\.0\.1:\d+ +\[user_service gRPC health: passing\]/);
     expect(stdout).toMatch(/"name":"Ada Lovelace","servedBy":"user-service-/);
     expect(stdout).toContain('both user_service instances answered');
@@ -21,5 +21,5 @@ describe('npm run sample -- --check (real Consul agent started by the script)', 
     expect(stdout).toContain('DNS returns both user_service instances');
     expect(stdout).toContain('every instance deregistered itself on shutdown');
     expect(stdout).toContain('Check passed.');
-  });
+  }, 180_000); // above the script's own limit: building and three apps on two cores
 });

@@ -27,6 +27,8 @@ export interface ConsulAgentOptions {
    * calls). `verifyIncoming`: require a client certificate signed by `caFile`.
    */
   tls?: { caFile: string; certFile: string; keyFile: string; verifyIncoming?: boolean };
+  /** More agent configuration, one HCL snippet per entry (e.g. raised connection limits for benchmarks). */
+  hcl?: string[];
 }
 
 interface AgentPorts {
@@ -119,6 +121,7 @@ export class ConsulAgent {
         `-hcl=verify_incoming_https = ${verifyIncoming ? 'true' : 'false'}`,
       );
     }
+    for (const snippet of options.hcl ?? []) args.push(`-hcl=${snippet}`);
     const child = spawn(consulBin(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     running.add(child);

@@ -113,6 +113,8 @@ export class ConsulHttpClient {
         this.options.query?.tags,
       );
     }
+    // The usual case (first attempt, nothing ejected) allocates nothing here: this runs per request.
+    if (tried.size === 0 && !this.ejector.anyEjected) return this.balancer.pick(instances);
     const fresh = instances.filter((i) => !tried.has(i.id));
     const pool = fresh.length > 0 ? fresh : instances;
     const healthy = pool.filter((i) => !this.ejector.isEjected(i.id));
@@ -120,8 +122,10 @@ export class ConsulHttpClient {
   }
 
   private send(instance: ServiceInstance, method: string, path: string, request: ConsulHttpRequest): Promise<Response> {
-    const url = new URL(path, `${this.options.scheme ?? 'http'}://${instanceTarget(instance)}`);
-    for (const [key, value] of Object.entries(request.query ?? {})) url.searchParams.set(key, String(value));
+    const base = `${this.options.scheme ?? 'http'}://${instanceTarget(instance)}${path.startsWith('/') ? '' : '/'}${path}`;
+    const url = request.query
+      ? `${base}${base.includes('?') ? '&' : '?'}${new URLSearchParams(Object.entries(request.query).map(([k, v]): [string, string] => [k, String(v)]))}`
+      : base;
     const headers: Record<string, string> = { ...this.options.headers, ...request.headers };
     let body: string | undefined;
     if (request.body !== undefined) {

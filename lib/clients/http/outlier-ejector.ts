@@ -12,6 +12,11 @@ export class OutlierEjector {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Whether any instance is (or was, until checked) ejected: lets callers skip the per-instance checks. */
+  get anyEjected(): boolean {
+    return this.ejectedUntil.size > 0;
+  }
+
   isEjected(id: string): boolean {
     const until = this.ejectedUntil.get(id);
     if (until === undefined) return false;

@@ -1,0 +1,53 @@
+// npm run bench: every benchmark against one real Consul agent, in one process and one run, so
+// ratios compare like with like. Prints Markdown tables and writes them to bench/results.md.
+import 'reflect-metadata';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chooseBench } from './choose.bench.js';
+import { clientsBench } from './clients.bench.js';
+import { consulLoadBench } from './consul-load.bench.js';
+import { startAgent } from './context.js';
+import { lifecycleBench } from './lifecycle.bench.js';
+import { propagationBench } from './propagation.bench.js';
+import { scaleBench } from './scale.bench.js';
+import { consulBin } from '../test/helpers/consul-agent.js';
+
+const only = process.argv.slice(2);
+const benches: Array<[string, typeof chooseBench]> = [
+  ['choose', chooseBench],
+  ['propagation', propagationBench],
+  ['load', consulLoadBench],
+  ['clients', clientsBench],
+  ['lifecycle', lifecycleBench], // before scale: the scale test leaves 10,000 instances in the agent
+  ['scale', scaleBench],
+];
+
+const agent = await startAgent();
+const sections: string[] = [];
+try {
+  for (const [name, bench] of benches) {
+    if (only.length && !only.includes(name)) continue;
+    const started = Date.now();
+    const section = await bench(agent);
+    process.stdout.write(`${section}\n(${name}: ${((Date.now() - started) / 1000).toFixed(1)} s)\n\n`);
+    sections.push(section);
+  }
+} finally {
+  await agent.stop();
+}
+const consulVersion = execFileSync(consulBin(), ['version'], { encoding: 'utf8' }).split('\n')[0];
+const header = [
+  '# Benchmarks',
+  '',
+  `Run ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` on Node ${process.version}, ${consulVersion}, a dev agent on 127.0.0.1; ` +
+    'every comparison in one process and one run (absolute numbers depend on the machine; the ratios are the point).',
+  '',
+];
+if (only.length === 0) {
+  writeFileSync(
+    fileURLToPath(new URL('../../bench/results.md', import.meta.url)),
+    `${header.join('\n')}\n${sections.join('\n')}`,
+  );
+}
+process.exit(0);

@@ -1,0 +1,61 @@
+/** Percentile of already-sorted numbers (nearest rank). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export function summary(samples: readonly number[]): { p50: number; p99: number; max: number } {
+  const sorted = samples.toSorted((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] };
+}
+
+/** Runs `fn` back to back for `ms` and returns calls per second. */
+export async function rate(fn: () => unknown, ms: number): Promise<number> {
+  const end = performance.now() + ms;
+  let calls = 0;
+  let now = performance.now();
+  while (now < end) {
+    for (let i = 0; i < 100; i++) await fn();
+    calls += 100;
+    now = performance.now();
+  }
+  return calls / ((ms + (now - end)) / 1000);
+}
+
+/** Runs `count` calls of `fn`, `concurrency` at a time; calls per second and latency percentiles (ms). */
+export async function load(fn: () => Promise<unknown>, count: number, concurrency: number) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) {
+        const t = performance.now();
+        await fn();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { perSecond: latencies.length / seconds, ...summary(latencies) };
+}
+
+export const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : 'n/a';
+
+/** A Markdown table. */
+export function table(title: string, header: string[], rows: string[][], notes: string[] = []): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [
+    `### ${title}`,
+    '',
+    line(header),
+    line(header.map(() => '---')),
+    ...rows.map(line),
+    '',
+    ...notes.map((n) => `${n}`),
+    '',
+  ].join('\n');
+}
