@@ -60,6 +60,14 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     return current ? Promise.resolve(current) : loop.ready();
   }
 
+  /** The current instances; rejects with {@link NoAvailableInstanceError} (naming service, datacenter, tags) when there are none. */
+  async getAvailableInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
+    const instances = await this.getInstances(service, query);
+    if (instances.length === 0)
+      throw new NoAvailableInstanceError(service, [query.dc ?? 'the local datacenter'], query.tags);
+    return instances;
+  }
+
   /**
    * One instance, picked by the service's load balancer from the cache. When the datacenter
    * (local, unless `query.dc`) has none, tries `discovery.failoverDatacenters` in order; the

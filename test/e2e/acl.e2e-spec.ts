@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConsulHealthIndicator, ConsulUnavailableError } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import type { ConsulAgent } from '../helpers/consul-agent.js';
-import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
+import { consulOptions, listenFailure, startHttpApp } from '../helpers/consul-app.js';
 import { eventually } from '../helpers/eventually.js';
 
 describe('ACL default-deny agent (real Consul agent)', () => {
@@ -75,10 +75,7 @@ describe('ACL default-deny agent (real Consul agent)', () => {
       { listen: false },
     );
     apps.push(started);
-    const error = (await started.app.listen(0, '127.0.0.1').then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as Error;
+    const error = (await listenFailure(started.app))!;
     expect(error).toBeInstanceOf(ConsulUnavailableError);
     expect(error.message).toMatch(/the ACL token in consul.token was refused \(ACL not found\)/);
     expect(error.message).not.toContain(bogus);

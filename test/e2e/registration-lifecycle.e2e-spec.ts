@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConsulRegistrar, ConsulUnavailableError } from '../../lib/index.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
-import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { consulOptions, listenFailure, startHttpApp, type TestApp } from '../helpers/consul-app.js';
 import { eventually } from '../helpers/eventually.js';
 
 const TTL_APP = fileURLToPath(new URL('../fixtures/ttl-app.mjs', import.meta.url));
@@ -107,10 +107,7 @@ describe('registration lifecycle and self-healing (real Consul agent)', () => {
       { listen: false },
     );
     apps.push(started);
-    const error = await started.app.listen(0, '127.0.0.1').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await listenFailure(started.app);
     expect(error).toBeInstanceOf(ConsulUnavailableError);
     expect((error as Error).message).toContain(`Consul at ${nobody.address} is not usable`);
     expect((error as Error).message).toContain('ECONNREFUSED');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsulUnavailableError } from '../../lib/index.js';
 import { consulBin, ConsulAgent } from '../helpers/consul-agent.js';
-import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { consulOptions, listenFailure, startHttpApp, type TestApp } from '../helpers/consul-app.js';
 import { eventually } from '../helpers/eventually.js';
 
 /** A CA and certificates made by Consul's own `consul tls` commands, in a fresh folder. */
@@ -84,10 +84,7 @@ describe('HTTPS to the agent (real agent with TLS, client certificates required)
       { listen: false },
     );
     apps.push(started);
-    const error = (await started.app.listen(0, '127.0.0.1').then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as Error;
+    const error = (await listenFailure(started.app))!;
     expect(error).toBeInstanceOf(ConsulUnavailableError);
     expect(error.message).toMatch(
       new RegExp(
@@ -107,10 +104,7 @@ describe('HTTPS to the agent (real agent with TLS, client certificates required)
       { listen: false },
     );
     apps.push(started);
-    const error = (await started.app.listen(0, '127.0.0.1').then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as Error;
+    const error = (await listenFailure(started.app))!;
     expect(error).toBeInstanceOf(ConsulUnavailableError);
     expect(error.message).toContain(`Consul at https://127.0.0.1:${agent.ports.https} is not usable`);
     expect(await agent.health('tls_no_cert')).toEqual([]);

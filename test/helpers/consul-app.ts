@@ -46,3 +46,11 @@ export async function startHttpApp(
   }
   return { app, logger, port };
 }
+
+/** What `app.listen()` rejects with (bootstrap errors), or undefined if it starts. */
+export function listenFailure(app: INestApplication): Promise<Error | undefined> {
+  return app.listen(0, '127.0.0.1').then(
+    () => undefined,
+    (error: Error) => error,
+  );
+}

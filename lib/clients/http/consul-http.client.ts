@@ -1,6 +1,5 @@
 import type { LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
-import { NoAvailableInstanceError } from '../../discovery/no-available-instance.error.js';
 import { instanceTarget, type ServiceInstance } from '../../discovery/service-instance.js';
 import { ConsulHttpResponseError, ConsulHttpTransportError } from './consul-http.errors.js';
 import { OutlierEjector } from './outlier-ejector.js';
@@ -105,14 +104,7 @@ export class ConsulHttpClient {
 
   /** An instance not yet tried and not ejected; falls back to ejected ones rather than failing. */
   private async pick(tried: Set<string>): Promise<ServiceInstance> {
-    const instances = await this.discovery.getInstances(this.service, this.options.query);
-    if (instances.length === 0) {
-      throw new NoAvailableInstanceError(
-        this.service,
-        [this.options.query?.dc ?? 'the local datacenter'],
-        this.options.query?.tags,
-      );
-    }
+    const instances = await this.discovery.getAvailableInstances(this.service, this.options.query);
     // The usual case (first attempt, nothing ejected) allocates nothing here: this runs per request.
     if (tried.size === 0 && !this.ejector.anyEjected) return this.balancer.pick(instances);
     const fresh = instances.filter((i) => !tried.has(i.id));

@@ -8,7 +8,6 @@ import {
 import { defer, from, mergeMap, type Observable, type Subscription } from 'rxjs';
 import type { LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
-import { NoAvailableInstanceError } from '../../discovery/no-available-instance.error.js';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
 
 /** A Nest transport (TCP, Redis-less point-to-point…) and its options, less host and port, which Consul gives. */
@@ -90,14 +89,7 @@ export class ConsulClientProxy extends ClientProxy {
 
   private async proxyForNextCall(): Promise<{ proxy: ClientProxy; instance: ServiceInstance }> {
     await this.connect();
-    const instances = await this.discovery.getInstances(this.service, this.proxyOptions.query);
-    if (instances.length === 0) {
-      throw new NoAvailableInstanceError(
-        this.service,
-        [this.proxyOptions.query?.dc ?? 'the local datacenter'],
-        this.proxyOptions.query?.tags,
-      );
-    }
+    const instances = await this.discovery.getAvailableInstances(this.service, this.proxyOptions.query);
     const instance = this.balancer.pick(instances);
     let proxy = this.proxies.get(instance.id);
     if (!proxy) {
