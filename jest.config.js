@@ -13,6 +13,8 @@ export default {
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/lib/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'] },
     // Real Consul agents, started and stopped by each suite.
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    // Real Consul clusters misbehaving on purpose: leader loss, rolling restarts, outages (docs/reliability.md).
+    { ...base, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.rel-spec.ts'] },
   ],
   // Per-project testTimeout is ignored by Jest; e2e tests wait on real agents.
   testTimeout: 60_000,

@@ -1,5 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually } from './eventually.js';
 import { freePorts } from './free-ports.js';
@@ -29,6 +32,17 @@ export interface ConsulAgentOptions {
   tls?: { caFile: string; certFile: string; keyFile: string; verifyIncoming?: boolean };
   /** More agent configuration, one HCL snippet per entry (e.g. raised connection limits for benchmarks). */
   hcl?: string[];
+  /** The loopback address the agent binds to and serves on (127.0.0.0/8 only). Default 127.0.0.1. */
+  host?: string;
+  /**
+   * `dev` (default): a one-process server with in-memory state. `server` and `client`: real agents
+   * with a data directory, joining `retryJoin` (serf LAN addresses), as in a production cluster.
+   */
+  mode?: 'dev' | 'server' | 'client';
+  /** `host:serfLanPort` of the agents to join (server and client modes). */
+  retryJoin?: string[];
+  /** Servers to wait for before electing a leader (server mode). */
+  bootstrapExpect?: number;
 }
 
 interface AgentPorts {
@@ -42,23 +56,37 @@ interface AgentPorts {
 }
 
 const running = new Set<ChildProcess>();
-// A crashed test worker must not leave agents behind.
-process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+const dataDirs = new Set<string>();
+// A crashed test worker must not leave agents (or their data) behind.
+process.once('exit', () => {
+  running.forEach((child) => child.kill('SIGKILL'));
+  dataDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
+});
 
 /**
- * A real Consul dev agent on free 127.0.0.1 ports, started and stopped by the test that owns it.
- * `restart()` starts a fresh process on the same ports: a dev agent keeps no state, which is
- * exactly "the agent forgot my service".
+ * A real Consul agent on free loopback ports, started and stopped by the test that owns it.
+ * By default a dev agent: `restart()` starts a fresh process on the same ports, and a dev agent
+ * keeps no state, which is exactly "the agent forgot my service". Server and client modes make
+ * the agents of a real cluster (see consul-cluster.ts).
  */
 export class ConsulAgent {
   private child?: ChildProcess;
   private output = '';
   private readonly node = `test-${randomUUID().slice(0, 8)}`;
+  /** Kept across restarts, so a client whose data was wiped rejoins as the same node. */
+  private readonly nodeId = randomUUID();
+  private dataDir?: string;
+  readonly host: string;
 
   private constructor(
     readonly ports: AgentPorts,
     private readonly options: ConsulAgentOptions,
-  ) {}
+  ) {
+    this.host = options.host ?? '127.0.0.1';
+    if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(this.host)) {
+      throw new Error(`ConsulAgent: host ${this.host} is not a loopback address (127.0.0.0/8)`);
+    }
+  }
 
   static async start(options: ConsulAgentOptions = {}): Promise<ConsulAgent> {
     const agent = await ConsulAgent.reserve(options);
@@ -68,8 +96,14 @@ export class ConsulAgent {
 
   /** Ports reserved for an agent that is not started yet (for "Consul down at boot" tests). */
   static async reserve(options: ConsulAgentOptions = {}): Promise<ConsulAgent> {
-    const [http, https, dns, serfLan, serfWan, server, grpc] = await freePorts(7);
+    const [http, https, dns, serfLan, serfWan, server, grpc] = await freePorts(7, options.host);
     return new ConsulAgent({ http, https, dns, serfLan, serfWan, server, grpc }, options);
+  }
+
+  /** The same reserved ports with more options (e.g. servers that join each other once all ports are known). */
+  withOptions(more: Partial<ConsulAgentOptions>): ConsulAgent {
+    if (this.child) throw new Error('ConsulAgent.withOptions(): the agent is already started');
+    return new ConsulAgent(this.ports, { ...this.options, ...more });
   }
 
   get httpPort(): number {
@@ -77,7 +111,21 @@ export class ConsulAgent {
   }
 
   get address(): string {
-    return `http://127.0.0.1:${this.ports.http}`;
+    return `http://${this.host}:${this.ports.http}`;
+  }
+
+  /** Where other agents join this one (serf LAN). */
+  get serfLanAddress(): string {
+    return `${this.host}:${this.ports.serfLan}`;
+  }
+
+  /** The Raft address, as `/v1/status/leader` names the leader. */
+  get serverAddress(): string {
+    return `${this.host}:${this.ports.server}`;
+  }
+
+  get nodeName(): string {
+    return this.node;
   }
 
   get pid(): number | undefined {
@@ -90,13 +138,20 @@ export class ConsulAgent {
   }
 
   async launch(): Promise<void> {
-    const { ports, options } = this;
+    this.spawn();
+    await this.ready();
+  }
+
+  /** Starts the process without waiting (a cluster starts all its servers, then waits for a leader). */
+  spawn(): void {
+    const { ports, options, host } = this;
     const args = [
       'agent',
-      '-dev',
-      '-bind=127.0.0.1',
-      '-client=127.0.0.1',
+      ...this.modeArgs(),
+      `-bind=${host}`,
+      `-client=${host}`,
       `-node=${this.node}`,
+      `-node-id=${this.nodeId}`,
       `-datacenter=${options.datacenter ?? 'dc1'}`,
       `-http-port=${ports.http}`,
       `-dns-port=${ports.dns}`,
@@ -129,6 +184,12 @@ export class ConsulAgent {
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     child.once('exit', () => running.delete(child));
+  }
+
+  /** Waits until the agent answers and knows a leader (and accepts the master token with ACLs). */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const { child, options, ports } = this;
+    if (!child) throw new Error('ConsulAgent.ready(): not started');
     try {
       await eventually(
         async () => {
@@ -138,7 +199,7 @@ export class ConsulAgent {
           if (!options.aclMasterToken) return true;
           return (await this.api('/v1/acl/token/self')).ok;
         },
-        { timeoutMs: 30_000, what: `Consul agent on port ${ports.http} to elect a leader` },
+        { timeoutMs, what: `Consul agent on ${this.host}:${ports.http} to know a leader` },
       );
     } catch (error) {
       await this.stop();
@@ -146,22 +207,51 @@ export class ConsulAgent {
     }
   }
 
-  /** Stops the agent process (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the agent process (SIGTERM, then SIGKILL after 5 s; or SIGKILL at once, a crash) and
+   * waits for it to exit. `wipe` also deletes its data directory (server and client modes).
+   */
+  async stop({
+    signal = 'SIGTERM',
+    wipe = false,
+  }: { signal?: 'SIGTERM' | 'SIGKILL'; wipe?: boolean } = {}): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(killer);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill(signal);
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    if (wipe && this.dataDir) {
+      rmSync(this.dataDir, { recursive: true, force: true });
+      dataDirs.delete(this.dataDir);
+      this.dataDir = undefined;
+    }
   }
 
-  /** Stops and starts again on the same ports, with empty state. */
-  async restart(): Promise<void> {
-    await this.stop();
+  /** Stops and starts again on the same ports; a dev agent always comes back empty, others with `wipe`. */
+  async restart({ wipe = false }: { wipe?: boolean } = {}): Promise<void> {
+    await this.stop({ wipe });
     await this.launch();
+  }
+
+  private modeArgs(): string[] {
+    const { mode = 'dev', retryJoin = [], bootstrapExpect } = this.options;
+    if (mode === 'dev') return ['-dev'];
+    if (!this.dataDir) {
+      this.dataDir = mkdtempSync(join(tmpdir(), `consul-${mode}-`));
+      dataDirs.add(this.dataDir);
+    }
+    const args = [`-data-dir=${this.dataDir}`, ...retryJoin.map((address) => `-retry-join=${address}`)];
+    // A client retries a failed join every 30 s by default: too slow for a test that restarts it.
+    args.push('-retry-interval=1s');
+    if (mode === 'server') {
+      // raft_multiplier 1: production timing (Consul's default 5 is for slow dev machines).
+      args.push('-server', `-bootstrap-expect=${bootstrapExpect ?? 1}`, '-hcl=performance { raft_multiplier = 1 }');
+    }
+    return args;
   }
 
   /** Calls the agent's HTTP API, with the master token when ACLs are on (unless `token` is given). */
@@ -196,7 +286,7 @@ export class ConsulAgent {
 
   /** Joins this agent to `other` over the WAN (two datacenters). */
   async joinWan(other: ConsulAgent): Promise<void> {
-    const res = await this.api(`/v1/agent/join/127.0.0.1:${other.ports.serfWan}?wan=1`, { method: 'PUT' });
+    const res = await this.api(`/v1/agent/join/${other.host}:${other.ports.serfWan}?wan=1`, { method: 'PUT' });
     if (!res.ok) throw new Error(`join wan: ${res.status} ${await res.text()}`);
   }
 

@@ -18,10 +18,10 @@ export function consulOptions(
 ): ConsulModuleOptions {
   return {
     ...overrides,
-    consul: { host: '127.0.0.1', port: agent.httpPort, timeout: '2s', ...overrides.consul },
+    consul: { host: agent.host, port: agent.httpPort, timeout: '2s', ...overrides.consul },
     service: { address: '127.0.0.1', ...overrides.service, check: { interval: '1s', ...overrides.service.check } },
     registration: { retry: { initialDelay: '200ms', maxDelay: '1s' }, ...overrides.registration },
-    discovery: { dns: { host: '127.0.0.1', port: agent.ports.dns }, ...overrides.discovery },
+    discovery: { dns: { host: agent.host, port: agent.ports.dns }, ...overrides.discovery },
   };
 }
 
