@@ -25,3 +25,8 @@ export class ConsulRequestError extends Error {
     return this.statusCode === 403 || this.statusCode === 401;
   }
 }
+
+/** Whether `error` is a request that never reached the agent (the client has already said so once). */
+export function isUnreachable(error: unknown): boolean {
+  return error instanceof ConsulRequestError && error.unreachable;
+}

@@ -10,6 +10,7 @@ import type {
   HealthServiceEntry,
   KvEntry,
 } from './consul-api.types.js';
+import { AgentReachability } from './agent-reachability.js';
 import { ConsulRequestError } from './consul-request.error.js';
 
 interface RawResponse {
@@ -63,6 +64,8 @@ type PapiClient = { _request(opts: object, ...middleware: unknown[]): Promise<un
 export class ConsulClient {
   private readonly consul: PapiClient;
   private readonly agent: HttpAgent;
+  /** One line when the agent stops answering, one when it is back: for the whole app. */
+  readonly reachability = new AgentReachability();
 
   constructor(private readonly options: ResolvedConsulOptions['consul']) {
     const { host, port, secure, ca, cert, key } = options;
@@ -286,9 +289,13 @@ export class ConsulClient {
       .catch((networkError: unknown) => ({ networkError }))
       .finally(() => cancellation?.dispose())) as RawResponse | { networkError: unknown };
     if ('networkError' in outcome) {
-      throw new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.networkError));
+      const error = new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.networkError));
+      // A request we cancelled (shutdown, a watch stopped) says nothing about the agent.
+      if (!call.signal?.aborted) this.reachability.unreachable(error);
+      throw error;
     }
     const res = outcome;
+    this.reachability.answered(this.address);
     if ((res.statusCode >= 200 && res.statusCode < 300) || call.accept?.includes(res.statusCode)) return res;
     throw new ConsulRequestError(call.action, this.address, res.statusCode, bodyText(res.body) || 'no reason given');
   }

@@ -13,7 +13,7 @@ export class StateLog<State extends string> {
     return this.current;
   }
 
-  enter(state: State, level: 'log' | 'warn' | 'error', message: string): void {
+  enter(state: State, level: 'debug' | 'log' | 'warn' | 'error', message: string): void {
     if (state === this.current) return;
     this.current = state;
     this.logger[level](message);

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ConsulClient } from '../client/consul.client.js';
-import { ConsulRequestError } from '../client/consul-request.error.js';
+import { ConsulRequestError, isUnreachable } from '../client/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { sleep } from '../common/sleep.js';
 import { StateLog } from '../common/state-log.js';
@@ -207,8 +207,13 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
 
   private reportFailure(error: unknown): void {
     const name = this.options.service.name;
-    if (error instanceof ConsulRequestError && error.unreachable) {
-      this.states.enter('unreachable', 'warn', `${error.message}; registering "${name}" as soon as it is back`);
+    if (isUnreachable(error)) {
+      // The client has warned once for the whole app; this is the registrar's detail.
+      this.states.enter(
+        'unreachable',
+        'debug',
+        `${(error as Error).message}; registering "${name}" as soon as it is back`,
+      );
     } else if (error instanceof ConsulRequestError && error.forbidden) {
       this.states.enter(
         'failing',
@@ -251,7 +256,11 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     const endpoint = this.endpoint!;
     try {
       if (!(await this.client.agentService(endpoint.id))) return this.forgotten();
-      this.states.enter('registered', 'log', `Consul is reachable again and still has ${this.describe()}`);
+      this.states.enter(
+        'registered',
+        this.states.state === 'unreachable' ? 'debug' : 'log',
+        `Consul is reachable again and still has ${this.describe()}`,
+      );
     } catch (error) {
       this.reportFailure(error);
     }

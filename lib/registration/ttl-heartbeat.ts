@@ -2,6 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { HealthCheckResult } from '@nestjs/terminus';
 import type { CheckStatus } from '../client/consul-api.types.js';
 import type { ConsulClient } from '../client/consul.client.js';
+import { isUnreachable } from '../client/consul-request.error.js';
 import { StateLog } from '../common/state-log.js';
 import type { ConsulHealthService } from '../health/consul-health.service.js';
 
@@ -18,7 +19,7 @@ export function checkStatusOf(result: HealthCheckResult): CheckStatus {
 export class TtlHeartbeat {
   private timer?: NodeJS.Timeout;
   private stopped = true;
-  private readonly states: StateLog<'ok' | 'failing'>;
+  private readonly states: StateLog<'ok' | 'failing' | 'unreachable'>;
 
   constructor(
     private readonly client: ConsulClient,
@@ -52,11 +53,16 @@ export class TtlHeartbeat {
         this.stop();
         return this.onForgotten();
       }
-      this.states.enter('ok', 'log', `TTL heartbeat of ${this.checkId} is being accepted`);
-    } catch (error) {
       this.states.enter(
-        'failing',
-        'warn',
+        'ok',
+        this.states.state === 'unreachable' ? 'debug' : 'log',
+        `TTL heartbeat of ${this.checkId} is being accepted`,
+      );
+    } catch (error) {
+      const unreachable = isUnreachable(error); // the client has said so once for the whole app
+      this.states.enter(
+        unreachable ? 'unreachable' : 'failing',
+        unreachable ? 'debug' : 'warn',
         `TTL heartbeat of ${this.checkId} failed, will keep trying: ${(error as Error).message}`,
       );
     }

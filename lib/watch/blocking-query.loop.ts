@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { isUnreachable } from '../client/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { sleep } from '../common/sleep.js';
 import { StateLog } from '../common/state-log.js';
@@ -37,7 +38,7 @@ type Listener<T> = (value: T) => void;
 export class BlockingQueryLoop<T> {
   private readonly controller = new AbortController();
   private readonly listeners = new Set<Listener<T>>();
-  private readonly states: StateLog<'ok' | 'failing'>;
+  private readonly states: StateLog<'ok' | 'failing' | 'unreachable'>;
   private readonly bucket: TokenBucket;
   private value?: { current: T };
   private waiters: Array<{ resolve: (value: T) => void; reject: (error: unknown) => void }> = [];
@@ -109,13 +110,21 @@ export class BlockingQueryLoop<T> {
         // return at once, so use 1; an index that goes backwards (snapshot restore, new leader)
         // means start over with a non-blocking read.
         index = result.index < 1 ? 1 : result.index < index ? 0 : result.index;
-        this.states.enter('ok', 'log', `Watching ${this.options.name}${this.states.state ? ' again' : ''}`);
+        // After an outage the client has already said Consul is back: "again" is a detail then.
+        this.states.enter(
+          'ok',
+          this.states.state === 'unreachable' ? 'debug' : 'log',
+          `Watching ${this.options.name}${this.states.state ? ' again' : ''}`,
+        );
         this.accept(result.value);
       } catch (error) {
         if (signal.aborted) return;
+        // Unreachable: the shared client warns once for every loop; other failures (ACL denied,
+        // no leader, a bad answer) are this watch's own and worth a warning.
+        const unreachable = isUnreachable(error);
         this.states.enter(
-          'failing',
-          'warn',
+          unreachable ? 'unreachable' : 'failing',
+          unreachable ? 'debug' : 'warn',
           `Watch of ${this.options.name} failed, keeping the last known answer and retrying: ${(error as Error).message}`,
         );
         this.waiters.splice(0).forEach(({ reject }) => reject(error));

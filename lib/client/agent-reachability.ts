@@ -1,0 +1,44 @@
+import { Logger } from '@nestjs/common';
+import { LOG_CONTEXT } from '../consul.constants.js';
+import type { ConsulRequestError } from './consul-request.error.js';
+
+/**
+ * Whether the Consul agent answers, said once per change for the whole app. Every watch loop,
+ * the registrar and the config loop share one client, so an outage is one warning when it
+ * starts and one line when it ends, not one per loop and retry. Components log their own
+ * unreachable failures at debug level only.
+ */
+export class AgentReachability {
+  private lostAt?: number;
+  private failedRequests = 0;
+
+  constructor(
+    private readonly logger = new Logger(LOG_CONTEXT.client),
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get reachable(): boolean {
+    return this.lostAt === undefined;
+  }
+
+  /** The agent answered (any HTTP status: it is there). */
+  answered(agent: string): void {
+    if (this.lostAt === undefined) return;
+    const seconds = ((this.now() - this.lostAt) / 1000).toFixed(1);
+    this.logger.log(
+      `Consul at ${agent} answers again after ${seconds} s (${this.failedRequests} request(s) failed meanwhile)`,
+    );
+    this.lostAt = undefined;
+    this.failedRequests = 0;
+  }
+
+  /** A request did not reach the agent (refused, reset, timed out). */
+  unreachable(error: ConsulRequestError): void {
+    this.failedRequests++;
+    if (this.lostAt !== undefined) return;
+    this.lostAt = this.now();
+    this.logger.warn(
+      `${error.message}. Retrying in the background; the app keeps serving the instances and configuration it last saw`,
+    );
+  }
+}
