@@ -63,8 +63,8 @@ describe('Rolling restarts under load (3 instances per protocol, each in its own
         const ids = entries
           .filter((entry) => entry.Checks.every((check) => check.Status === 'passing'))
           .map((entry) => entry.Service.ID)
-          .sort();
-        return JSON.stringify(ids) === JSON.stringify([...names].sort());
+          .toSorted();
+        return JSON.stringify(ids) === JSON.stringify(names.toSorted());
       },
       {
         timeoutMs: 20_000,
