@@ -1,0 +1,138 @@
+import { Injectable, Module } from '@nestjs/common';
+import {
+  ConsulConfigService,
+  ConsulDiscoveryService,
+  ConsulHttpClient,
+  ConsulModule,
+  ConsulRegistrar,
+  ConsulService,
+} from '../../lib/index.js';
+import { ConsulAgent } from '../helpers/consul-agent.js';
+import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { eventually } from '../helpers/eventually.js';
+import { HttpUpstream } from '../helpers/http-upstream.js';
+import { failureSummary, steadyLoad } from '../helpers/steady-load.js';
+import { TcpCut } from '../helpers/tcp-cut.js';
+import { report } from './report.js';
+
+const OUTAGE_MS = 60_000;
+
+@Injectable()
+class WhoCaller {
+  constructor(@ConsulService('who') readonly who: ConsulHttpClient) {}
+}
+
+@Module({
+  imports: [ConsulModule.forFeature([{ service: 'who', transport: 'http', options: { timeout: '2s' } }])],
+  providers: [WhoCaller],
+})
+class WhoCallerModule {}
+
+/** Timers and sockets of this process, by kind (what `process.getActiveResourcesInfo()` lists). */
+function activeResources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
+
+describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () => {
+  let agent: ConsulAgent;
+  let line: TcpCut;
+  let app: TestApp;
+  const upstreams: HttpUpstream[] = [];
+
+  beforeAll(async () => {
+    agent = await ConsulAgent.start();
+    line = await TcpCut.start(agent.httpPort);
+    await agent.api('/v1/kv/config/outage_app/greeting', { method: 'PUT', body: 'hello' });
+    upstreams.push(await HttpUpstream.start(agent, 'who', 'who-1'), await HttpUpstream.start(agent, 'who', 'who-2'));
+    app = await startHttpApp(
+      consulOptions(agent, {
+        consul: { port: line.port },
+        service: { name: 'outage_app' },
+        config: { profiles: [] },
+      }),
+      { imports: [WhoCallerModule] },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.app.close();
+    await Promise.all(upstreams.map((upstream) => upstream.close()));
+    await line?.stop();
+    await agent?.stop();
+  });
+
+  it('keeps serving from the last known instances and configuration, says so once, leaks nothing', async () => {
+    const { who } = app.app.get(WhoCaller);
+    const discovery = app.app.get(ConsulDiscoveryService);
+    const config = app.app.get(ConsulConfigService);
+    await app.app.get(ConsulRegistrar).whenRegistered();
+    await eventually(async () => (await discovery.getInstances('who')).length === 2, { what: 'two who instances' });
+    expect(config.get('greeting')).toBe('hello');
+    // Warm up the connection pools, then count timers and sockets.
+    await steadyLoad({ perSecond: 50, durationMs: 2_000, call: () => who.get('/who') }).done;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const before = activeResources();
+    const linesBefore = app.logger.lines.length;
+
+    const load = steadyLoad({ perSecond: 20, durationMs: OUTAGE_MS + 10_000, call: () => who.get('/who') });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await line.cut();
+    const cutAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS / 2));
+    // Half-way through: still the last known configuration.
+    expect(config.get('greeting')).toBe('hello');
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS / 2));
+    await line.restore();
+    const restoredAt = Date.now();
+
+    // Everything resumes: the watch answers again and a configuration change reaches the app.
+    await eventually(() => (discovery.watchStats('who')?.lastContact ?? 0) > restoredAt, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: 'the watch of "who" to reach Consul again',
+    });
+    const watchBackMs = Date.now() - restoredAt;
+    await agent.api('/v1/kv/config/outage_app/greeting', { method: 'PUT', body: 'hello again' });
+    await eventually(() => config.get('greeting') === 'hello again', { what: 'the configuration change' });
+    const records = await load.done;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const after = activeResources();
+    // And a new instance is delivered (after the count: its server and connections are the test's).
+    upstreams.push(await HttpUpstream.start(agent, 'who', 'who-3'));
+    await eventually(async () => (await discovery.getInstances('who')).length === 3, {
+      what: 'the watch to deliver who-3 after the outage',
+    });
+
+    const outageLines = app.logger.lines.slice(linesBefore);
+    const failed = records.filter((record) => record.error);
+    report('consul-unreachable', {
+      outage_ms: restoredAt - cutAt,
+      calls: records.length,
+      failed_calls: failed.length,
+      warn_lines: outageLines.filter((l) => l.startsWith('WARN')).length,
+      back_lines: outageLines.filter((l) => l.startsWith('LOG [ConsulClient]')).length,
+      watch_back_after_restore_ms: watchBackMs,
+      timers_before: before.Timeout ?? 0,
+      timers_after: after.Timeout ?? 0,
+      sockets_before: before.TCPSocketWrap ?? 0,
+      sockets_after: after.TCPSocketWrap ?? 0,
+    });
+
+    expect(failureSummary(records)).toEqual({});
+    expect(records.length).toBe(1_400);
+    expect(outageLines.filter((l) => l.startsWith('WARN') || l.startsWith('ERROR'))).toEqual([
+      expect.stringMatching(/^WARN \[ConsulClient\] Consul at .* could not .*Retrying in the background/),
+    ]);
+    expect(outageLines.filter((l) => l.startsWith('LOG [ConsulClient]'))).toEqual([
+      expect.stringMatching(/answers again after 6\d\.\d s/),
+    ]);
+    // No timer or socket left behind by 60 s of failing requests and retries: the same kinds
+    // and counts as before.
+    expect(after).toEqual(before);
+    // The agent never lost the registration; the app's check kept passing throughout.
+    const entry = (await agent.health('outage_app'))[0];
+    expect(entry?.Checks.every((check) => check.Status === 'passing')).toBe(true);
+  }, 120_000);
+});
