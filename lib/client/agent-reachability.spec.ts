@@ -48,4 +48,20 @@ describe('AgentReachability', () => {
     expect(lines.filter((line) => line.startsWith('WARN'))).toHaveLength(2);
     expect(lines.at(-1)).toContain('(2 request(s) failed meanwhile)');
   });
+
+  it('tells reconnect listeners when the agent answers after an outage, not before', () => {
+    const { reachability } = tracker();
+    let reconnects = 0;
+    const stop = reachability.onReconnect(() => reconnects++);
+    reachability.answered(agent);
+    reachability.unreachable(refused);
+    expect(reconnects).toBe(0);
+    reachability.answered(agent);
+    reachability.answered(agent);
+    expect(reconnects).toBe(1);
+    stop();
+    reachability.unreachable(refused);
+    reachability.answered(agent);
+    expect(reconnects).toBe(1);
+  });
 });

@@ -11,6 +11,7 @@ import type { ConsulRequestError } from './consul-request.error.js';
 export class AgentReachability {
   private lostAt?: number;
   private failedRequests = 0;
+  private readonly reconnectListeners = new Set<() => void>();
 
   constructor(
     private readonly logger = new Logger(LOG_CONTEXT.client),
@@ -19,6 +20,15 @@ export class AgentReachability {
 
   get reachable(): boolean {
     return this.lostAt === undefined;
+  }
+
+  /**
+   * Calls `listener` each time the agent answers after an outage (it may be a restarted agent that
+   * lost its state). Returns the unsubscribe function.
+   */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** The agent answered (any HTTP status: it is there). */
@@ -30,6 +40,7 @@ export class AgentReachability {
     );
     this.lostAt = undefined;
     this.failedRequests = 0;
+    this.reconnectListeners.forEach((listener) => listener());
   }
 
   /** A request did not reach the agent (refused, reset, timed out). */

@@ -46,6 +46,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   private reconcileTimer?: NodeJS.Timeout;
   private heartbeat?: TtlHeartbeat;
   private readonly waiters: Array<() => void> = [];
+  private stopReconnectListener?: () => void;
 
   constructor(
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
@@ -71,6 +72,9 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // An agent that answers again after an outage may have restarted without its state: ask it
+    // now rather than at the next reconcile tick (registration.reconcileInterval, 30 s by default).
+    this.stopReconnectListener = this.client.reachability.onReconnect(() => this.reconcileNow());
     const fit = resolveCheckType(this.options, Boolean(this.adapterHost.httpAdapter));
     if (this.options.registration.enabled) {
       this.checkType = await fit;
@@ -127,6 +131,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   /** While the server still answers: maintenance, drain, deregister. Never throws, never hangs past the request timeouts. */
   async beforeApplicationShutdown(): Promise<void> {
     this.lifetime.abort();
+    this.stopReconnectListener?.();
     this.stopKeepAlive();
     await this.registering;
     if (!this.registered || !this.endpoint) return;
@@ -251,8 +256,16 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     this.heartbeat = undefined;
   }
 
+  private reconcileNow(): void {
+    if (!this.registered || !this.reconcileTimer || this.lifetime.signal.aborted) return;
+    clearTimeout(this.reconcileTimer);
+    this.reconcileTimer = undefined;
+    void this.reconcile();
+  }
+
   /** Asks the agent whether it still knows this instance; an agent restarted without its state does not. */
   private async reconcile(): Promise<void> {
+    this.reconcileTimer = undefined; // no timer pending while a reconcile runs (reconcileNow checks it)
     const endpoint = this.endpoint!;
     try {
       if (!(await this.client.agentService(endpoint.id))) return this.forgotten();

@@ -16,14 +16,20 @@ export class HttpUpstream {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
+    const upstream = new HttpUpstream(name, port, server);
+    await HttpUpstream.register(agent, service, upstream);
+    return upstream;
+  }
+
+  /** Registers `upstream` (again, e.g. on an agent that lost its state), as its own app would. */
+  static async register(agent: ConsulAgent, service: string, upstream: HttpUpstream): Promise<void> {
     await agent.register({
-      ID: name,
+      ID: upstream.name,
       Name: service,
       Address: '127.0.0.1',
-      Port: port,
-      Check: { HTTP: `http://127.0.0.1:${port}/health`, Interval: '1s', DeregisterCriticalServiceAfter: '1m' },
+      Port: upstream.port,
+      Check: { HTTP: `http://127.0.0.1:${upstream.port}/health`, Interval: '1s', DeregisterCriticalServiceAfter: '1m' },
     });
-    return new HttpUpstream(name, port, server);
   }
 
   close(): Promise<void> {

@@ -27,7 +27,7 @@ class PongCaller {
 })
 class PongCallerModule {}
 
-describe('Raft leader failover (3 servers, a client agent, the app on the client)', () => {
+describe('A 3-server Raft cluster and a client agent, the app on the client', () => {
   let cluster: ConsulCluster;
   let app: TestApp;
   const upstreams: HttpUpstream[] = [];
@@ -120,4 +120,39 @@ describe('Raft leader failover (3 servers, a client agent, the app on the client
     await cluster.members(4);
     expect(await cluster.leader()).toBe(newLeader);
   }, 90_000);
+
+  it('comes back within 5 s when the client agent restarts with its state wiped', async () => {
+    const registrar = app.app.get(ConsulRegistrar);
+    const discovery = app.app.get(ConsulDiscoveryService);
+    const server = cluster.servers[0];
+    const localServices = async () => Object.keys(await cluster.client.json('/v1/agent/services'));
+    const appIsPassing = async () => {
+      const [entry] = await server.health('failover_app');
+      const inCatalog =
+        entry?.Service.ID === registrar.instanceId && entry.Checks.every((check) => check.Status === 'passing');
+      return inCatalog && (await localServices()).includes(registrar.instanceId!);
+    };
+    expect(await appIsPassing()).toBe(true);
+
+    await cluster.client.restart({ wipe: true });
+    const restartedAt = Date.now();
+    // The state is gone: pong-2 (registered by the test, which does not register it again) is not there.
+    expect(await localServices()).not.toContain('pong-2');
+    // Default reconcileInterval (30 s): the registrar asks at once because the agent answered again.
+    await eventually(appIsPassing, { timeoutMs: 5_000, intervalMs: 50, what: 'failover_app registered and passing' });
+    const backMs = Date.now() - restartedAt;
+
+    // The watch follows the restarted agent: its anti-entropy removes the instances it forgot
+    // (pong-2, pong-3) from the catalog, and pong-1 is registered there again as its app would.
+    await HttpUpstream.register(cluster.client, 'pong', upstreams[0]);
+    await eventually(async () => (await discovery.getInstances('pong')).map((i) => i.id).join() === 'pong-1', {
+      what: 'the watch to show exactly pong-1, through the restarted agent',
+    });
+    const watchMs = Date.now() - restartedAt;
+    report('agent-state-loss', { service_and_check_back_ms: backMs, watch_resumed_ms: watchMs });
+    expect(backMs).toBeLessThan(5_000);
+    expect(app.logger.find('WARN', 'ConsulRegistrar')).toEqual([
+      expect.stringContaining('The Consul agent no longer knows service "failover_app"'),
+    ]);
+  }, 60_000);
 });
