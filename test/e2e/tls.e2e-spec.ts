@@ -20,7 +20,7 @@ function makeCertificates(): { dir: string; file: (name: string) => string } {
   return { dir, file: (name) => join(dir, name) };
 }
 
-describe('HTTPS to the agent (real agent with TLS, client certificates required)', () => {
+describe('HTTPS to the agent (real agent serving HTTPS only, client certificates required)', () => {
   const certs = makeCertificates();
   const other = makeCertificates(); // an unrelated CA
   let agent: ConsulAgent;
@@ -33,6 +33,7 @@ describe('HTTPS to the agent (real agent with TLS, client certificates required)
         certFile: certs.file('dc1-server-consul-0.pem'),
         keyFile: certs.file('dc1-server-consul-0-key.pem'),
         verifyIncoming: true,
+        client: { certFile: certs.file('dc1-client-consul-0.pem'), keyFile: certs.file('dc1-client-consul-0-key.pem') },
       },
     });
   });
@@ -68,6 +69,8 @@ describe('HTTPS to the agent (real agent with TLS, client certificates required)
     await eventually(async () => (await agent.health('tls_api')).length === 1, {
       what: 'tls_api registered over HTTPS',
     });
+    // HTTPS only: nothing answers plain HTTP.
+    await expect(fetch(`http://127.0.0.1:${agent.ports.http}/v1/status/leader`)).rejects.toThrow();
   });
 
   it('refuses an agent whose certificate the CA did not sign, with a clear error', async () => {

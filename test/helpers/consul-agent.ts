@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,10 +27,17 @@ export interface ConsulAgentOptions {
   aclMasterToken?: string;
   datacenter?: string;
   /**
-   * Also serve HTTPS on `ports.https` with these files (the plain HTTP port stays for the test's own
-   * calls). `verifyIncoming`: require a client certificate signed by `caFile`.
+   * Serve HTTPS on `ports.https` with these files, and no plain HTTP: the test's own calls use
+   * HTTPS too, with `client` (a certificate signed by `caFile`). `verifyIncoming`: require a
+   * client certificate.
    */
-  tls?: { caFile: string; certFile: string; keyFile: string; verifyIncoming?: boolean };
+  tls?: {
+    caFile: string;
+    certFile: string;
+    keyFile: string;
+    verifyIncoming?: boolean;
+    client: { certFile: string; keyFile: string };
+  };
   /** More agent configuration, one HCL snippet per entry (e.g. raised connection limits for benchmarks). */
   hcl?: string[];
   /** The loopback address the agent binds to and serves on (127.0.0.0/8 only). Default 127.0.0.1. */
@@ -110,8 +118,9 @@ export class ConsulAgent {
     return this.ports.http;
   }
 
+  /** The agent's HTTP API: `https://` on the HTTPS port for a TLS agent (it has no plain port). */
   get address(): string {
-    return `http://${this.host}:${this.ports.http}`;
+    return this.options.tls ? `https://${this.host}:${this.ports.https}` : `http://${this.host}:${this.ports.http}`;
   }
 
   /** Where other agents join this one (serf LAN). */
@@ -169,7 +178,7 @@ export class ConsulAgent {
     if (options.tls) {
       const { caFile, certFile, keyFile, verifyIncoming } = options.tls;
       args.push(
-        `-hcl=ports { https = ${ports.https} }`,
+        `-hcl=ports { https = ${ports.https}, http = -1 }`,
         `-hcl=ca_file = "${caFile}"`,
         `-hcl=cert_file = "${certFile}"`,
         `-hcl=key_file = "${keyFile}"`,
@@ -194,7 +203,7 @@ export class ConsulAgent {
       await eventually(
         async () => {
           if (child.exitCode !== null) throw new Error(`consul exited with ${child.exitCode}:\n${this.output}`);
-          const leader = await (await fetch(`${this.address}/v1/status/leader`)).json();
+          const leader = await (await this.api('/v1/status/leader', { token: null })).json();
           if (!leader) return false;
           if (!options.aclMasterToken) return true;
           return (await this.api('/v1/acl/token/self')).ok;
@@ -259,6 +268,7 @@ export class ConsulAgent {
     const headers = new Headers(init.headers);
     const token = init.token === undefined ? this.options.aclMasterToken : init.token;
     if (token) headers.set('x-consul-token', token);
+    if (this.options.tls) return httpsFetch(`${this.address}${path}`, { ...init, headers }, this.options.tls);
     return fetch(`${this.address}${path}`, { ...init, headers });
   }
 
@@ -306,6 +316,40 @@ export class ConsulAgent {
       );
     return Object.values(checks).find((check) => check.ServiceName === name);
   }
+}
+
+/**
+ * `fetch` over HTTPS with a CA and a client certificate (Node's global fetch takes neither without
+ * the undici package): enough of a Response for the helpers above.
+ */
+async function httpsFetch(
+  url: string,
+  init: RequestInit & { headers: Headers },
+  tls: NonNullable<ConsulAgentOptions['tls']>,
+): Promise<Response> {
+  const body = typeof init.body === 'string' ? init.body : undefined;
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      url,
+      {
+        method: init.method ?? 'GET',
+        headers: Object.fromEntries(init.headers),
+        ca: readFileSync(tls.caFile),
+        cert: readFileSync(tls.client.certFile),
+        key: readFileSync(tls.client.keyFile),
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 500 })));
+        res.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`${url}: timed out`)));
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 export interface HealthEntry {
