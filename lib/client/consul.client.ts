@@ -109,10 +109,11 @@ export class ConsulClient {
       timeoutMs: index > 0 ? waitMs + waitMs / 16 + this.options.timeoutMs : undefined,
       signal,
     });
-    const header = res.headers['x-consul-index'];
+    // Odd entries are the mapper's to skip (with one log line); a body that is no list at all is
+    // not "no instances": it is an error, so the watch keeps the last known answer.
     return {
-      entries: Array.isArray(res.body) ? (res.body as HealthServiceEntry[]) : [],
-      index: Number(Array.isArray(header) ? header[0] : header) || 0,
+      entries: this.expectList<HealthServiceEntry>(res, `list instances of service "${query.service}"`),
+      index: consulIndex(res),
     };
   }
 
@@ -134,16 +135,24 @@ export class ConsulClient {
       timeoutMs: index > 0 ? waitMs + waitMs / 16 + this.options.timeoutMs : undefined,
       signal,
     });
-    const header = res.headers['x-consul-index'];
-    const entries =
-      res.statusCode === 404 || !Array.isArray(res.body) ? [] : (res.body as Array<KvEntry & { Value: string | null }>);
+    const action = `read the KV prefix "${prefix}"`;
+    const entries = res.statusCode === 404 ? [] : this.expectList<Record<string, unknown>>(res, action);
+    // One odd entry makes the whole answer suspect: configuration is replaced only by a sound one.
+    const odd = entries.find(
+      (entry) =>
+        typeof entry?.Key !== 'string' ||
+        (entry.Value !== null && (typeof entry.Value !== 'string' || !BASE64.test(entry.Value))),
+    );
+    if (odd !== undefined) {
+      throw new ConsulRequestError(action, this.address, res.statusCode, `unexpected KV entry ${preview(odd)}`);
+    }
     return {
       entries: entries.map((entry) => ({
-        Key: entry.Key,
-        Value: entry.Value === null ? null : Buffer.from(entry.Value, 'base64').toString('utf8'),
-        ModifyIndex: entry.ModifyIndex,
+        Key: entry.Key as string,
+        Value: entry.Value === null ? null : Buffer.from(entry.Value as string, 'base64').toString('utf8'),
+        ModifyIndex: Number(entry.ModifyIndex) || 0,
       })),
-      index: Number(Array.isArray(header) ? header[0] : header) || 0,
+      index: consulIndex(res),
     };
   }
 
@@ -262,6 +271,19 @@ export class ConsulClient {
     this.agent.destroy();
   }
 
+  /** The body as a list, or a ConsulRequestError saying what came instead (a proxy's error page, a truncated answer…). */
+  private expectList<T>(res: RawResponse, action: string): T[] {
+    if (Array.isArray(res.body)) return res.body as T[];
+    const text = typeof res.body === 'string' || Buffer.isBuffer(res.body);
+    const what = text ? `a ${res.headers['content-type'] ?? 'untyped'} answer: ` : '';
+    throw new ConsulRequestError(
+      action,
+      this.address,
+      res.statusCode,
+      `expected a JSON list, got ${what}${preview(res.body)}`,
+    );
+  }
+
   private async call(call: Call): Promise<RawResponse> {
     const headers: Record<string, string> = {};
     if (this.options.token) headers['x-consul-token'] = this.options.token;
@@ -299,6 +321,28 @@ export class ConsulClient {
     if ((res.statusCode >= 200 && res.statusCode < 300) || call.accept?.includes(res.statusCode)) return res;
     throw new ConsulRequestError(call.action, this.address, res.statusCode, bodyText(res.body) || 'no reason given');
   }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * X-Consul-Index as a blocking query needs it: a positive safe integer, else 0 (treated as no
+ * index: the next read does not block). A garbled header must not stall or break the watch.
+ */
+function consulIndex(res: RawResponse): number {
+  const header = res.headers['x-consul-index'];
+  const text = Array.isArray(header) ? header[0] : header;
+  if (!text || !/^\d{1,16}$/.test(text)) return 0;
+  const index = Number(text);
+  return Number.isSafeInteger(index) ? index : 0;
+}
+
+/** A short, safe rendering of an unexpected value for an error message. */
+function preview(value: unknown): string {
+  if (value === undefined || value === '' || (Buffer.isBuffer(value) && value.length === 0)) return 'an empty body';
+  const text =
+    typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 /**
