@@ -49,6 +49,8 @@ export interface HealthQuery {
   filter?: string;
   /** Sort by round-trip time from this node (`_agent` for the local agent). */
   near?: string;
+  /** Let any server answer (`?stale`), not only the leader. */
+  stale?: boolean;
 }
 
 type PapiRequest = { res?: { statusCode: number; headers: RawResponse['headers']; body?: unknown }; err?: Error };
@@ -98,6 +100,7 @@ export class ConsulClient {
     if (query.passingOnly) params.passing = 1;
     if (query.filter) params.filter = query.filter;
     if (query.near) params.near = query.near;
+    if (query.stale) params.stale = '';
     if (index > 0) Object.assign(params, { index, wait: `${Math.ceil(waitMs / 1000)}s` });
     const res = await this.call({
       action: `list instances of service "${query.service}"${query.dc ? ` in ${query.dc}` : ''}`,
@@ -123,14 +126,18 @@ export class ConsulClient {
    */
   async kvTree(
     prefix: string,
-    { index, waitMs, signal }: { index: number; waitMs: number; signal?: AbortSignal },
+    { index, waitMs, signal, stale }: { index: number; waitMs: number; signal?: AbortSignal; stale?: boolean },
   ): Promise<{ entries: KvEntry[]; index: number }> {
     const res = await this.call({
       action: `read the KV prefix "${prefix}"`,
       method: 'GET',
       path: '/kv/{prefix}',
       params: { prefix: encodeKvPath(prefix) },
-      query: index > 0 ? { recurse: true, index, wait: `${Math.ceil(waitMs / 1000)}s` } : { recurse: true },
+      query: {
+        recurse: true,
+        ...(index > 0 ? { index, wait: `${Math.ceil(waitMs / 1000)}s` } : {}),
+        ...(stale ? { stale: '' } : {}),
+      },
       accept: [404],
       timeoutMs: index > 0 ? waitMs + waitMs / 16 + this.options.timeoutMs : undefined,
       signal,

@@ -5,13 +5,14 @@ import type { ResolvedConsulOptions } from '../options/resolved-options.js';
 import { ConsulConfigExplorer } from './consul-config.explorer.js';
 import { ConsulConfigService, type ConfigWatchSettings } from './consul-config.service.js';
 
-/** How config watches behave: the same wait and rate limit as discovery. */
+/** How config watches behave: the same wait, rate limit and consistency as discovery. */
 export function configWatchSettings(
   options: Pick<ResolvedConsulOptions, 'discovery' | 'registration'>,
 ): ConfigWatchSettings {
   return {
     waitMs: options.discovery.waitMs,
     rateLimit: options.discovery.rateLimit,
+    stale: options.discovery.consistency === 'stale',
     backoff: {
       initialMs: Math.min(options.registration.retry.initialDelayMs, 1_000),
       maxMs: options.registration.retry.maxDelayMs,

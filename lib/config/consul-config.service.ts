@@ -16,6 +16,8 @@ export interface ConfigWatchSettings {
   waitMs: number;
   rateLimit: { perSecond: number; burst: number };
   backoff: { initialMs: number; maxMs: number };
+  /** Any server may answer (`discovery.consistency: "stale"`). */
+  stale?: boolean;
 }
 
 type ContextState = { context: ConfigContext; layer: ConfigObject; raw: string };
@@ -145,7 +147,7 @@ export class ConsulConfigService implements OnApplicationShutdown {
     const health = new StateLog<'ok' | 'invalid'>(this.logger);
     const loop = new BlockingQueryLoop<KvEntry[]>(
       async (at, waitMs, signal) =>
-        this.client!.kvTree(state.context.prefix, { index: at, waitMs, signal }).then((r) => ({
+        this.client!.kvTree(state.context.prefix, { index: at, waitMs, signal, stale: settings.stale }).then((r) => ({
           value: r.entries,
           index: r.index,
         })),

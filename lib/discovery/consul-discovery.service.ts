@@ -169,7 +169,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     if (this.shutDown)
       throw new Error(`ConsulDiscoveryService was shut down with the application; cannot watch "${service}"`);
     const { discovery, registration } = this.options;
-    const healthQuery = { service, ...query, passingOnly: query.passingOnly ?? discovery.passingOnly };
+    const healthQuery = {
+      service,
+      ...query,
+      passingOnly: query.passingOnly ?? discovery.passingOnly,
+      stale: discovery.consistency === 'stale',
+    };
     let warnedMalformed = false;
     return new BlockingQueryLoop<ServiceInstance[]>(
       async (index, waitMs, signal) => {

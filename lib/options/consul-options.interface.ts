@@ -112,6 +112,12 @@ export interface ConsulDiscoveryOptions {
   loadBalancer?: LoadBalancerOption;
   /** Only instances whose checks all pass. Default `true`. */
   passingOnly?: boolean;
+  /**
+   * How watches (instances and configuration) read: `"default"` (Consul's default: the leader
+   * answers) or `"stale"` (any server answers, usually milliseconds behind: reads spread over
+   * all servers and go on through a leader election, as Consul's DNS interface does by default).
+   */
+  consistency?: 'default' | 'stale';
   /** Datacenters `choose()` falls back to, in order, when the local one has no instance. */
   failoverDatacenters?: string[];
   /** Consul's DNS interface for `resolveDns()`. Default: `consul.host`, port 8600. */

@@ -98,6 +98,7 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
       },
       loadBalancer: v.loadBalancer(discovery.loadBalancer),
       passingOnly: v.boolean(discovery.passingOnly, 'discovery.passingOnly', true),
+      consistency: v.oneOf(discovery.consistency, 'discovery.consistency', ['default', 'stale'] as const) ?? 'default',
       failoverDatacenters: v.stringArray(discovery.failoverDatacenters, 'discovery.failoverDatacenters'),
       dns: {
         host: v.string(dns.host, 'discovery.dns.host') ?? connection.host,

@@ -54,6 +54,7 @@ export interface ResolvedConsulOptions {
     rateLimit: { perSecond: number; burst: number };
     loadBalancer: LoadBalancerOption;
     passingOnly: boolean;
+    consistency: 'default' | 'stale';
     failoverDatacenters: string[];
     dns: { host: string; port: number };
   };

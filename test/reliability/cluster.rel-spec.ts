@@ -2,6 +2,7 @@ import { Injectable, Module } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import {
   ConsulDiscoveryService,
+  type ConsulModuleOptions,
   ConsulHttpClient,
   ConsulModule,
   ConsulRegistrar,
@@ -27,101 +28,122 @@ class PongCaller {
 })
 class PongCallerModule {}
 
-describe('A 3-server Raft cluster and a client agent, the app on the client', () => {
-  let cluster: ConsulCluster;
-  let app: TestApp;
-  const upstreams: HttpUpstream[] = [];
-
+/**
+ * A 3-server cluster and a client agent, 2 pong instances, and an app registered on the client
+ * (for the enclosing describe). One app per describe: Nest's Logger is process-wide, so the lines
+ * a test reads belong to the last app created.
+ */
+function useClusterApp(service: string, discovery: ConsulModuleOptions['discovery'] = {}) {
+  const suite = { upstreams: [] as HttpUpstream[] } as {
+    cluster: ConsulCluster;
+    app: TestApp;
+    upstreams: HttpUpstream[];
+  };
   beforeAll(async () => {
-    cluster = await ConsulCluster.start({ servers: 3 });
-    upstreams.push(await HttpUpstream.start(cluster.client, 'pong', 'pong-1'));
-    upstreams.push(await HttpUpstream.start(cluster.client, 'pong', 'pong-2'));
-    app = await startHttpApp(consulOptions(cluster.client, { service: { name: 'failover_app' } }), {
+    suite.cluster = await ConsulCluster.start({ servers: 3 });
+    suite.upstreams.push(await HttpUpstream.start(suite.cluster.client, 'pong', 'pong-1'));
+    suite.upstreams.push(await HttpUpstream.start(suite.cluster.client, 'pong', 'pong-2'));
+    suite.app = await startHttpApp(consulOptions(suite.cluster.client, { service: { name: service }, discovery }), {
       imports: [PongCallerModule],
     });
   }, 90_000);
-
   afterAll(async () => {
-    await app?.app.close();
-    await Promise.all(upstreams.map((upstream) => upstream.close()));
-    await cluster?.stop();
+    await suite.app?.app.close();
+    await Promise.all(suite.upstreams.map((upstream) => upstream.close()));
+    await suite.cluster?.stop();
+  });
+  return suite;
+}
+
+/**
+ * Kills the Raft leader (SIGKILL) while `subject` is registered, watches "pong" and calls it
+ * through @ConsulService at 50 calls/s, and registers `lateInstance` while there is no leader.
+ */
+async function killLeaderUnderLoad(
+  { cluster, app: subject, upstreams }: ReturnType<typeof useClusterApp>,
+  service: string,
+  lateInstance: string,
+  scenario: string,
+) {
+  const registrar = subject.app.get(ConsulRegistrar);
+  const discovery = subject.app.get(ConsulDiscoveryService);
+  const { pong } = subject.app.get(PongCaller);
+  await registrar.whenRegistered();
+  await eventually(async () => (await cluster.client.health(service))[0]?.Checks.every((c) => c.Status === 'passing'), {
+    what: `${service} passing`,
+  });
+  await eventually(async () => (await discovery.getInstances('pong')).length === upstreams.length, {
+    what: `${upstreams.length} pong instances`,
+  });
+  const watchWarningsBefore = subject.logger.find('WARN', 'ConsulDiscovery').length;
+
+  const seen: Array<{ at: number; ids: string[] }> = [];
+  const subscription: Subscription = discovery
+    .watch('pong')
+    .subscribe((instances: ServiceInstance[]) => seen.push({ at: Date.now(), ids: instances.map((i) => i.id) }));
+
+  // 50 calls/s for 15 s; the leader dies 3 s in.
+  const load = steadyLoad({ perSecond: 50, durationMs: 15_000, call: () => pong.get('/who') });
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const leader = (await cluster.leader())!;
+  expect(leader).toBeDefined();
+  const killedAt = Date.now();
+  await leader.stop({ signal: 'SIGKILL' });
+  // An instance registered on the client agent while there is no leader: the watch must
+  // deliver it once the cluster has one again.
+  upstreams.push(await HttpUpstream.start(cluster.client, 'pong', lateInstance));
+  // When Consul itself has it (polled directly), to tell Consul's delay from the module's.
+  const inCatalog = eventually(
+    async () => {
+      const entries = await cluster.client.json<Array<{ Service: { ID: string } }>>('/v1/health/service/pong?stale');
+      return entries.some((entry) => entry.Service.ID === lateInstance) ? Date.now() : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 20, what: `${lateInstance} in the catalog` },
+  );
+  const newLeader = await cluster.newLeader(leader);
+  const electedAt = Date.now();
+  const catalogAt = await inCatalog;
+  await eventually(() => seen.some((update) => update.ids.includes(lateInstance)), {
+    timeoutMs: 20_000,
+    intervalMs: 20,
+    what: `the watch to deliver ${lateInstance} after the election`,
+  });
+  const watchResumedAt = seen.find((update) => update.ids.includes(lateInstance))!.at;
+  const records = await load.done;
+  subscription.unsubscribe();
+
+  const failed = records.filter((record) => record.error);
+  const entry = (await newLeader.health(service))[0];
+  report(scenario, {
+    election_window_ms: electedAt - killedAt,
+    new_instance_in_catalog_after_kill_ms: catalogAt - killedAt,
+    watch_delivered_it_after_kill_ms: watchResumedAt - killedAt,
+    watch_warnings: subject.logger.find('WARN', 'ConsulDiscovery').length - watchWarningsBefore,
+    calls: records.length,
+    failed_calls: failed.length,
+    registration_kept: Boolean(entry),
   });
 
+  expect(failureSummary(failed)).toEqual({}); // served from the watch cache: Consul is not on the call path
+  expect(entry?.Service.ID).toBe(registrar.instanceId);
+  expect(entry?.Checks.every((check) => check.Status === 'passing')).toBe(true);
+  expect(subject.logger.find('WARN', 'ConsulRegistrar')).toEqual([]);
+
+  // The old leader comes back (same data) and rejoins as a follower.
+  await leader.launch();
+  await cluster.members(4);
+  expect(await cluster.leader()).toBe(newLeader);
+}
+
+describe('A 3-server Raft cluster and a client agent, the app on the client', () => {
+  const suite = useClusterApp('failover_app');
+
   it('keeps the registration, resumes the watch and fails no call when the leader is killed', async () => {
-    const registrar = app.app.get(ConsulRegistrar);
-    const discovery = app.app.get(ConsulDiscoveryService);
-    const { pong } = app.app.get(PongCaller);
-    await registrar.whenRegistered();
-    await eventually(
-      async () => (await cluster.client.health('failover_app'))[0]?.Checks.every((c) => c.Status === 'passing'),
-      {
-        what: 'failover_app passing',
-      },
-    );
-    await eventually(async () => (await discovery.getInstances('pong')).length === 2, { what: 'two pong instances' });
-
-    const seen: Array<{ at: number; ids: string[] }> = [];
-    const subscription: Subscription = discovery
-      .watch('pong')
-      .subscribe((instances: ServiceInstance[]) => seen.push({ at: Date.now(), ids: instances.map((i) => i.id) }));
-
-    // 50 calls/s for 15 s; the leader dies 3 s in.
-    const load = steadyLoad({ perSecond: 50, durationMs: 15_000, call: () => pong.get('/who') });
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const leader = (await cluster.leader())!;
-    expect(leader).toBeDefined();
-    const killedAt = Date.now();
-    await leader.stop({ signal: 'SIGKILL' });
-    // A third instance, registered on the client agent while there is no leader: the watch must
-    // deliver it once the cluster has one again.
-    const lateUpstream = await HttpUpstream.start(cluster.client, 'pong', 'pong-3');
-    upstreams.push(lateUpstream);
-    // When Consul itself has pong-3 (polled directly), to tell Consul's delay from the module's.
-    const inCatalog = eventually(
-      async () => {
-        const entries = await cluster.client.json<Array<{ Service: { ID: string } }>>('/v1/health/service/pong?stale');
-        return entries.some((entry) => entry.Service.ID === 'pong-3') ? Date.now() : undefined;
-      },
-      { timeoutMs: 20_000, intervalMs: 20, what: 'pong-3 in the catalog' },
-    );
-    const newLeader = await cluster.newLeader(leader);
-    const electedAt = Date.now();
-    const catalogAt = await inCatalog;
-    await eventually(() => seen.some((update) => update.ids.includes('pong-3')), {
-      timeoutMs: 20_000,
-      intervalMs: 20,
-      what: 'the watch to deliver pong-3 after the election',
-    });
-    const watchResumedAt = seen.find((update) => update.ids.includes('pong-3'))!.at;
-    const records = await load.done;
-    subscription.unsubscribe();
-
-    const failed = records.filter((record) => record.error);
-    const afterElection = failed.filter((record) => record.at > electedAt);
-    const entry = (await newLeader.health('failover_app'))[0];
-    report('leader-failover', {
-      election_window_ms: electedAt - killedAt,
-      new_instance_in_catalog_after_kill_ms: catalogAt - killedAt,
-      watch_delivered_it_after_kill_ms: watchResumedAt - killedAt,
-      calls: records.length,
-      failed_calls: failed.length,
-      failed_after_election: afterElection.length,
-      registration_kept: Boolean(entry),
-    });
-
-    expect(failureSummary(afterElection)).toEqual({});
-    expect(failed.length).toBe(0); // served from the watch cache: Consul is not on the call path
-    expect(entry?.Service.ID).toBe(registrar.instanceId);
-    expect(entry?.Checks.every((check) => check.Status === 'passing')).toBe(true);
-    expect(app.logger.find('WARN', 'ConsulRegistrar')).toEqual([]);
-
-    // The old leader comes back (same data) and rejoins as a follower.
-    await leader.launch();
-    await cluster.members(4);
-    expect(await cluster.leader()).toBe(newLeader);
+    await killLeaderUnderLoad(suite, 'failover_app', 'pong-3', 'leader-failover');
   }, 90_000);
 
   it('comes back within 5 s when the client agent restarts with its state wiped', async () => {
+    const { cluster, app, upstreams } = suite;
     const registrar = app.app.get(ConsulRegistrar);
     const discovery = app.app.get(ConsulDiscoveryService);
     const server = cluster.servers[0];
@@ -155,4 +177,12 @@ describe('A 3-server Raft cluster and a client agent, the app on the client', ()
       expect.stringContaining('The Consul agent no longer knows service "failover_app"'),
     ]);
   }, 60_000);
+});
+
+describe('The same cluster, read stale (discovery.consistency: "stale")', () => {
+  const suite = useClusterApp('failover_stale', { consistency: 'stale' });
+
+  it('keeps the registration, resumes the watch and fails no call when the leader is killed', async () => {
+    await killLeaderUnderLoad(suite, 'failover_stale', 'pong-3', 'leader-failover-stale');
+  }, 90_000);
 });
