@@ -68,39 +68,66 @@ export class CountingHttpProxy {
   }
 }
 
-/** A TCP relay on 127.0.0.1 that counts connections: registered in Consul instead of a server, it shows connection reuse. */
+/**
+ * A TCP relay on 127.0.0.1 that counts connections: registered in Consul instead of a server, it
+ * shows connection reuse. `cut()` drops every connection and stops listening (new connections are
+ * refused) and `restore()` listens again on the same port: put in front of a Consul agent, it makes
+ * Consul unreachable for an app while the agent keeps its state.
+ */
 export class CountingTcpRelay {
   connections = 0;
   private readonly sockets = new Set<import('node:net').Socket>();
+  private server: import('node:net').Server;
 
   private constructor(
-    private readonly server: import('node:net').Server,
-    readonly port: number,
-  ) {}
+    private readonly targetPort: number,
+    public port = 0,
+  ) {
+    this.server = this.createServer();
+  }
 
   static async start(targetPort: number): Promise<CountingTcpRelay> {
-    let relay!: CountingTcpRelay;
-    const server = createTcpServer((client) => {
-      relay.connections++;
-      const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
-      relay.sockets.add(client).add(upstream);
+    const relay = new CountingTcpRelay(targetPort);
+    await relay.listen();
+    relay.port = (relay.server.address() as { port: number }).port;
+    return relay;
+  }
+
+  async cut(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.sockets.forEach((socket) => socket.destroy());
+    await closed;
+  }
+
+  async restore(): Promise<void> {
+    this.server = this.createServer();
+    await this.listen();
+  }
+
+  stop(): Promise<void> {
+    return this.server.listening ? this.cut() : Promise.resolve();
+  }
+
+  private listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject).listen(this.port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  private createServer(): import('node:net').Server {
+    return createTcpServer((client) => {
+      this.connections++;
+      const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort });
+      this.sockets.add(client).add(upstream);
       client.pipe(upstream).pipe(client);
       const close = () => {
         client.destroy();
         upstream.destroy();
-        relay.sockets.delete(client);
-        relay.sockets.delete(upstream);
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
       };
       client.on('error', close).on('close', close);
       upstream.on('error', close).on('close', close);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    relay = new CountingTcpRelay(server, (server.address() as { port: number }).port);
-    return relay;
-  }
-
-  async stop(): Promise<void> {
-    this.sockets.forEach((socket) => socket.destroy());
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

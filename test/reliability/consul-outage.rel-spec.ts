@@ -9,10 +9,10 @@ import {
 } from '../../lib/index.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { CountingTcpRelay } from '../helpers/counting-proxy.js';
 import { eventually } from '../helpers/eventually.js';
 import { HttpUpstream } from '../helpers/http-upstream.js';
 import { failureSummary, steadyLoad } from '../helpers/steady-load.js';
-import { TcpCut } from '../helpers/tcp-cut.js';
 import { report } from './report.js';
 
 const OUTAGE_MS = 60_000;
@@ -37,13 +37,13 @@ function activeResources(): Record<string, number> {
 
 describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () => {
   let agent: ConsulAgent;
-  let line: TcpCut;
+  let line: CountingTcpRelay;
   let app: TestApp;
   const upstreams: HttpUpstream[] = [];
 
   beforeAll(async () => {
     agent = await ConsulAgent.start();
-    line = await TcpCut.start(agent.httpPort);
+    line = await CountingTcpRelay.start(agent.httpPort);
     await agent.api('/v1/kv/config/outage_app/greeting', { method: 'PUT', body: 'hello' });
     upstreams.push(await HttpUpstream.start(agent, 'who', 'who-1'), await HttpUpstream.start(agent, 'who', 'who-2'));
     app = await startHttpApp(
