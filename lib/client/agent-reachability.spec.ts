@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { AgentReachability } from './agent-reachability.js';
 import { ConsulRequestError } from './consul-request.error.js';
 
@@ -12,7 +13,7 @@ describe('AgentReachability', () => {
       log: (message: string) => lines.push(`LOG ${message}`),
       warn: (message: string) => lines.push(`WARN ${message}`),
     };
-    const reachability = new AgentReachability(logger as never, () => now);
+    const reachability = new AgentReachability({ logger, now: () => now });
     return { reachability, lines, advance: (ms: number) => (now += ms) };
   }
 
@@ -63,5 +64,41 @@ describe('AgentReachability', () => {
     reachability.unreachable(refused);
     reachability.answered(agent);
     expect(reconnects).toBe(1);
+  });
+
+  it('probes while the agent is away, and only then', async () => {
+    jest.useFakeTimers();
+    try {
+      let probes = 0;
+      let agentUp = false;
+      const reachability: AgentReachability = new AgentReachability({
+        logger: { log: () => undefined, warn: () => undefined },
+        probeIntervalMs: 1_000,
+        // As the client does: the probe's outcome reports itself.
+        probe: async () => {
+          probes++;
+          if (agentUp) reachability.answered(agent);
+          else reachability.unreachable(refused);
+        },
+      });
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(probes).toBe(0); // nothing lost, nothing probed
+      reachability.unreachable(refused);
+      await jest.advanceTimersByTimeAsync(3_000);
+      expect(probes).toBe(3);
+      let reconnected = 0;
+      reachability.onReconnect(() => reconnected++);
+      agentUp = true;
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(reconnected).toBe(1);
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(probes).toBe(4); // stopped once it answered
+      reachability.unreachable(refused);
+      reachability.close();
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(probes).toBe(4); // closed: no more probes
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -8,15 +8,30 @@ import type { ConsulRequestError } from './consul-request.error.js';
  * starts and one line when it ends, not one per loop and retry. Components log their own
  * unreachable failures at debug level only.
  */
+export interface AgentReachabilityOptions {
+  /**
+   * A cheap request to the agent, sent every `probeIntervalMs` while it is unreachable, so that
+   * loops sleeping in a long backoff hear at once that it is back (see {@link onReconnect}).
+   */
+  probe?: () => Promise<unknown>;
+  probeIntervalMs?: number;
+  logger?: Pick<Logger, 'log' | 'warn'>;
+  now?: () => number;
+}
+
 export class AgentReachability {
   private lostAt?: number;
   private failedRequests = 0;
   private readonly reconnectListeners = new Set<() => void>();
+  private probeTimer?: NodeJS.Timeout;
+  private closed = false;
+  private readonly logger: Pick<Logger, 'log' | 'warn'>;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly logger = new Logger(LOG_CONTEXT.client),
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly options: AgentReachabilityOptions = {}) {
+    this.logger = options.logger ?? new Logger(LOG_CONTEXT.client);
+    this.now = options.now ?? Date.now;
+  }
 
   get reachable(): boolean {
     return this.lostAt === undefined;
@@ -40,6 +55,7 @@ export class AgentReachability {
     );
     this.lostAt = undefined;
     this.failedRequests = 0;
+    this.stopProbing();
     this.reconnectListeners.forEach((listener) => listener());
   }
 
@@ -51,5 +67,31 @@ export class AgentReachability {
     this.logger.warn(
       `${error.message}. Retrying in the background; the app keeps serving the instances and configuration it last saw`,
     );
+    this.scheduleProbe();
+  }
+
+  /** Stops probing for good (the app is shutting down). */
+  close(): void {
+    this.closed = true;
+    this.stopProbing();
+  }
+
+  private scheduleProbe(): void {
+    const { probe, probeIntervalMs = 1_000 } = this.options;
+    if (!probe || this.closed || this.probeTimer) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      // The probe's own outcome reaches answered()/unreachable() through the client.
+      void probe()
+        .catch(() => undefined)
+        .then(() => {
+          if (this.lostAt !== undefined) this.scheduleProbe();
+        });
+    }, probeIntervalMs);
+  }
+
+  private stopProbing(): void {
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
   }
 }

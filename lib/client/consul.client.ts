@@ -66,12 +66,19 @@ type PapiClient = { _request(opts: object, ...middleware: unknown[]): Promise<un
 export class ConsulClient {
   private readonly consul: PapiClient;
   private readonly agent: HttpAgent;
-  /** One line when the agent stops answering, one when it is back: for the whole app. */
-  readonly reachability = new AgentReachability();
+  /**
+   * One line when the agent stops answering, one when it is back, for the whole app; while it is
+   * away, a leader probe every second tells sleeping loops the moment it answers again.
+   */
+  readonly reachability = new AgentReachability({ probe: () => this.leader(1_000) });
 
   constructor(private readonly options: ResolvedConsulOptions['consul']) {
     const { host, port, secure, ca, cert, key } = options;
-    this.agent = secure ? new HttpsAgent({ keepAlive: true, ca, cert, key }) : new HttpAgent({ keepAlive: true });
+    // Keep-alive, but an idle connection closes after IDLE_SOCKET_MS: a burst (every loop retrying
+    // at once when the agent is back) must not leave its extra connections open for good. Active
+    // requests are not affected: papi sets each request's own timeout on its socket.
+    const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_MS };
+    this.agent = secure ? new HttpsAgent({ ...agentOptions, ca, cert, key }) : new HttpAgent(agentOptions);
     this.consul = new Consul({ host, port, secure, agent: this.agent } as any) as unknown as PapiClient;
   }
 
@@ -274,6 +281,7 @@ export class ConsulClient {
 
   /** Closes pooled connections. */
   close(): void {
+    this.reachability.close();
     this.consul.destroy();
     this.agent.destroy();
   }
@@ -331,6 +339,7 @@ export class ConsulClient {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const IDLE_SOCKET_MS = 10_000;
 
 /**
  * X-Consul-Index as a blocking query needs it: a positive safe integer, else 0 (treated as no

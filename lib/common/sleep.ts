@@ -1,15 +1,22 @@
-/** Resolves after `ms`, or at once (with `false`) when `signal` aborts. Never rejects. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+/** Subscribes a listener to some event; returns the unsubscribe function. */
+export type WakeSource = (listener: () => void) => () => void;
+
+/**
+ * Resolves after `ms` (with `true`), earlier when `wake` fires (also `true`: time to try again),
+ * or at once with `false` when `signal` aborts. Never rejects.
+ */
+export function sleep(ms: number, signal?: AbortSignal, wake?: WakeSource): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const onAbort = () => {
+    const finish = (result: boolean) => {
       clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
+      unsubscribe?.();
+      resolve(result);
+    };
+    const onAbort = () => finish(false);
+    const timer = setTimeout(() => finish(true), ms);
     signal?.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = wake?.(() => finish(true));
   });
 }

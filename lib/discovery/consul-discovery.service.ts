@@ -202,6 +202,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
         },
         equals: sameInstances,
         logger: this.logger,
+        wake: (listener) => this.client.reachability.onReconnect(listener),
       },
     );
   }

@@ -193,7 +193,8 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
           return true;
         } catch (error) {
           this.reportFailure(error);
-          if (!(await sleep(backoff.next(), this.lifetime.signal))) return false;
+          const wake = (listener: () => void) => this.client.reachability.onReconnect(listener);
+          if (!(await sleep(backoff.next(), this.lifetime.signal, wake))) return false;
         }
       }
       return false;

@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { isUnreachable } from '../client/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
-import { sleep } from '../common/sleep.js';
+import { sleep, type WakeSource } from '../common/sleep.js';
 import { StateLog } from '../common/state-log.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -26,6 +26,8 @@ export interface BlockingLoopOptions<T> {
   logger: Logger;
   /** An answer already in hand (e.g. read at boot): the loop starts blocking on its index and does not emit it. */
   seed?: BlockingResult<T>;
+  /** Ends a backoff early (the agent answers again): retry now rather than after up to `backoff.maxMs`. */
+  wake?: WakeSource;
 }
 
 type Listener<T> = (value: T) => void;
@@ -132,7 +134,7 @@ export class BlockingQueryLoop<T> {
         // index; Consul 1.8 would hold a request for an index it has not reached for the whole
         // wait. Start over with a non-blocking read.
         index = 0;
-        await sleep(backoff.next(), signal);
+        await sleep(backoff.next(), signal, this.options.wake);
       }
     }
   }

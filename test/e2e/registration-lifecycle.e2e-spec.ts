@@ -102,6 +102,33 @@ describe('registration lifecycle and self-healing (real Consul agent)', () => {
     }
   });
 
+  it('registers within a probe interval of Consul coming back, however long the backoff has grown', async () => {
+    const late = await ConsulAgent.reserve();
+    try {
+      const started = await startHttpApp(
+        consulOptions(late, {
+          service: { name: 'patient' },
+          registration: { retry: { initialDelay: '1s', maxDelay: '30s' } }, // the defaults
+        }),
+      );
+      apps.push(started);
+      // 15 s down: the registrar's backoff has reached 8–16 s between attempts.
+      await new Promise((resolve) => setTimeout(resolve, 15_000));
+      await late.launch();
+      const launchedAt = Date.now();
+      await eventually(async () => (await late.health('patient')).length === 1, {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        what: 'patient registered',
+      });
+      // The client probes the agent every second while it is away and wakes the registrar.
+      expect(Date.now() - launchedAt).toBeLessThan(3_000);
+    } finally {
+      await Promise.all(apps.splice(0).map(({ app }) => app.close()));
+      await late.stop();
+    }
+  }, 40_000);
+
   it('with failFast, bootstrap rejects with a message naming the Consul address and the cause', async () => {
     const nobody = await ConsulAgent.reserve();
     const started = await startHttpApp(

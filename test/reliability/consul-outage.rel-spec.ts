@@ -28,7 +28,16 @@ class WhoCaller {
 })
 class WhoCallerModule {}
 
-/** Timers and sockets of this process, by kind (what `process.getActiveResourcesInfo()` lists). */
+/**
+ * Timers and sockets of this process, by kind (what `process.getActiveResourcesInfo()` lists), once
+ * idle keep-alive connections have had time to close (Node's HTTP servers: 5 s, the module's
+ * connections to the agent: 10 s): what is left is what something still holds.
+ */
+async function settledResources(): Promise<Record<string, number>> {
+  await new Promise((resolve) => setTimeout(resolve, 11_000));
+  return activeResources();
+}
+
 function activeResources(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
@@ -50,6 +59,8 @@ describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () =
       consulOptions(agent, {
         consul: { port: line.port },
         service: { name: 'outage_app' },
+        // The defaults (the test helper shortens them): after 60 s away every loop sleeps up to 30 s.
+        registration: { retry: { initialDelay: '1s', maxDelay: '30s' } },
         config: { profiles: [] },
       }),
       { imports: [WhoCallerModule] },
@@ -72,8 +83,7 @@ describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () =
     expect(config.get('greeting')).toBe('hello');
     // Warm up the connection pools, then count timers and sockets.
     await steadyLoad({ perSecond: 50, durationMs: 2_000, call: () => who.get('/who') }).done;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const before = activeResources();
+    const before = await settledResources();
     const linesBefore = app.logger.lines.length;
 
     const load = steadyLoad({ perSecond: 20, durationMs: OUTAGE_MS + 10_000, call: () => who.get('/who') });
@@ -94,11 +104,12 @@ describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () =
       what: 'the watch of "who" to reach Consul again',
     });
     const watchBackMs = Date.now() - restoredAt;
+    // Not up to 30 s later: the client's probe (1/s while Consul is away) wakes every sleeping loop.
+    expect(watchBackMs).toBeLessThan(3_000);
     await agent.api('/v1/kv/config/outage_app/greeting', { method: 'PUT', body: 'hello again' });
     await eventually(() => config.get('greeting') === 'hello again', { what: 'the configuration change' });
     const records = await load.done;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const after = activeResources();
+    const after = await settledResources();
     // And a new instance is delivered (after the count: its server and connections are the test's).
     upstreams.push(await HttpUpstream.start(agent, 'who', 'who-3'));
     await eventually(async () => (await discovery.getInstances('who')).length === 3, {
@@ -134,5 +145,5 @@ describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () =
     // The agent never lost the registration; the app's check kept passing throughout.
     const entry = (await agent.health('outage_app'))[0];
     expect(entry?.Checks.every((check) => check.Status === 'passing')).toBe(true);
-  }, 120_000);
+  }, 150_000);
 });
