@@ -127,7 +127,11 @@ export interface ConsulDiscoveryOptions {
 /** Options of `ConsulModule.forRoot()` / `forRootAsync()`. */
 export interface ConsulModuleOptions {
   consul?: ConsulConnectionOptions;
-  service: ConsulServiceOptions;
+  /**
+   * This app, as registered in Consul. Leave it out for an app that only discovers other services
+   * or reads configuration (a gateway, a worker, a CLI): then nothing is registered.
+   */
+  service?: ConsulServiceOptions;
   registration?: ConsulRegistrationOptions;
   address?: ConsulAddressOptions;
   health?: ConsulHealthOptions;

@@ -21,7 +21,9 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
   if (!isObject(raw)) v.fail('(options)', `expected an object, got ${describe(raw)}`);
 
   const consul = v.object(options.consul, 'consul');
-  const service = v.object(options.service, 'service', true);
+  // No service: an app that only discovers or reads configuration, and registers nothing.
+  const serviceless = options.service === undefined;
+  const service = v.object(options.service, 'service');
   const check = v.object(service.check, 'service.check');
   const registration = v.object(options.registration, 'registration');
   const retry = v.object(registration.retry, 'registration.retry');
@@ -34,44 +36,49 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
   if (waitMs > 600_000) v.fail('discovery.wait', `${describe(discovery.wait)} is longer than Consul's maximum of 10m`);
 
   const connection = resolveConnection(v, consul);
-  const name = v.serviceName(service.name);
+  const name = serviceless ? undefined : v.serviceName(service.name);
   const checkType = v.oneOf(check.type, 'service.check.type', CHECK_TYPES);
   const checkPath = v.string(check.path, 'service.check.path') ?? '/health';
   if (!checkPath.startsWith('/')) v.fail('service.check.path', `${JSON.stringify(checkPath)} must start with "/"`);
 
+  if (serviceless && registration.enabled === true) {
+    v.fail('registration.enabled', 'is true but there is no service to register: add service: { name: "..." }');
+  }
   const family = address.family === undefined ? 4 : address.family;
   if (family !== 4 && family !== 6) v.fail('address.family', `${describe(address.family)} is not 4 or 6`);
 
   const resolved: ResolvedConsulOptions = {
     consul: connection,
-    service: {
-      name,
-      id: v.serviceId(service.id),
-      address: v.string(service.address, 'service.address'),
-      port: v.port(service.port, 'service.port'),
-      tags: v.stringArray(service.tags, 'service.tags'),
-      meta: v.meta(service.meta),
-      enableTagOverride: v.boolean(service.enableTagOverride, 'service.enableTagOverride', false),
-      weights: v.weights(service.weights),
-      check: {
-        type: checkType,
-        path: checkPath,
-        interval: formatDuration(v.duration(check.interval, 'service.check.interval', '10s', { positive: true })),
-        timeout:
-          check.timeout === undefined
-            ? undefined
-            : formatDuration(v.duration(check.timeout, 'service.check.timeout', '10s', { positive: true })),
-        ttlMs: v.duration(check.ttl, 'service.check.ttl', '15s', { positive: true }),
-        deregisterCriticalServiceAfter: formatDuration(
-          v.duration(check.deregisterCriticalServiceAfter, 'service.check.deregisterCriticalServiceAfter', '1m', {
-            positive: true,
-          }),
-        ),
-        tlsSkipVerify: v.boolean(check.tlsSkipVerify, 'service.check.tlsSkipVerify', false),
-      },
-    },
+    service: serviceless
+      ? undefined
+      : {
+          name: name!,
+          id: v.serviceId(service.id),
+          address: v.string(service.address, 'service.address'),
+          port: v.port(service.port, 'service.port'),
+          tags: v.stringArray(service.tags, 'service.tags'),
+          meta: v.meta(service.meta),
+          enableTagOverride: v.boolean(service.enableTagOverride, 'service.enableTagOverride', false),
+          weights: v.weights(service.weights),
+          check: {
+            type: checkType,
+            path: checkPath,
+            interval: formatDuration(v.duration(check.interval, 'service.check.interval', '10s', { positive: true })),
+            timeout:
+              check.timeout === undefined
+                ? undefined
+                : formatDuration(v.duration(check.timeout, 'service.check.timeout', '10s', { positive: true })),
+            ttlMs: v.duration(check.ttl, 'service.check.ttl', '15s', { positive: true }),
+            deregisterCriticalServiceAfter: formatDuration(
+              v.duration(check.deregisterCriticalServiceAfter, 'service.check.deregisterCriticalServiceAfter', '1m', {
+                positive: true,
+              }),
+            ),
+            tlsSkipVerify: v.boolean(check.tlsSkipVerify, 'service.check.tlsSkipVerify', false),
+          },
+        },
     registration: {
-      enabled: v.boolean(registration.enabled, 'registration.enabled', true),
+      enabled: v.boolean(registration.enabled, 'registration.enabled', true) && !serviceless,
       failFast: v.boolean(registration.failFast, 'registration.failFast', false),
       retry: {
         initialDelayMs: v.duration(retry.initialDelay, 'registration.retry.initialDelay', '1s', { positive: true }),

@@ -18,7 +18,8 @@ export interface ResolvedConsulOptions {
     /** `http(s)://host:port`, for messages (never carries the token). */
     address: string;
   };
-  service: {
+  /** Undefined for an app that registers nothing (it only discovers, or reads configuration). */
+  service?: {
     name: string;
     id?: string;
     address?: string;
@@ -59,3 +60,6 @@ export interface ResolvedConsulOptions {
     dns: { host: string; port: number };
   };
 }
+
+/** The `service` of an app that registers itself. */
+export type ResolvedServiceOptions = NonNullable<ResolvedConsulOptions['service']>;

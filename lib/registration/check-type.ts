@@ -1,16 +1,15 @@
 import { ConsulOptionsError, type OptionProblem } from '../options/consul-options.error.js';
 import type { ConsulCheckType } from '../options/consul-options.interface.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedServiceOptions } from '../options/resolved-options.js';
 
 /**
  * Picks the check type for this app (`http` with an HTTP server, else `tcp`) and rejects
  * options that do not fit the app, before anything is sent to Consul.
  */
 export async function resolveCheckType(
-  options: ResolvedConsulOptions,
+  service: ResolvedServiceOptions,
   hasHttpServer: boolean,
 ): Promise<ConsulCheckType> {
-  const { service } = options;
   const type = service.check.type ?? (hasHttpServer ? 'http' : 'tcp');
   const problems: OptionProblem[] = [];
   if (type === 'http' && !hasHttpServer) {

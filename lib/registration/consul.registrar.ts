@@ -14,7 +14,7 @@ import { StateLog } from '../common/state-log.js';
 import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ConsulCheckType } from '../options/consul-options.interface.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedConsulOptions, ResolvedServiceOptions } from '../options/resolved-options.js';
 import { resolveCheckType } from './check-type.js';
 import { ConsulUnavailableError } from './consul-unavailable.error.js';
 import { probeGrpcHealth } from './grpc-health.probe.js';
@@ -75,7 +75,12 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     // An agent that answers again after an outage may have restarted without its state: ask it
     // now rather than at the next reconcile tick (registration.reconcileInterval, 30 s by default).
     this.stopReconnectListener = this.client.reachability.onReconnect(() => this.reconcileNow());
-    const fit = resolveCheckType(this.options, Boolean(this.adapterHost.httpAdapter));
+    if (!this.options.service) {
+      // Nothing to register: an app that only discovers or reads configuration.
+      if (this.options.registration.failFast) await this.preflight();
+      return;
+    }
+    const fit = resolveCheckType(this.options.service, Boolean(this.adapterHost.httpAdapter));
     if (this.options.registration.enabled) {
       this.checkType = await fit;
     } else {
@@ -95,6 +100,11 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
    * else `service.port`). Rejects with the reason if Consul refuses; does not retry.
    */
   async register(): Promise<void> {
+    if (!this.options.service) {
+      throw new Error(
+        'ConsulRegistrar.register(): there is no service to register: add service: { name } to the options',
+      );
+    }
     if (this.unfit) throw this.unfit;
     if (!this.checkType) {
       throw new Error(
@@ -104,7 +114,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     const endpoint = await currentInstanceEndpoint(this.endpointContext());
     if (!endpoint) {
       throw new Error(
-        `ConsulRegistrar.register(): the port of service "${this.options.service.name}" is unknown: ` +
+        `ConsulRegistrar.register(): the port of service "${this.service.name}" is unknown: ` +
           'call it after app.listen(), or set service.port',
       );
     }
@@ -152,7 +162,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     } catch (error) {
       this.logger.warn(
         `Could not deregister ${id}: ${(error as Error).message}. Consul removes it once its check has been critical for ` +
-          `${this.options.service.check.deregisterCriticalServiceAfter} (service.check.deregisterCriticalServiceAfter).`,
+          `${this.service.check.deregisterCriticalServiceAfter} (service.check.deregisterCriticalServiceAfter).`,
       );
     }
   }
@@ -174,7 +184,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     try {
       endpoint = await awaitInstanceEndpoint(this.endpointContext(), this.lifetime.signal);
     } catch (error) {
-      this.logger.error(`Not registering service "${this.options.service.name}": ${(error as Error).message}`);
+      this.logger.error(`Not registering service "${this.service.name}": ${(error as Error).message}`);
       return;
     }
     if (!endpoint || !(await this.grpcHealthServed(endpoint))) return;
@@ -204,7 +214,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
 
   private async registerOnce(): Promise<void> {
     const endpoint = this.endpoint!;
-    await this.client.registerService(buildServiceDefinition(this.options.service, endpoint));
+    await this.client.registerService(buildServiceDefinition(this.service, endpoint));
     this.registered = true;
     this.states.enter('registered', 'log', `Registered ${this.describe()} (${endpoint.checkType} check)`);
     this.startKeepAlive();
@@ -212,7 +222,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private reportFailure(error: unknown): void {
-    const name = this.options.service.name;
+    const name = this.service.name;
     if (isUnreachable(error)) {
       // The client has warned once for the whole app; this is the registrar's detail.
       this.states.enter(
@@ -236,7 +246,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     if (this.lifetime.signal.aborted) return;
     const endpoint = this.endpoint!;
     if (endpoint.checkType === 'ttl') {
-      const { ttlMs } = this.options.service.check;
+      const { ttlMs } = this.service.check;
       this.heartbeat = new TtlHeartbeat(
         this.client,
         this.health,
@@ -300,7 +310,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
       const result = await probeGrpcHealth(target, this.options.consul.timeoutMs);
       if (result === 'unimplemented') {
         this.logger.error(
-          `Not registering service "${this.options.service.name}": service.check.type is "grpc" but the gRPC server at ${target} ` +
+          `Not registering service "${this.service.name}": service.check.type is "grpc" but the gRPC server at ${target} ` +
             'does not serve grpc.health.v1.Health. Add it to the microservice options with withGrpcHealth({ package, protoPath, url }).',
         );
         return false;
@@ -312,13 +322,24 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private endpointContext(): EndpointContext {
-    return { options: this.options, adapterHost: this.adapterHost, checkType: this.checkType!, logger: this.logger };
+    return {
+      options: this.options,
+      service: this.service,
+      adapterHost: this.adapterHost,
+      checkType: this.checkType!,
+      logger: this.logger,
+    };
+  }
+
+  /** The app's service; only code that runs once there is one (an endpoint, a registration) reads it. */
+  private get service(): ResolvedServiceOptions {
+    return this.options.service!;
   }
 
   private describe(): string {
     const e = this.endpoint;
     return e
-      ? `service "${this.options.service.name}" (id ${e.id}) at ${e.address}:${e.port}`
-      : `service "${this.options.service.name}"`;
+      ? `service "${this.service.name}" (id ${e.id}) at ${e.address}:${e.port}`
+      : `service "${this.service.name}"`;
   }
 }

@@ -29,7 +29,7 @@ export class ConsulGrpcHealthController {
   async check(request: { service?: string }): Promise<{ status: GrpcServingStatus }> {
     const service = request?.service ?? '';
     // '' is the whole server (what Consul asks by default); the registered name is an alias of it.
-    if (service !== '' && service !== this.options.service.name) {
+    if (service !== '' && service !== this.options.service?.name) {
       throw new RpcException({ code: GRPC_NOT_FOUND, message: `unknown service "${service}"` });
     }
     const result = await this.health.check();

@@ -21,8 +21,9 @@ export class ConsulHealthEndpoint implements OnModuleInit {
 
   onModuleInit(): void {
     const adapter = this.adapterHost.httpAdapter;
-    const { type, path } = this.options.service.check;
-    if (!adapter || (type !== undefined && type !== 'http')) return;
+    const check = this.options.service?.check;
+    if (!adapter || !check || (check.type !== undefined && check.type !== 'http')) return;
+    const { path } = check;
     // Runs after Nest mounted the app's routes and before its 404 handler, so the route is reachable.
     adapter.get(path, async (_req: unknown, res: unknown) => {
       const result = await this.health.check();

@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import type { ConsulCheckType } from '../options/consul-options.interface.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedConsulOptions, ResolvedServiceOptions } from '../options/resolved-options.js';
 import { type AddressSources, detectAddress, systemAddressSources } from './address.detector.js';
 import { defaultInstanceId } from './instance-id.js';
 import { waitForPort } from './port-waiter.js';
@@ -12,6 +12,8 @@ const WILDCARDS = new Set(['0.0.0.0', '::', '::ffff:0.0.0.0', '']);
 
 export interface EndpointContext {
   options: ResolvedConsulOptions;
+  /** The app's service (an app without one never gets here). */
+  service: ResolvedServiceOptions;
   adapterHost: HttpAdapterHost;
   checkType: ConsulCheckType;
   logger: Logger;
@@ -27,14 +29,14 @@ export async function awaitInstanceEndpoint(
   ctx: EndpointContext,
   signal: AbortSignal,
 ): Promise<InstanceEndpoint | undefined> {
-  const { options, adapterHost } = ctx;
+  const { service, adapterHost } = ctx;
   let http: AddressInfo | undefined;
   if (adapterHost.httpAdapter) {
     if (!(await httpListening(adapterHost, signal))) return undefined;
     const info = adapterHost.httpAdapter.getHttpServer().address();
     http = info && typeof info === 'object' ? info : undefined;
   }
-  const port = options.service.port ?? http?.port;
+  const port = service.port ?? http?.port;
   if (port === undefined) return undefined; // ruled out by resolveCheckType; kept for the type checker
   const address = await registeredAddress(ctx, http);
   if (port !== http?.port) {
@@ -42,7 +44,7 @@ export async function awaitInstanceEndpoint(
     if (!(await waitForPort(address, port, signal, slow))) return undefined;
   }
   return {
-    id: options.service.id ?? defaultInstanceId(options.service.name, port),
+    id: service.id ?? defaultInstanceId(service.name, port),
     address,
     port,
     checkType: ctx.checkType,
@@ -52,13 +54,13 @@ export async function awaitInstanceEndpoint(
 
 /** The endpoint right now, without waiting: for `ConsulRegistrar.register()` called by hand. */
 export async function currentInstanceEndpoint(ctx: EndpointContext): Promise<InstanceEndpoint | undefined> {
-  const { options, adapterHost } = ctx;
+  const { service, adapterHost } = ctx;
   const info = adapterHost.listening ? adapterHost.httpAdapter?.getHttpServer().address() : undefined;
   const http = info && typeof info === 'object' ? info : undefined;
-  const port = options.service.port ?? http?.port;
+  const port = service.port ?? http?.port;
   if (port === undefined) return undefined;
   return {
-    id: options.service.id ?? defaultInstanceId(options.service.name, port),
+    id: service.id ?? defaultInstanceId(service.name, port),
     address: await registeredAddress(ctx, http),
     port,
     checkType: ctx.checkType,
@@ -67,7 +69,7 @@ export async function currentInstanceEndpoint(ctx: EndpointContext): Promise<Ins
 }
 
 async function registeredAddress(ctx: EndpointContext, http: AddressInfo | undefined): Promise<string> {
-  if (ctx.options.service.address) return ctx.options.service.address;
+  if (ctx.service.address) return ctx.service.address;
   // A server bound to one address is reachable only there: register exactly that.
   if (
     http &&

@@ -2,7 +2,7 @@ import { resolveConsulOptions } from '../options/options.validator.js';
 import { buildServiceDefinition, checkIdOf } from './service-definition.js';
 
 const service = (extra: object = {}) =>
-  resolveConsulOptions({ service: { name: 'user_api', tags: ['user'], ...extra } }).service;
+  resolveConsulOptions({ service: { name: 'user_api', tags: ['user'], ...extra } }).service!;
 const endpoint = { id: 'user-api-h-8080', address: '10.0.0.5', port: 8080 };
 
 describe('buildServiceDefinition', () => {

@@ -1,7 +1,7 @@
 import type { AgentCheckDefinition, AgentServiceRegistration } from '../client/consul-api.types.js';
 import { formatDuration } from '../options/duration.js';
 import type { ConsulCheckType } from '../options/consul-options.interface.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedServiceOptions } from '../options/resolved-options.js';
 
 /** What is known about this instance once the app is reachable. */
 export interface InstanceEndpoint {
@@ -20,7 +20,7 @@ export function checkIdOf(serviceId: string): string {
 
 /** Builds the agent registration payload: service and check in one call, so it is never half-registered. */
 export function buildServiceDefinition(
-  service: ResolvedConsulOptions['service'],
+  service: ResolvedServiceOptions,
   endpoint: InstanceEndpoint,
 ): AgentServiceRegistration {
   const check = buildCheck(service, endpoint);
@@ -37,10 +37,7 @@ export function buildServiceDefinition(
   };
 }
 
-function buildCheck(
-  service: ResolvedConsulOptions['service'],
-  endpoint: InstanceEndpoint,
-): AgentCheckDefinition | undefined {
+function buildCheck(service: ResolvedServiceOptions, endpoint: InstanceEndpoint): AgentCheckDefinition | undefined {
   const { check } = service;
   const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
   const common: AgentCheckDefinition = {

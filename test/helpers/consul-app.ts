@@ -11,15 +11,13 @@ export interface TestApp {
   port: number;
 }
 
-/** Module options pointing at `agent`, fast intervals for tests, registered on 127.0.0.1. */
-export function consulOptions(
-  agent: ConsulAgent,
-  overrides: Partial<ConsulModuleOptions> & { service: ConsulModuleOptions['service'] },
-): ConsulModuleOptions {
+/** Module options pointing at `agent`, fast intervals for tests, registered on 127.0.0.1 (if there is a service). */
+export function consulOptions(agent: ConsulAgent, overrides: ConsulModuleOptions = {}): ConsulModuleOptions {
+  const { service } = overrides;
   return {
     ...overrides,
     consul: { host: agent.host, port: agent.httpPort, timeout: '2s', ...overrides.consul },
-    service: { address: '127.0.0.1', ...overrides.service, check: { interval: '1s', ...overrides.service.check } },
+    service: service && { address: '127.0.0.1', ...service, check: { interval: '1s', ...service.check } },
     registration: { retry: { initialDelay: '200ms', maxDelay: '1s' }, ...overrides.registration },
     discovery: { dns: { host: agent.host, port: agent.ports.dns }, ...overrides.discovery },
   };

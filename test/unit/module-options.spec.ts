@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConsulModule, type ConsulModuleOptions, ConsulOptionsError } from '../../lib/index.js';
+import { resolveConsulOptions } from '../../lib/options/options.validator.js';
 
 /** Creating the app is where a user meets bad options: no agent is needed, and none is contacted. */
 async function createWith(consul: ReturnType<typeof ConsulModule.forRoot>): Promise<unknown> {
@@ -18,6 +19,11 @@ async function createWith(consul: ReturnType<typeof ConsulModule.forRoot>): Prom
 describe('ConsulModule option validation at app creation', () => {
   it.each<[string, unknown, string]>([
     ['missing service.name', { service: {} }, 'service.name: is required'],
+    [
+      'registration without a service',
+      { registration: { enabled: true } },
+      'registration.enabled: is true but there is no service to register',
+    ],
     [
       'a service name with a space',
       { service: { name: 'user api' } },
@@ -60,5 +66,12 @@ describe('ConsulModule option validation at app creation', () => {
       ConsulModule.forRoot({ consul: { token: 's3cr3t', port: -1 }, service: { name: 'x y' } } as ConsulModuleOptions),
     );
     expect((error as Error).message).not.toContain('s3cr3t');
+  });
+
+  it('takes no service at all: an app that only discovers or reads configuration registers nothing', () => {
+    const resolved = resolveConsulOptions({ discovery: { loadBalancer: 'random' } });
+    expect(resolved.service).toBeUndefined();
+    expect(resolved.registration.enabled).toBe(false);
+    expect(resolved.discovery.loadBalancer).toBe('random');
   });
 });
