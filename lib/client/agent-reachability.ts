@@ -88,6 +88,8 @@ export class AgentReachability {
           if (this.lostAt !== undefined) this.scheduleProbe();
         });
     }, probeIntervalMs);
+    // Never what keeps a process alive: an app whose bootstrap failed may never close its client.
+    this.probeTimer.unref();
   }
 
   private stopProbing(): void {
