@@ -6,7 +6,8 @@ import { ConsulClient } from '../client/consul.client.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../options/resolved-options.js';
 import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
-import { type WatchLease, WatchRegistry } from '../watch/watch-registry.js';
+import { type IdleLease, IdleLeases } from '../watch/idle-leases.js';
+import { WatchRegistry } from '../watch/watch-registry.js';
 import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './consul-dns.resolver.js';
 import { sameInstances, toServiceInstance } from './instance-mapper.js';
 import { NoAvailableInstanceError } from './no-available-instance.error.js';
@@ -37,11 +38,11 @@ type InstanceLoop = BlockingQueryLoop<ServiceInstance[]>;
 export class ConsulDiscoveryService implements OnApplicationShutdown {
   private readonly logger = new Logger('ConsulDiscovery');
   private readonly registry = new WatchRegistry<InstanceLoop>();
-  /** Leases held for `getInstances()`/`choose()` users, who never say they are done: kept until shutdown. */
-  private readonly pinned = new Map<string, WatchLease<InstanceLoop>>();
+  /** Leases for `getInstances()`/`choose()` callers, who never say they are done: released when idle. */
+  private readonly pinned: IdleLeases<InstanceLoop>;
   private readonly balancers = new Map<string, LoadBalancer>();
-  /** Pinned loops of service-only queries, by service name: the hot path of `choose()`. */
-  private readonly plainLoops = new Map<string, InstanceLoop>();
+  /** Leases of service-only queries, by service name: the hot path of `choose()`. */
+  private readonly plainLeases = new Map<string, IdleLease<InstanceLoop>>();
   private readonly dnsResolver: ConsulDnsResolver;
   private localDc?: Promise<string | undefined>;
   private shutDown = false;
@@ -51,6 +52,9 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
   ) {
     this.dnsResolver = new ConsulDnsResolver(options.discovery.dns, { timeoutMs: options.consul.timeoutMs });
+    this.pinned = new IdleLeases(this.registry, options.discovery.idleTimeoutMs, (lease) => {
+      for (const [service, plain] of this.plainLeases) if (plain === lease) this.plainLeases.delete(service);
+    });
   }
 
   /** The current instances (the first call for a query waits for Consul's first answer). */
@@ -139,22 +143,20 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   onApplicationShutdown(): void {
     this.shutDown = true;
     this.pinned.clear();
-    this.plainLoops.clear();
+    this.plainLeases.clear();
     this.registry.stopAll();
   }
 
   private pinnedLoop(service: string, query: DiscoveryQuery): InstanceLoop {
     // Most lookups name only a service: skip building the full key for them.
     const plain = isEmptyQuery(query);
-    const known = plain ? this.plainLoops.get(service) : undefined;
-    if (known && !known.stopped) return known;
-    const key = this.keyOf(service, query);
-    let lease = this.pinned.get(key);
-    if (!lease) {
-      lease = this.registry.acquire(key, () => this.createLoop(service, query));
-      this.pinned.set(key, lease);
+    const known = plain ? this.plainLeases.get(service) : undefined;
+    if (known && !known.released && !known.loop.stopped) {
+      known.used = true;
+      return known.loop;
     }
-    if (plain) this.plainLoops.set(service, lease.loop);
+    const lease = this.pinned.use(this.keyOf(service, query), () => this.createLoop(service, query));
+    if (plain) this.plainLeases.set(service, lease);
     return lease.loop;
   }
 

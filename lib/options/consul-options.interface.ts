@@ -108,6 +108,12 @@ export interface ConsulDiscoveryOptions {
   wait?: string;
   /** Per watch loop: at most `burst` requests at once, refilled at `perSecond`. Default 10/s, burst 10. */
   rateLimit?: { perSecond?: number; burst?: number };
+  /**
+   * A query looked up with `getInstances()`/`choose()` (or a typed client) and then not again for
+   * this long stops being watched; the next lookup starts a new watch. `watch()` subscriptions
+   * keep theirs until they unsubscribe. Default `"10m"`.
+   */
+  idleTimeout?: string;
   /** Default strategy of `choose()` and the typed clients. Default `"round-robin"`. */
   loadBalancer?: LoadBalancerOption;
   /** Only instances whose checks all pass. Default `true`. */

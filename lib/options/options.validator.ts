@@ -99,6 +99,7 @@ export function resolveConsulOptions(raw: ConsulModuleOptions): ResolvedConsulOp
     config: resolveConfigOptions(v, options.config, name),
     discovery: {
       waitMs,
+      idleTimeoutMs: v.duration(discovery.idleTimeout, 'discovery.idleTimeout', '10m', { positive: true }),
       rateLimit: {
         perSecond: v.positiveNumber(rateLimit.perSecond, 'discovery.rateLimit.perSecond', 10),
         burst: v.positiveNumber(rateLimit.burst, 'discovery.rateLimit.burst', 10),

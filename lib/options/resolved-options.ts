@@ -52,6 +52,7 @@ export interface ResolvedConsulOptions {
   config?: ResolvedConfigOptions;
   discovery: {
     waitMs: number;
+    idleTimeoutMs: number;
     rateLimit: { perSecond: number; burst: number };
     loadBalancer: LoadBalancerOption;
     passingOnly: boolean;

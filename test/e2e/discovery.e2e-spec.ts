@@ -103,6 +103,36 @@ describe('ConsulDiscoveryService (real Consul agent)', () => {
     );
   });
 
+  it('stops watching a query nobody looked up for discovery.idleTimeout; a watch() subscriber keeps its loop', async () => {
+    const started = await startHttpApp(consulOptions(agent, { discovery: { idleTimeout: '1s' } }));
+    try {
+      const idle = started.app.get(ConsulDiscoveryService);
+      expect(await idle.getInstances('user_service')).toHaveLength(2);
+      await idle.getInstances('user_service', { tags: ['primary'] }); // a one-off lookup
+      expect(idle.activeWatches).toBe(2);
+      // In use every 200 ms for 3 s: the plain query stays watched, the one-off one goes.
+      for (let i = 0; i < 15; i++) {
+        await idle.choose('user_service');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(idle.watchStats('user_service')).toBeDefined();
+      expect(idle.watchStats('user_service', { tags: ['primary'] })).toBeUndefined();
+      expect(idle.activeWatches).toBe(1);
+
+      const subscription = idle.watch('user_service').subscribe();
+      await eventually(() => idle.activeWatches === 1, { what: 'one loop' });
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // idle, but subscribed
+      expect(idle.activeWatches).toBe(1);
+      subscription.unsubscribe();
+      expect(idle.activeWatches).toBe(0);
+      // Looked up again: a new loop, and the answer.
+      expect(await idle.getInstances('user_service')).toHaveLength(2);
+      expect(idle.activeWatches).toBe(1);
+    } finally {
+      await started.app.close();
+    }
+  });
+
   it('returns the same instances through DNS as through HTTP', async () => {
     const viaHttp = (await discovery.getInstances('user_service')).map((i) => `${i.address}:${i.port}`).toSorted();
     const viaDns = (await discovery.resolveDns('user_service')).map((i) => `${i.address}:${i.port}`).toSorted();
