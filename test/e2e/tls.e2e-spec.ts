@@ -1,24 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { ConsulUnavailableError } from '../../lib/index.js';
-import { consulBin, ConsulAgent } from '../helpers/consul-agent.js';
+import { makeCertificates } from '../helpers/certificates.js';
+import { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, listenFailure, startHttpApp, type TestApp } from '../helpers/consul-app.js';
 import { eventually } from '../helpers/eventually.js';
-
-/** A CA and certificates made by Consul's own `consul tls` commands, in a fresh folder. */
-function makeCertificates(): { dir: string; file: (name: string) => string } {
-  const dir = mkdtempSync(join(tmpdir(), 'consul-tls-'));
-  for (const args of [
-    ['tls', 'ca', 'create'],
-    ['tls', 'cert', 'create', '-server', '-dc', 'dc1'],
-    ['tls', 'cert', 'create', '-client', '-dc', 'dc1'],
-  ]) {
-    execFileSync(consulBin(), args, { cwd: dir, stdio: 'ignore' });
-  }
-  return { dir, file: (name) => join(dir, name) };
-}
 
 describe('HTTPS to the agent (real agent serving HTTPS only, client certificates required)', () => {
   const certs = makeCertificates();

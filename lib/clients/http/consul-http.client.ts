@@ -1,3 +1,4 @@
+import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import type { LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
 import { instanceTarget, type ServiceInstance } from '../../discovery/service-instance.js';
@@ -17,6 +18,13 @@ export interface ConsulHttpClientOptions {
   headers?: Record<string, string>;
   /** Skip an instance after this many transport failures in a row, for `cooldownMs`. Default 3 and 10000. */
   outlier?: { consecutiveFailures?: number; cooldownMs?: number };
+  /**
+   * For `scheme: "https"`: the CA that signed the instances' certificates, and this client's own
+   * certificate and key when they require one (mutual TLS).
+   */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string };
+  /** Most connections kept open to one instance. Default: no limit. */
+  connections?: number;
 }
 
 export interface ConsulHttpRequest {
@@ -31,11 +39,13 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
 /**
  * HTTP to a service discovered in Consul: a fresh instance choice per request, keep-alive
- * connections per instance (Node's fetch pools per origin), retries of idempotent requests on
- * another instance, per-request timeouts, and passive outlier ejection.
+ * connections per instance in this client's own pool (closed with the client; TLS and client
+ * certificates per client), retries of idempotent requests on another instance, per-request
+ * timeouts, and passive outlier ejection.
  */
 export class ConsulHttpClient {
   private readonly ejector: OutlierEjector;
+  private readonly pool: Agent;
 
   constructor(
     readonly service: string,
@@ -44,6 +54,8 @@ export class ConsulHttpClient {
     private readonly options: ConsulHttpClientOptions = {},
   ) {
     this.ejector = new OutlierEjector(options.outlier?.consecutiveFailures ?? 3, options.outlier?.cooldownMs ?? 10_000);
+    const { tls, connections } = options;
+    this.pool = new Agent({ connections, ...(tls ? { connect: { ...tls } } : {}) });
   }
 
   get<T = unknown>(path: string, request?: ConsulHttpRequest): Promise<T> {
@@ -66,8 +78,10 @@ export class ConsulHttpClient {
     return this.request<T>('DELETE', path, request);
   }
 
-  /** Nothing to release: connections live in Node's shared fetch pool (keep-alive per origin). */
-  close(): void {}
+  /** Closes this client's connections, after the requests in flight. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
 
   /** Sends one request; the parsed JSON (or text) body on 2xx, a typed error otherwise. */
   async request<T = unknown>(method: string, path: string, request: ConsulHttpRequest = {}): Promise<T> {
@@ -81,14 +95,22 @@ export class ConsulHttpClient {
       this.balancer.onCallStart?.(instance);
       try {
         const response = await this.send(instance, verb, path, request);
-        if (response.status === 503 && attempt < maxAttempts) {
+        if (response.statusCode === 503 && attempt < maxAttempts) {
+          await response.body.dump(); // free the connection for the next request
           failures.push({ instance: instanceTarget(instance), reason: 'HTTP 503' });
           continue;
         }
         this.ejector.success(instance.id);
         const body = await readBody(response);
-        if (!response.ok) {
-          throw new ConsulHttpResponseError(this.service, instanceTarget(instance), response.status, body, verb, path);
+        if (response.statusCode < 200 || response.statusCode >= 300) {
+          throw new ConsulHttpResponseError(
+            this.service,
+            instanceTarget(instance),
+            response.statusCode,
+            body,
+            verb,
+            path,
+          );
         }
         return body as T;
       } catch (error) {
@@ -113,7 +135,12 @@ export class ConsulHttpClient {
     return this.balancer.pick(healthy.length > 0 ? healthy : pool);
   }
 
-  private send(instance: ServiceInstance, method: string, path: string, request: ConsulHttpRequest): Promise<Response> {
+  private send(
+    instance: ServiceInstance,
+    method: string,
+    path: string,
+    request: ConsulHttpRequest,
+  ): Promise<Dispatcher.ResponseData> {
     const base = `${this.options.scheme ?? 'http'}://${instanceTarget(instance)}${path.startsWith('/') ? '' : '/'}${path}`;
     const url = request.query
       ? `${base}${base.includes('?') ? '&' : '?'}${new URLSearchParams(Object.entries(request.query).map(([k, v]): [string, string] => [k, String(v)]))}`
@@ -124,8 +151,9 @@ export class ConsulHttpClient {
       body = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
       headers['content-type'] ??= typeof request.body === 'string' ? 'text/plain' : 'application/json';
     }
-    return fetch(url, {
-      method,
+    return undiciRequest(url, {
+      dispatcher: this.pool,
+      method: method as Dispatcher.HttpMethod,
       headers,
       body,
       signal: AbortSignal.timeout(request.timeoutMs ?? this.options.timeoutMs ?? 5_000),
@@ -133,10 +161,11 @@ export class ConsulHttpClient {
   }
 }
 
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
+async function readBody(response: Dispatcher.ResponseData): Promise<unknown> {
+  const text = await response.body.text();
   if (!text) return undefined;
-  if ((response.headers.get('content-type') ?? '').includes('json')) {
+  const type = response.headers['content-type'];
+  if ((Array.isArray(type) ? type[0] : (type ?? '')).includes('json')) {
     try {
       return JSON.parse(text);
     } catch {
@@ -147,7 +176,11 @@ async function readBody(response: Response): Promise<unknown> {
 }
 
 function transportReason(error: unknown): string {
-  const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const err = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
   if (err?.name === 'TimeoutError') return 'timed out';
-  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(error);
+  // undici's own errors carry a code (ECONNREFUSED, UND_ERR_SOCKET…); TLS failures say why in the message.
+  const code = err?.code ?? err?.cause?.code;
+  const message = err?.cause?.message ?? err?.message;
+  if (code && message && !message.includes(code)) return `${code}: ${message}`;
+  return message ?? code ?? String(error);
 }
