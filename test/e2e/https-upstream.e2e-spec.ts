@@ -83,7 +83,9 @@ describe('HTTPS upstreams with mutual TLS (ConsulHttpClient with its own CA and 
 
     const noCert = await callers.withoutCert.get('/who').catch((error: unknown) => error);
     expect(noCert).toBeInstanceOf(ConsulHttpTransportError);
-    expect((noCert as Error).message).toMatch(/GET \/who on service "secure_no_cert" failed after 2 attempt\(s\): 127\.0\.0\.1:\d+: /);
+    expect((noCert as Error).message).toMatch(
+      /GET \/who on service "secure_no_cert" failed after 2 attempt\(s\): 127\.0\.0\.1:\d+: /,
+    );
 
     const wrongCa = await callers.wrongCa.get('/who').catch((error: unknown) => error);
     expect(wrongCa).toBeInstanceOf(ConsulHttpTransportError);
