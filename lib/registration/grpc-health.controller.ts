@@ -1,5 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod, RpcException } from '@nestjs/microservices';
+import { concat, distinctUntilChanged, exhaustMap, map, NEVER, type Observable, of, timer } from 'rxjs';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ResolvedConsulOptions } from '../options/resolved-options.js';
@@ -13,9 +14,11 @@ export enum GrpcServingStatus {
 }
 
 const GRPC_NOT_FOUND = 5;
+/** How often a `Watch` stream re-runs the indicators; a change is sent at the next run. */
+export const GRPC_HEALTH_WATCH_INTERVAL_MS = 5_000;
 
 /**
- * `grpc.health.v1.Health/Check`, answered from the Terminus indicators. Bound by Nest's gRPC
+ * `grpc.health.v1.Health` (`Check` and `Watch`), answered from the Terminus indicators. Bound by Nest's gRPC
  * server when its options include the health proto (see `withGrpcHealth`); inert elsewhere.
  */
 @Controller()
@@ -28,11 +31,31 @@ export class ConsulGrpcHealthController {
   @GrpcMethod('Health', 'Check')
   async check(request: { service?: string }): Promise<{ status: GrpcServingStatus }> {
     const service = request?.service ?? '';
-    // '' is the whole server (what Consul asks by default); the registered name is an alias of it.
-    if (service !== '' && service !== this.options.service?.name) {
-      throw new RpcException({ code: GRPC_NOT_FOUND, message: `unknown service "${service}"` });
-    }
+    if (!this.knows(service)) throw new RpcException({ code: GRPC_NOT_FOUND, message: `unknown service "${service}"` });
+    return { status: await this.status() };
+  }
+
+  /**
+   * The status now, then each change, until the client cancels (Nest unsubscribes then). As the
+   * health protocol says, an unknown service gets SERVICE_UNKNOWN and the stream stays open.
+   */
+  @GrpcMethod('Health', 'Watch')
+  watch(request: { service?: string }): Observable<{ status: GrpcServingStatus }> {
+    if (!this.knows(request?.service ?? '')) return concat(of({ status: GrpcServingStatus.SERVICE_UNKNOWN }), NEVER);
+    return timer(0, GRPC_HEALTH_WATCH_INTERVAL_MS).pipe(
+      exhaustMap(() => this.status()), // a slow indicator never stacks runs
+      distinctUntilChanged(),
+      map((status) => ({ status })),
+    );
+  }
+
+  /** '' is the whole server (what Consul asks by default); the registered name is an alias of it. */
+  private knows(service: string): boolean {
+    return service === '' || service === this.options.service?.name;
+  }
+
+  private async status(): Promise<GrpcServingStatus> {
     const result = await this.health.check();
-    return { status: result.status === 'ok' ? GrpcServingStatus.SERVING : GrpcServingStatus.NOT_SERVING };
+    return result.status === 'ok' ? GrpcServingStatus.SERVING : GrpcServingStatus.NOT_SERVING;
   }
 }

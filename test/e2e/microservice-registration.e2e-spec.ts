@@ -1,4 +1,5 @@
-import { ConsulOptionsError } from '../../lib/index.js';
+import { ConsulOptionsError, GrpcServingStatus } from '../../lib/index.js';
+import { GRPC_HEALTH_PROTO_PATH } from '../../lib/registration/grpc-health.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import type { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions } from '../helpers/consul-app.js';
@@ -53,6 +54,47 @@ describe('microservice registration (real Consul agent)', () => {
       { what: 'user_service gRPC check passing' },
     );
     expect(check.Output).toBe(`gRPC check 127.0.0.1:${port}: success`);
+  });
+
+  it('streams grpc.health.v1 Watch: the status now, then each change; SERVICE_UNKNOWN for another service', async () => {
+    const port = await freePort();
+    let up = true;
+    const ms = await createMicroservice(
+      consulOptions(agent, {
+        service: { name: 'watched_service', port, check: { type: 'grpc' } },
+        health: { indicators: [async () => ({ db: { status: up ? 'up' : 'down' } })] },
+      }),
+      grpcTransport(port),
+      [GreeterController],
+    );
+    apps.push(ms);
+    await ms.app.listen();
+
+    const grpc = await import('@grpc/grpc-js');
+    const loader = await import('@grpc/proto-loader');
+    const definition = loader.loadSync(GRPC_HEALTH_PROTO_PATH, { enums: Number });
+    const { Health } = (grpc.loadPackageDefinition(definition).grpc as any).health.v1;
+    const client = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const statuses: number[] = [];
+    const unknown: number[] = [];
+    const stream = client.Watch({ service: '' });
+    stream.on('data', ({ status }: { status: number }) => statuses.push(status));
+    stream.on('error', () => undefined); // cancelled below
+    const other = client.Watch({ service: 'nobody' });
+    other.on('data', ({ status }: { status: number }) => unknown.push(status));
+    other.on('error', () => undefined);
+    try {
+      await eventually(() => statuses.length === 1, { what: 'the first status' });
+      expect(statuses).toEqual([GrpcServingStatus.SERVING]);
+      up = false;
+      await eventually(() => statuses.length === 2, { timeoutMs: 12_000, what: 'NOT_SERVING on the stream' });
+      expect(statuses).toEqual([GrpcServingStatus.SERVING, GrpcServingStatus.NOT_SERVING]);
+      expect(unknown).toEqual([GrpcServingStatus.SERVICE_UNKNOWN]);
+    } finally {
+      stream.cancel();
+      other.cancel();
+      client.close();
+    }
   });
 
   it('reports NOT_SERVING through gRPC health when a Terminus indicator is down, so the check goes critical', async () => {
