@@ -1,17 +1,13 @@
 import { Injectable, Module } from '@nestjs/common';
 import { type ClientGrpc, Transport } from '@nestjs/microservices';
 import { createRequire } from 'node:module';
-import { firstValueFrom, type Observable } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import { ConsulHttpClient, ConsulService, ConsulModule } from '../lib/index.js';
 import type { ConsulAgent } from '../test/helpers/consul-agent.js';
-import { HELLO_PROTO } from '../test/helpers/consul-microservice.js';
+import { type Greeter, HELLO_PROTO } from '../test/helpers/consul-microservice.js';
 import { startGreeter, whoAmI } from '../test/helpers/upstreams.js';
 import { registerTtl, startApp } from './context.js';
 import { fmt, load, table } from './stats.js';
-
-interface Greeter {
-  hello(request: { name: string }): Observable<{ message: string }>;
-}
 
 @Injectable()
 class Clients {

@@ -2,12 +2,6 @@ import { Logger } from '@nestjs/common';
 import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ConsulRequestError } from './consul-request.error.js';
 
-/**
- * Whether the Consul agent answers, said once per change for the whole app. Every watch loop,
- * the registrar and the config loop share one client, so an outage is one warning when it
- * starts and one line when it ends, not one per loop and retry. Components log their own
- * unreachable failures at debug level only.
- */
 export interface AgentReachabilityOptions {
   /**
    * A cheap request to the agent, sent every `probeIntervalMs` while it is unreachable, so that
@@ -19,6 +13,12 @@ export interface AgentReachabilityOptions {
   now?: () => number;
 }
 
+/**
+ * Whether the Consul agent answers, said once per change for the whole app. Every watch loop,
+ * the registrar and the config loop share one client, so an outage is one warning when it
+ * starts and one line when it ends, not one per loop and retry. Components log their own
+ * unreachable failures at debug level only.
+ */
 export class AgentReachability {
   private lostAt?: number;
   private failedRequests = 0;
@@ -41,10 +41,11 @@ export class AgentReachability {
    * Calls `listener` each time the agent answers after an outage (it may be a restarted agent that
    * lost its state). Returns the unsubscribe function.
    */
-  onReconnect(listener: () => void): () => void {
+  readonly onReconnect = (listener: () => void): (() => void) => {
+    // An arrow function: loops take it as their backoff's wake source as it is (a WakeSource).
     this.reconnectListeners.add(listener);
     return () => this.reconnectListeners.delete(listener);
-  }
+  };
 
   /** The agent answered (any HTTP status: it is there). */
   answered(agent: string): void {

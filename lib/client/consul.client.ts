@@ -109,8 +109,9 @@ export class ConsulClient {
     if (query.near) params.near = query.near;
     if (query.stale) params.stale = '';
     if (index > 0) Object.assign(params, { index, wait: `${Math.ceil(waitMs / 1000)}s` });
+    const action = `list instances of service "${query.service}"${query.dc ? ` in ${query.dc}` : ''}`;
     const res = await this.call({
-      action: `list instances of service "${query.service}"${query.dc ? ` in ${query.dc}` : ''}`,
+      action,
       method: 'GET',
       path: '/health/service/{service}',
       params: { service: query.service },
@@ -122,7 +123,7 @@ export class ConsulClient {
     // Odd entries are the mapper's to skip (with one log line); a body that is no list at all is
     // not "no instances": it is an error, so the watch keeps the last known answer.
     return {
-      entries: this.expectList<HealthServiceEntry>(res, `list instances of service "${query.service}"`),
+      entries: this.expectList<HealthServiceEntry>(res, action),
       index: consulIndex(res),
     };
   }
@@ -135,8 +136,9 @@ export class ConsulClient {
     prefix: string,
     { index, waitMs, signal, stale }: { index: number; waitMs: number; signal?: AbortSignal; stale?: boolean },
   ): Promise<{ entries: KvEntry[]; index: number }> {
+    const action = `read the KV prefix "${prefix}"`;
     const res = await this.call({
-      action: `read the KV prefix "${prefix}"`,
+      action,
       method: 'GET',
       path: '/kv/{prefix}',
       params: { prefix: encodeKvPath(prefix) },
@@ -149,7 +151,6 @@ export class ConsulClient {
       timeoutMs: index > 0 ? waitMs + waitMs / 16 + this.options.timeoutMs : undefined,
       signal,
     });
-    const action = `read the KV prefix "${prefix}"`;
     const entries = res.statusCode === 404 ? [] : this.expectList<Record<string, unknown>>(res, action);
     // One odd entry makes the whole answer suspect: configuration is replaced only by a sound one.
     const odd = entries.find(

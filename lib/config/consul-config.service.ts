@@ -156,7 +156,7 @@ export class ConsulConfigService implements OnApplicationShutdown {
         ...settings,
         equals: (a, b) => JSON.stringify(a) === JSON.stringify(b),
         logger: this.logger,
-        wake: (listener) => this.client!.reachability.onReconnect(listener),
+        wake: this.client!.reachability.onReconnect,
         seed: { value: state.raw ? (JSON.parse(state.raw) as KvEntry[]) : [], index },
       },
     );

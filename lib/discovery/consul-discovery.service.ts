@@ -151,7 +151,8 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     // Most lookups name only a service: skip building the full key for them.
     const plain = isEmptyQuery(query);
     const known = plain ? this.plainLeases.get(service) : undefined;
-    if (known && !known.released && !known.loop.stopped) {
+    // A released lease has already left plainLeases (the release callback): only shutdown stops a known loop.
+    if (known && !known.loop.stopped) {
       known.used = true;
       return known.loop;
     }
@@ -204,7 +205,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
         },
         equals: sameInstances,
         logger: this.logger,
-        wake: (listener) => this.client.reachability.onReconnect(listener),
+        wake: this.client.reachability.onReconnect,
       },
     );
   }

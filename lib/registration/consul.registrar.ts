@@ -72,14 +72,14 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    // An agent that answers again after an outage may have restarted without its state: ask it
-    // now rather than at the next reconcile tick (registration.reconcileInterval, 30 s by default).
-    this.stopReconnectListener = this.client.reachability.onReconnect(() => this.reconcileNow());
     if (!this.options.service) {
       // Nothing to register: an app that only discovers or reads configuration.
       if (this.options.registration.failFast) await this.preflight();
       return;
     }
+    // An agent that answers again after an outage may have restarted without its state: ask it
+    // now rather than at the next reconcile tick (registration.reconcileInterval, 30 s by default).
+    this.stopReconnectListener = this.client.reachability.onReconnect(() => this.reconcileNow());
     const fit = resolveCheckType(this.options.service, Boolean(this.adapterHost.httpAdapter));
     if (this.options.registration.enabled) {
       this.checkType = await fit;
@@ -203,8 +203,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
           return true;
         } catch (error) {
           this.reportFailure(error);
-          const wake = (listener: () => void) => this.client.reachability.onReconnect(listener);
-          if (!(await sleep(backoff.next(), this.lifetime.signal, wake))) return false;
+          if (!(await sleep(backoff.next(), this.lifetime.signal, this.client.reachability.onReconnect))) return false;
         }
       }
       return false;

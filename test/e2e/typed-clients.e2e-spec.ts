@@ -1,7 +1,7 @@
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type ClientGrpc, Transport } from '@nestjs/microservices';
-import { firstValueFrom, type Observable } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import {
   ConsulClientProxy,
   ConsulGrpcClient,
@@ -13,14 +13,10 @@ import {
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import type { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
-import { HELLO_PROTO } from '../helpers/consul-microservice.js';
+import { type Greeter, HELLO_PROTO } from '../helpers/consul-microservice.js';
 import { CountingTcpRelay } from '../helpers/counting-proxy.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGreeter, startTcpWhoAmI, whoAmI } from '../helpers/upstreams.js';
-
-interface Greeter {
-  hello(request: { name: string }): Observable<{ message: string }>;
-}
 
 @Injectable()
 class Callers {

@@ -3,10 +3,16 @@ import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
 import { GrpcMethod, type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { fileURLToPath } from 'node:url';
+import type { Observable } from 'rxjs';
 import { ConsulModule, type ConsulModuleOptions, withGrpcHealth } from '../../lib/index.js';
 import { CapturingLogger } from './capturing-logger.js';
 
 export const HELLO_PROTO = fileURLToPath(new URL('../fixtures/hello.proto', import.meta.url));
+
+/** The client side of `hello.Greeter` (HELLO_PROTO), as `ClientGrpc.getService('Greeter')` returns it. */
+export interface Greeter {
+  hello(request: { name: string }): Observable<{ message: string }>;
+}
 
 @Controller()
 export class GreeterController {

@@ -1,18 +1,14 @@
 import { Injectable, Module } from '@nestjs/common';
 import { type ClientGrpc, Transport } from '@nestjs/microservices';
-import { firstValueFrom, type Observable } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import { ConsulDiscoveryService, ConsulHttpClient, ConsulModule, ConsulService } from '../../lib/index.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
-import { HELLO_PROTO } from '../helpers/consul-microservice.js';
+import { type Greeter, HELLO_PROTO } from '../helpers/consul-microservice.js';
 import { eventually } from '../helpers/eventually.js';
 import { type CallRecord, failureSummary, steadyLoad } from '../helpers/steady-load.js';
 import { UpstreamProcess } from '../helpers/upstream-process.js';
 import { report } from './report.js';
-
-interface Greeter {
-  hello(request: { name: string }): Observable<{ message: string }>;
-}
 
 @Injectable()
 class Callers {
