@@ -3,6 +3,7 @@ import { Transport } from '@nestjs/microservices';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
+import { ConsulOptionsError, type OptionProblem } from '../options/consul-options.error.js';
 import { parseDuration } from '../options/duration.js';
 import type { ResolvedConsulOptions } from '../options/resolved-options.js';
 import type { ConsulClientDefinition } from './consul-client.definition.js';
@@ -36,6 +37,7 @@ function createClient(
   const balancer = createLoadBalancer(definition.loadBalancer ?? options.discovery.loadBalancer);
   if (definition.transport === 'http') {
     const { timeout, outlier, ...rest } = definition.options ?? {};
+    checkHttpPoolOptions(rest, where);
     return new ConsulHttpClient(definition.service, discovery, balancer, {
       ...rest,
       timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, `${where}: options.timeout`),
@@ -53,6 +55,27 @@ function createClient(
     options: definition.options,
     query: definition.query,
   });
+}
+
+/** What undici would reject deep inside its Agent, said here with the option's name. */
+function checkHttpPoolOptions(options: { connections?: unknown; tls?: unknown }, where: string): void {
+  const problems: OptionProblem[] = [];
+  const { connections, tls } = options;
+  if (connections !== undefined && !(Number.isInteger(connections) && (connections as number) > 0)) {
+    problems.push({
+      option: `${where}: options.connections`,
+      problem: `${JSON.stringify(connections)} is not a positive whole number`,
+      fix: 'give the most connections to keep open per instance, e.g. 10, or leave it out for no limit',
+    });
+  }
+  if (tls !== undefined && (typeof tls !== 'object' || tls === null || Array.isArray(tls))) {
+    problems.push({
+      option: `${where}: options.tls`,
+      problem: `${JSON.stringify(tls)} is not an object`,
+      fix: 'use { ca, cert, key } with PEM strings or Buffers (cert and key only for mutual TLS)',
+    });
+  }
+  if (problems.length > 0) throw new ConsulOptionsError(problems);
 }
 
 function closedAtShutdown<T extends { close(): unknown }>(client: T): T {

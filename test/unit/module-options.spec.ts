@@ -74,4 +74,28 @@ describe('ConsulModule option validation at app creation', () => {
     expect(resolved.registration.enabled).toBe(false);
     expect(resolved.discovery.loadBalancer).toBe('random');
   });
+
+  it('rejects HTTP client pool options undici would refuse, naming the client and the option', async () => {
+    @Module({
+      imports: [
+        ConsulModule.forRoot({}),
+        ConsulModule.forFeature([
+          { service: 'user_api', transport: 'http', options: { connections: 0, tls: 'yes' as never } },
+        ]),
+      ],
+    })
+    class AppModule {}
+    const error = await NestFactory.create(AppModule, { logger: false, abortOnError: false }).then(
+      async (app) => {
+        await app.close();
+        return undefined;
+      },
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(ConsulOptionsError);
+    expect((error as ConsulOptionsError).problems.map((p) => p.option)).toEqual([
+      'ConsulModule.forFeature() client "user_api": options.connections',
+      'ConsulModule.forFeature() client "user_api": options.tls',
+    ]);
+  });
 });
