@@ -1,4 +1,5 @@
 import { promises as dns } from 'node:dns';
+import { isIP } from 'node:net';
 
 export interface DnsLookupOptions {
   /** Only instances with this tag (`<tag>.<service>.service.consul`). */
@@ -32,12 +33,17 @@ export class ConsulDnsResolver {
   private readonly resolver: dns.Resolver;
   private readonly server: string;
   private readonly domain: string;
+  /** Set once the resolver points at the server's address (see {@link pointAtServer}). */
+  private serverReady?: Promise<void>;
 
-  constructor(server: { host: string; port: number }, options: { timeoutMs?: number; domain?: string } = {}) {
-    this.server = `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
+  /** Never throws and sends nothing: a hostname in `server.host` is looked up at the first `resolve()`. */
+  constructor(
+    private readonly serverHost: { host: string; port: number },
+    options: { timeoutMs?: number; domain?: string } = {},
+  ) {
+    this.server = hostPort(serverHost.host, serverHost.port);
     this.domain = options.domain ?? 'consul';
     this.resolver = new dns.Resolver({ timeout: options.timeoutMs ?? 2_000, tries: 2 });
-    this.resolver.setServers([this.server]);
   }
 
   async resolve(service: string, options: DnsLookupOptions = {}): Promise<DnsInstance[]> {
@@ -53,6 +59,7 @@ export class ConsulDnsResolver {
       }
     }
     const name = `${options.tag ? `${options.tag}.` : ''}${service}.service${options.dc ? `.${options.dc}` : ''}.${this.domain}`;
+    await this.pointAtServer();
     let records: Awaited<ReturnType<dns.Resolver['resolveSrv']>>;
     try {
       records = await this.resolver.resolveSrv(name);
@@ -82,6 +89,37 @@ export class ConsulDnsResolver {
     return instances.toSorted((a, b) => a.priority - b.priority || a.target.localeCompare(b.target) || a.port - b.port);
   }
 
+  /**
+   * `Resolver.setServers()` takes IP addresses only, while users name their agent (`localhost`,
+   * `consul` in Docker or Kubernetes). So the name is looked up with the system resolver at the
+   * first query, not at construction (an app that never calls `resolveDns()` must not pay for,
+   * or fail on, it). A failed look-up is not kept: the next query tries again.
+   */
+  private pointAtServer(): Promise<void> {
+    this.serverReady ??= (async () => {
+      const { host, port } = this.serverHost;
+      let addresses = [host];
+      if (isIP(host) === 0) {
+        try {
+          // Every address: `localhost` may be ::1 first while the agent listens on 127.0.0.1, and
+          // the resolver moves on to the next server when one refuses.
+          addresses = (await dns.lookup(host, { all: true })).map((found) => found.address);
+        } catch (error) {
+          const cause = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new ConsulDnsError(
+            `Consul DNS: discovery.dns.host "${host}" does not resolve to an address (${cause}). ` +
+              `Set discovery.dns.host to the agent's address or a name this machine resolves (it defaults to consul.host).`,
+          );
+        }
+      }
+      this.resolver.setServers(addresses.map((address) => hostPort(address, port)));
+    })().catch((error: unknown) => {
+      this.serverReady = undefined;
+      throw error;
+    });
+    return this.serverReady;
+  }
+
   private async address(target: string): Promise<string> {
     try {
       const [v4] = await this.resolver.resolve4(target);
@@ -100,6 +138,13 @@ export class ConsulDnsResolver {
 
   private failure(name: string, type: string, error: unknown): ConsulDnsError {
     const cause = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    return new ConsulDnsError(`Consul DNS at ${this.server} could not resolve ${name} (${type}): ${cause}`);
+    return new ConsulDnsError(
+      `Consul DNS at ${this.server} could not resolve ${name} (${type}): ${cause}. ` +
+        `Check discovery.dns.host and discovery.dns.port: they name the agent's DNS interface (port 8600 by default).`,
+    );
   }
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -138,6 +138,23 @@ describe('ConsulDiscoveryService (real Consul agent)', () => {
     const viaDns = (await discovery.resolveDns('user_service')).map((i) => `${i.address}:${i.port}`).toSorted();
     expect(viaDns).toEqual(viaHttp);
   });
+
+  it('runs with consul.host "localhost": the agent and its DNS interface are reached by name', async () => {
+    const byName = consulOptions(agent, { service: { name: 'by_name' } });
+    const started = await startHttpApp({
+      ...byName,
+      consul: { ...byName.consul, host: 'localhost' },
+      // DNS defaults to consul.host: only the port is the test agent's own.
+      discovery: { dns: { port: agent.ports.dns } },
+    });
+    try {
+      await eventually(async () => (await agent.health('by_name')).length === 1, { what: 'by_name registered' });
+      const viaDns = await started.app.get(ConsulDiscoveryService).resolveDns('user_service');
+      expect(viaDns.map((i) => `${i.address}:${i.port}`).toSorted()).toEqual(['127.0.0.1:5001', '127.0.0.1:5002']);
+    } finally {
+      await started.app.close();
+    }
+  });
 });
 
 describe('watch loops: shared, cheap, and resilient (real Consul agent behind a counting proxy)', () => {

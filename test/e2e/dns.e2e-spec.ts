@@ -101,6 +101,20 @@ describe('ConsulDnsResolver (real Consul agent DNS interface)', () => {
     await expect(failure).rejects.toThrow('user_service.service.consul');
   });
 
+  it('accepts a hostname for the DNS server, looked up at the first query, not at construction', async () => {
+    const byName = new ConsulDnsResolver({ host: 'localhost', port: agent!.ports.dns });
+    expect(endpoints(await byName.resolve('user_service'))).toEqual(['127.0.0.1:5001', '127.0.0.1:5002']);
+  });
+
+  it('names discovery.dns.host when the DNS server name does not resolve, and tries again on the next query', async () => {
+    const unknown = new ConsulDnsResolver({ host: 'no-such-host.invalid', port: agent!.ports.dns });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const failure = unknown.resolve('user_service');
+      await expect(failure).rejects.toBeInstanceOf(ConsulDnsError);
+      await expect(failure).rejects.toThrow('discovery.dns.host "no-such-host.invalid" does not resolve');
+    }
+  });
+
   it('rejects an invalid service name before querying, naming it', async () => {
     await expect(resolver.resolve('bad name')).rejects.toThrow('"bad name"');
     await expect(resolver.resolve('bad name')).rejects.not.toBeInstanceOf(ConsulDnsError);
