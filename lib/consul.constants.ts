@@ -4,6 +4,8 @@ export const CONSUL_RESOLVED_OPTIONS = 'CONSUL:RESOLVED_OPTIONS';
 /** Logger context names, one per component, so logs can be filtered. */
 export const LOG_CONTEXT = {
   registrar: 'ConsulRegistrar',
-  client: 'ConsulClient',
+  api: 'ConsulApi',
   health: 'ConsulHealth',
+  discovery: 'ConsulDiscovery',
+  config: 'ConsulConfig',
 } as const;

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { ConsulClient } from './client/consul.client.js';
+import { ConsulApi } from './consul-api/consul-api.js';
 import type { ConsulClientDefinition } from './clients/consul-client.definition.js';
 import { createConsulClientProviders } from './clients/consul-clients.providers.js';
 import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';
@@ -35,9 +35,9 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
       useFactory: (options: ConsulModuleOptions) => resolveConsulOptions(options),
     },
     {
-      provide: ConsulClient,
+      provide: ConsulApi,
       inject: [CONSUL_RESOLVED_OPTIONS],
-      useFactory: (options: ResolvedConsulOptions) => new ConsulClient(options.consul),
+      useFactory: (options: ResolvedConsulOptions) => new ConsulApi(options.consul),
     },
     ConsulHealthService,
     ConsulHealthEndpoint,
@@ -49,7 +49,7 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
   ],
   exports: [
     ConsulConfigService,
-    ConsulClient,
+    ConsulApi,
     ConsulHealthService,
     ConsulHealthIndicator,
     ConsulRegistrar,

@@ -11,9 +11,10 @@ export type {
   ConsulRetryOptions,
   ConsulServiceOptions,
 } from './options/consul-options.interface.js';
+export { ConsulKitError } from './common/consul-kit.error.js';
 export { ConsulOptionsError, type OptionProblem } from './options/consul-options.error.js';
 export { parseDuration } from './options/duration.js';
-export { ConsulRequestError } from './client/consul-request.error.js';
+export { ConsulRequestError } from './consul-api/consul-request.error.js';
 export { ConsulRegistrar } from './registration/consul.registrar.js';
 export { ConsulUnavailableError } from './registration/consul-unavailable.error.js';
 export { AddressDetectionError } from './registration/address.detector.js';

@@ -1,10 +1,11 @@
-import type { KvEntry } from '../client/consul-api.types.js';
+import { ConsulKitError } from '../common/consul-kit.error.js';
+import type { KvEntry } from '../consul-api/consul-api.types.js';
 import { setPath } from './config-paths.js';
 import type { ConfigContext } from './consul-config.options.js';
 import { type ConfigObject, parseDocument, treeValue } from './formats/config-formats.js';
 
 /** A KV value that could not be read as configuration; names the key. */
-export class ConsulConfigParseError extends Error {
+export class ConsulConfigParseError extends ConsulKitError {
   override readonly name = 'ConsulConfigParseError';
 
   constructor(

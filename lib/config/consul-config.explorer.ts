@@ -1,3 +1,4 @@
+import { LOG_CONTEXT } from '../consul.constants.js';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { filter, type Subscription } from 'rxjs';
@@ -8,7 +9,7 @@ import { CONSUL_CONFIG_CHANGE } from './on-consul-config-change.decorator.js';
 /** Finds `@OnConsulConfigChange()` methods and feeds them the changes under their path. */
 @Injectable()
 export class ConsulConfigExplorer implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger('ConsulConfig');
+  private readonly logger = new Logger(LOG_CONTEXT.config);
   private readonly subscriptions: Subscription[] = [];
 
   constructor(

@@ -1,4 +1,4 @@
-import { ConsulClient } from '../client/consul.client.js';
+import { ConsulApi } from '../consul-api/consul-api.js';
 import { type ConsulConfigModuleOptions, resolveConfigModuleOptions } from './consul-config.module.js';
 import { configWatchSettings } from './consul-config.providers.js';
 import { ConsulConfigService } from './consul-config.service.js';
@@ -10,7 +10,7 @@ import { ConsulConfigService } from './consul-config.service.js';
 export function consulConfigLoader(options: ConsulConfigModuleOptions): () => Promise<Record<string, unknown>> {
   return async () => {
     const resolved = resolveConfigModuleOptions(options);
-    const client = new ConsulClient(resolved.consul);
+    const client = new ConsulApi(resolved.consul);
     try {
       const service = await ConsulConfigService.load(
         client,

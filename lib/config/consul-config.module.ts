@@ -1,6 +1,6 @@
 import { ConfigurableModuleBuilder, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { ConsulClient } from '../client/consul.client.js';
+import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ConsulConnectionOptions, ConsulDiscoveryOptions } from '../options/consul-options.interface.js';
 import { ConsulOptionsError } from '../options/consul-options.error.js';
@@ -46,9 +46,9 @@ export function resolveConfigModuleOptions(options: ConsulConfigModuleOptions): 
   providers: [
     { provide: CONSUL_RESOLVED_OPTIONS, inject: [MODULE_OPTIONS_TOKEN], useFactory: resolveConfigModuleOptions },
     {
-      provide: ConsulClient,
+      provide: ConsulApi,
       inject: [CONSUL_RESOLVED_OPTIONS],
-      useFactory: (options: ResolvedConsulOptions) => new ConsulClient(options.consul),
+      useFactory: (options: ResolvedConsulOptions) => new ConsulApi(options.consul),
     },
     ...consulConfigProviders,
   ],

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { ConsulClient } from '../client/consul.client.js';
+import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../options/resolved-options.js';
 import { ConsulConfigExplorer } from './consul-config.explorer.js';
@@ -24,8 +24,8 @@ export function configWatchSettings(
 export const consulConfigProviders: Provider[] = [
   {
     provide: ConsulConfigService,
-    inject: [ConsulClient, CONSUL_RESOLVED_OPTIONS],
-    useFactory: (client: ConsulClient, options: ResolvedConsulOptions) =>
+    inject: [ConsulApi, CONSUL_RESOLVED_OPTIONS],
+    useFactory: (client: ConsulApi, options: ResolvedConsulOptions) =>
       options.config
         ? ConsulConfigService.load(client, options.config, configWatchSettings(options))
         : ConsulConfigService.disabled(),

@@ -1,8 +1,9 @@
+import { LOG_CONTEXT } from '../consul.constants.js';
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type Observable, Subject } from 'rxjs';
-import type { KvEntry } from '../client/consul-api.types.js';
-import type { ConsulClient } from '../client/consul.client.js';
-import { ConsulRequestError } from '../client/consul-request.error.js';
+import type { KvEntry } from '../consul-api/consul-api.types.js';
+import type { ConsulApi } from '../consul-api/consul-api.js';
+import { ConsulRequestError } from '../consul-api/consul-request.error.js';
 import { StateLog } from '../common/state-log.js';
 import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
 import { ConsulConfigParseError, parseContext } from './config-context.parser.js';
@@ -29,7 +30,7 @@ type ContextState = { context: ConfigContext; layer: ConfigObject; raw: string }
  * configuration stays and one error names the key.
  */
 export class ConsulConfigService implements OnApplicationShutdown {
-  private readonly logger = new Logger('ConsulConfig');
+  private readonly logger = new Logger(LOG_CONTEXT.config);
   private readonly changeSubject = new Subject<ConfigChange>();
   private readonly loops: Array<BlockingQueryLoop<KvEntry[]>> = [];
   private config: ConfigObject = {};
@@ -38,7 +39,7 @@ export class ConsulConfigService implements OnApplicationShutdown {
   readonly changes$: Observable<ConfigChange> = this.changeSubject.asObservable();
 
   private constructor(
-    private readonly client: ConsulClient | undefined,
+    private readonly client: ConsulApi | undefined,
     private readonly options: ResolvedConfigOptions | undefined,
     private readonly states: ContextState[],
   ) {}
@@ -50,7 +51,7 @@ export class ConsulConfigService implements OnApplicationShutdown {
 
   /** Reads every context once (failing per `failFast`), then follows them if `watch` is on. */
   static async load(
-    client: ConsulClient,
+    client: ConsulApi,
     options: ResolvedConfigOptions,
     watch: ConfigWatchSettings,
   ): Promise<ConsulConfigService> {

@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Observable } from 'rxjs';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import type { LoadBalancer } from '../balancing/load-balancer.js';
-import { ConsulClient } from '../client/consul.client.js';
-import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
+import { ConsulApi } from '../consul-api/consul-api.js';
+import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../options/resolved-options.js';
 import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
 import { type IdleLease, IdleLeases } from '../watch/idle-leases.js';
@@ -36,7 +36,7 @@ type InstanceLoop = BlockingQueryLoop<ServiceInstance[]>;
  */
 @Injectable()
 export class ConsulDiscoveryService implements OnApplicationShutdown {
-  private readonly logger = new Logger('ConsulDiscovery');
+  private readonly logger = new Logger(LOG_CONTEXT.discovery);
   private readonly registry = new WatchRegistry<InstanceLoop>();
   /** Leases for `getInstances()`/`choose()` callers, who never say they are done: released when idle. */
   private readonly pinned: IdleLeases<InstanceLoop>;
@@ -48,7 +48,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   private shutDown = false;
 
   constructor(
-    private readonly client: ConsulClient,
+    private readonly client: ConsulApi,
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
   ) {
     this.dnsResolver = new ConsulDnsResolver(options.discovery.dns, { timeoutMs: options.consul.timeoutMs });

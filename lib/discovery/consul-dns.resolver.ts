@@ -1,3 +1,4 @@
+import { ConsulKitError } from '../common/consul-kit.error.js';
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 
@@ -18,7 +19,7 @@ export interface DnsInstance {
   weight: number;
 }
 
-export class ConsulDnsError extends Error {
+export class ConsulDnsError extends ConsulKitError {
   override readonly name = 'ConsulDnsError';
 }
 

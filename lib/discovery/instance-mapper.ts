@@ -1,4 +1,4 @@
-import type { HealthServiceEntry } from '../client/consul-api.types.js';
+import type { HealthServiceEntry } from '../consul-api/consul-api.types.js';
 import type { InstanceStatus, ServiceInstance } from './service-instance.js';
 
 const MAINTENANCE_CHECK = /^_(service|node)_maintenance/;

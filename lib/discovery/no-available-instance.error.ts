@@ -1,5 +1,6 @@
+import { ConsulKitError } from '../common/consul-kit.error.js';
 /** No instance of a service can take a call right now: none registered, none passing, or none with the tags. */
-export class NoAvailableInstanceError extends Error {
+export class NoAvailableInstanceError extends ConsulKitError {
   override readonly name = 'NoAvailableInstanceError';
 
   constructor(

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
-import { ConsulClient } from '../client/consul.client.js';
+import { ConsulApi } from '../consul-api/consul-api.js';
 import { parseDuration } from '../options/duration.js';
 
 /**
@@ -10,7 +10,7 @@ import { parseDuration } from '../options/duration.js';
 @Injectable()
 export class ConsulHealthIndicator {
   constructor(
-    private readonly client: ConsulClient,
+    private readonly client: ConsulApi,
     private readonly indicators: HealthIndicatorService,
   ) {}
 

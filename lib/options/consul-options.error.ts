@@ -1,3 +1,4 @@
+import { ConsulKitError } from '../common/consul-kit.error.js';
 /** One thing wrong with the module options. */
 export interface OptionProblem {
   /** Path of the option, e.g. `service.check.interval`. */
@@ -12,7 +13,7 @@ export interface OptionProblem {
  * Thrown when `ConsulModule` options are invalid. Lists every problem found, so a
  * user fixes them in one go; thrown before anything is sent to Consul.
  */
-export class ConsulOptionsError extends Error {
+export class ConsulOptionsError extends ConsulKitError {
   override readonly name = 'ConsulOptionsError';
 
   constructor(readonly problems: readonly OptionProblem[]) {

@@ -1,3 +1,4 @@
+import { ConsulKitError } from '../common/consul-kit.error.js';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { ResolvedConsulOptions } from '../options/resolved-options.js';
@@ -12,7 +13,7 @@ export interface AddressSources {
   routedAddress(family: 4 | 6): Promise<string | undefined>;
 }
 
-export class AddressDetectionError extends Error {
+export class AddressDetectionError extends ConsulKitError {
   override readonly name = 'AddressDetectionError';
 }
 

@@ -1,5 +1,6 @@
+import { ConsulKitError } from '../common/consul-kit.error.js';
 /** Thrown at bootstrap with `registration.failFast: true` when Consul cannot be used. */
-export class ConsulUnavailableError extends Error {
+export class ConsulUnavailableError extends ConsulKitError {
   override readonly name = 'ConsulUnavailableError';
 
   constructor(agent: string, cause: string) {

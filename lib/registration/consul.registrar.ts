@@ -6,8 +6,8 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { ConsulClient } from '../client/consul.client.js';
-import { ConsulRequestError, isUnreachable } from '../client/consul-request.error.js';
+import { ConsulApi } from '../consul-api/consul-api.js';
+import { ConsulRequestError, isUnreachable } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { sleep } from '../common/sleep.js';
 import { StateLog } from '../common/state-log.js';
@@ -50,7 +50,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
 
   constructor(
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
-    private readonly client: ConsulClient,
+    private readonly client: ConsulApi,
     private readonly health: ConsulHealthService,
     private readonly adapterHost: HttpAdapterHost,
   ) {}

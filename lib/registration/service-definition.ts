@@ -1,4 +1,4 @@
-import type { AgentCheckDefinition, AgentServiceRegistration } from '../client/consul-api.types.js';
+import type { AgentCheckDefinition, AgentServiceRegistration } from '../consul-api/consul-api.types.js';
 import { formatDuration } from '../options/duration.js';
 import type { ConsulCheckType } from '../options/consul-options.interface.js';
 import type { ResolvedServiceOptions } from '../options/resolved-options.js';

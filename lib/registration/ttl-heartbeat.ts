@@ -1,8 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import type { HealthCheckResult } from '@nestjs/terminus';
-import type { CheckStatus } from '../client/consul-api.types.js';
-import type { ConsulClient } from '../client/consul.client.js';
-import { isUnreachable } from '../client/consul-request.error.js';
+import type { CheckStatus } from '../consul-api/consul-api.types.js';
+import type { ConsulApi } from '../consul-api/consul-api.js';
+import { isUnreachable } from '../consul-api/consul-request.error.js';
 import { StateLog } from '../common/state-log.js';
 import type { ConsulHealthService } from '../health/consul-health.service.js';
 
@@ -22,7 +22,7 @@ export class TtlHeartbeat {
   private readonly states: StateLog<'ok' | 'failing' | 'unreachable'>;
 
   constructor(
-    private readonly client: ConsulClient,
+    private readonly client: ConsulApi,
     private readonly health: ConsulHealthService,
     private readonly checkId: string,
     private readonly ttlMs: number,

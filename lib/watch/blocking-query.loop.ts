@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { isUnreachable } from '../client/consul-request.error.js';
+import { isUnreachable } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { sleep, type WakeSource } from '../common/sleep.js';
 import { StateLog } from '../common/state-log.js';

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import type { Subscription } from 'rxjs';
-import { ConsulClient } from '../../lib/client/consul.client.js';
+import { ConsulApi } from '../../lib/consul-api/consul-api.js';
 import { ConsulDiscoveryService, NoAvailableInstanceError, type ServiceInstance } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
@@ -208,7 +208,7 @@ describe('watch loops: shared, cheap, and resilient (real Consul agent behind a 
   });
 
   it('leaves no listener behind on the signal a watch loop shares across its requests', async () => {
-    const client = new ConsulClient({
+    const client = new ConsulApi({
       host: '127.0.0.1',
       port: agent.httpPort,
       secure: false,

@@ -79,10 +79,10 @@ describe('registration lifecycle and self-healing (real Consul agent)', () => {
         }),
       );
       apps.push(started);
-      await eventually(() => started.logger.find('WARN', 'ConsulClient').length > 0, {
+      await eventually(() => started.logger.find('WARN', 'ConsulApi').length > 0, {
         what: 'an unreachable warning',
       });
-      expect(started.logger.find('WARN', 'ConsulClient')[0]).toMatch(
+      expect(started.logger.find('WARN', 'ConsulApi')[0]).toMatch(
         new RegExp(`Consul at ${late.address} could not register service "early_bird".*ECONNREFUSED.*Retrying`),
       );
 
@@ -94,8 +94,8 @@ describe('registration lifecycle and self-healing (real Consul agent)', () => {
       });
       // One line when Consul was lost (for the whole app, none per retry), one when it was back.
       expect(started.logger.lines.filter((line) => line.startsWith('WARN'))).toHaveLength(1);
-      await eventually(() => started.logger.find('LOG', 'ConsulClient').length === 1, { what: 'the "back" line' });
-      expect(started.logger.find('LOG', 'ConsulClient')[0]).toMatch(/answers again after [\d.]+ s/);
+      await eventually(() => started.logger.find('LOG', 'ConsulApi').length === 1, { what: 'the "back" line' });
+      expect(started.logger.find('LOG', 'ConsulApi')[0]).toMatch(/answers again after [\d.]+ s/);
     } finally {
       await Promise.all(apps.splice(0).map(({ app }) => app.close()));
       await late.stop();

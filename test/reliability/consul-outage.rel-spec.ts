@@ -130,7 +130,7 @@ describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () =
       calls: records.length,
       failed_calls: failed.length,
       warn_lines: outageLines.filter((l) => l.startsWith('WARN')).length,
-      back_lines: outageLines.filter((l) => l.startsWith('LOG [ConsulClient]')).length,
+      back_lines: outageLines.filter((l) => l.startsWith('LOG [ConsulApi]')).length,
       watch_back_after_restore_ms: watchBackMs,
       timers_before: before.Timeout ?? 0,
       timers_after: after.Timeout ?? 0,
@@ -141,9 +141,9 @@ describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () =
     expect(failureSummary(records)).toEqual({});
     expect(records.length).toBe(1_400);
     expect(outageLines.filter((l) => l.startsWith('WARN') || l.startsWith('ERROR'))).toEqual([
-      expect.stringMatching(/^WARN \[ConsulClient\] Consul at .* could not .*Retrying in the background/),
+      expect.stringMatching(/^WARN \[ConsulApi\] Consul at .* could not .*Retrying in the background/),
     ]);
-    expect(outageLines.filter((l) => l.startsWith('LOG [ConsulClient]'))).toEqual([
+    expect(outageLines.filter((l) => l.startsWith('LOG [ConsulApi]'))).toEqual([
       expect.stringMatching(/answers again after 6\d\.\d s/),
     ]);
     // No timer or socket left behind by 60 s of failing requests and retries: the same kinds

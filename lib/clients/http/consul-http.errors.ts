@@ -1,5 +1,6 @@
+import { ConsulKitError } from '../../common/consul-kit.error.js';
 /** The instance answered with an error status. */
-export class ConsulHttpResponseError extends Error {
+export class ConsulHttpResponseError extends ConsulKitError {
   override readonly name = 'ConsulHttpResponseError';
 
   constructor(
@@ -15,7 +16,7 @@ export class ConsulHttpResponseError extends Error {
 }
 
 /** No instance could be reached within the retry budget (connection refused, reset, timeout). */
-export class ConsulHttpTransportError extends Error {
+export class ConsulHttpTransportError extends ConsulKitError {
   override readonly name = 'ConsulHttpTransportError';
 
   constructor(

@@ -63,7 +63,7 @@ type PapiClient = { _request(opts: object, ...middleware: unknown[]): Promise<un
  * and return untyped results; everything above this class sees typed shapes and
  * {@link ConsulRequestError}s that name the agent and never carry the token.
  */
-export class ConsulClient {
+export class ConsulApi {
   private readonly consul: PapiClient;
   private readonly agent: HttpAgent;
   /**

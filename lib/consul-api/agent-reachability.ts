@@ -29,7 +29,7 @@ export class AgentReachability {
   private readonly now: () => number;
 
   constructor(private readonly options: AgentReachabilityOptions = {}) {
-    this.logger = options.logger ?? new Logger(LOG_CONTEXT.client);
+    this.logger = options.logger ?? new Logger(LOG_CONTEXT.api);
     this.now = options.now ?? Date.now;
   }
 

@@ -1,5 +1,6 @@
+import { ConsulKitError } from '../common/consul-kit.error.js';
 /** A Consul HTTP call that failed: the agent answered with an error, or could not be reached. */
-export class ConsulRequestError extends Error {
+export class ConsulRequestError extends ConsulKitError {
   override readonly name = 'ConsulRequestError';
 
   constructor(
