@@ -1,5 +1,6 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { ConsulModuleOptions } from './options/consul-options.interface.js';
+import { ConsulCoreModule } from './core/consul-core.module.js';
+import { type ConsulModuleOptions, resolveConsulOptions } from './core/consul-module.options.js';
 
 export const {
   ConfigurableModuleClass: ConsulConfigurableModule,
@@ -9,5 +10,9 @@ export const {
 } = new ConfigurableModuleBuilder<ConsulModuleOptions>({ moduleName: 'Consul' })
   .setClassMethodName('forRoot')
   // Global by default, like @nestjs/typeorm's root module: forFeature() clients need its discovery.
-  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  // The options go to the core, which validates them and shares the adapter; the layer re-exports it.
+  .setExtras({ isGlobal: true }, (definition, extras) => {
+    const core = ConsulCoreModule.forLayer(definition, CONSUL_MODULE_OPTIONS, resolveConsulOptions);
+    return { module: definition.module, global: extras.isGlobal, imports: [core], exports: [core] };
+  })
   .build();

@@ -1,20 +1,13 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { ConsulApi } from './consul-api/consul-api.js';
 import type { ConsulClientDefinition } from './clients/consul-client.definition.js';
 import { createConsulClientProviders } from './clients/consul-clients.providers.js';
+import { getConsulServiceToken } from './clients/consul-service.decorator.js';
 import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';
-import { consulConfigProviders } from './config/consul-config.providers.js';
-import { ConsulConfigService } from './config/consul-config.service.js';
-import { CONSUL_RESOLVED_OPTIONS } from './consul.constants.js';
-import { CONSUL_MODULE_OPTIONS, ConsulConfigurableModule } from './consul.module-definition.js';
+import { ConsulConfigurableModule } from './consul.module-definition.js';
 import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js';
 import { ConsulHealthService } from './health/consul-health.service.js';
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
-import type { ConsulModuleOptions } from './options/consul-options.interface.js';
-import { resolveConsulOptions } from './options/options.validator.js';
-import type { ResolvedConsulOptions } from './options/resolved-options.js';
 import { ConsulRegistrar } from './registration/consul.registrar.js';
 import { ConsulGrpcHealthController } from './registration/grpc-health.controller.js';
 import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
@@ -25,38 +18,18 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
  * or `forRootAsync()`; typed clients per module with `ConsulModule.forFeature([...])`.
  */
 @Module({
-  imports: [TerminusModule, DiscoveryModule],
+  imports: [TerminusModule],
   controllers: [ConsulGrpcHealthController],
+  // The options, the adapter and the configuration come from the core (see consul.module-definition.ts).
   providers: [
-    {
-      // Validation runs here, when the module is created: bad options never reach Consul.
-      provide: CONSUL_RESOLVED_OPTIONS,
-      inject: [CONSUL_MODULE_OPTIONS],
-      useFactory: (options: ConsulModuleOptions) => resolveConsulOptions(options),
-    },
-    {
-      provide: ConsulApi,
-      inject: [CONSUL_RESOLVED_OPTIONS],
-      useFactory: (options: ResolvedConsulOptions) => new ConsulApi(options.consul),
-    },
     ConsulHealthService,
     ConsulHealthEndpoint,
     ConsulHealthIndicator,
     ConsulRegistrar,
     ConsulDiscoveryService,
     ConsulGrpcSource,
-    ...consulConfigProviders,
   ],
-  exports: [
-    ConsulConfigService,
-    ConsulApi,
-    ConsulHealthService,
-    ConsulHealthIndicator,
-    ConsulRegistrar,
-    ConsulDiscoveryService,
-    ConsulGrpcSource,
-    CONSUL_RESOLVED_OPTIONS,
-  ],
+  exports: [ConsulHealthService, ConsulHealthIndicator, ConsulRegistrar, ConsulDiscoveryService, ConsulGrpcSource],
 })
 export class ConsulModule extends ConsulConfigurableModule {
   /**
@@ -65,7 +38,11 @@ export class ConsulModule extends ConsulConfigurableModule {
    */
   static forFeature(clients: ConsulClientDefinition[]): DynamicModule {
     const providers = createConsulClientProviders(clients);
-    return { module: ConsulFeatureModule, providers, exports: providers };
+    return {
+      module: ConsulFeatureModule,
+      providers,
+      exports: clients.map(({ service }) => getConsulServiceToken(service)),
+    };
   }
 }
 

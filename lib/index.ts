@@ -1,16 +1,13 @@
 export { ConsulModule } from './consul.module.js';
 export { CONSUL_MODULE_OPTIONS, CONSUL_OPTIONS_TYPE, CONSUL_ASYNC_OPTIONS_TYPE } from './consul.module-definition.js';
-export type {
-  ConsulAddressOptions,
-  ConsulCheckOptions,
-  ConsulCheckType,
-  ConsulConnectionOptions,
-  ConsulHealthOptions,
-  ConsulModuleOptions,
-  ConsulRegistrationOptions,
-  ConsulRetryOptions,
-  ConsulServiceOptions,
-} from './options/consul-options.interface.js';
+export type { ConsulModuleOptions, ConsulConfigModuleOptions } from './core/consul-module.options.js';
+export type { ConsulConnectionOptions } from './options/connection.options.js';
+export type { ConsulCheckOptions, ConsulCheckType, ConsulServiceOptions } from './options/service.options.js';
+export type { ConsulRegistrationOptions } from './options/registration.options.js';
+export type { ConsulRetryOptions } from './options/retry.options.js';
+export type { ConsulAddressOptions } from './options/address.options.js';
+export type { ConsulHealthOptions } from './options/health.options.js';
+export type { ConsulDiscoveryOptions, ConsulWatchOptions } from './options/discovery.options.js';
 export { ConsulKitError } from './common/consul-kit.error.js';
 export { ConsulOptionsError, type OptionProblem } from './options/consul-options.error.js';
 export { parseDuration } from './options/duration.js';
@@ -33,7 +30,6 @@ export {
 } from './discovery/consul-dns.resolver.js';
 export type { LoadBalancer, LoadBalancerOption, LoadBalancerStrategy } from './balancing/load-balancer.js';
 export { createLoadBalancer } from './balancing/create-load-balancer.js';
-export type { ConsulDiscoveryOptions } from './options/consul-options.interface.js';
 export { ConsulService, getConsulServiceToken } from './clients/consul-service.decorator.js';
 export type { ConsulClientDefinition, ConsulHttpFeatureOptions } from './clients/consul-client.definition.js';
 export { ConsulGrpcClient, type ConsulGrpcClientOptions } from './clients/grpc/consul-grpc.client.js';
@@ -45,7 +41,7 @@ export {
 export { ConsulHttpResponseError, ConsulHttpTransportError } from './clients/http/consul-http.errors.js';
 export { ConsulClientProxy, type ConsulProxyOptions } from './clients/proxy/consul-client.proxy.js';
 export { ConsulConfigService } from './config/consul-config.service.js';
-export { ConsulConfigModule, type ConsulConfigModuleOptions } from './config/consul-config.module.js';
+export { ConsulConfigModule } from './config/consul-config.module.js';
 export { consulConfigLoader } from './config/consul-config.loader.js';
 export { OnConsulConfigChange } from './config/on-consul-config-change.decorator.js';
 export type { ConsulConfigOptions, ConsulConfigContextOptions } from './config/consul-config.options.js';

@@ -2,80 +2,58 @@ import type { Provider } from '@nestjs/common';
 import { Transport } from '@nestjs/microservices';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
+import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
-import { ConsulOptionsError, type OptionProblem } from '../options/consul-options.error.js';
-import { parseDuration } from '../options/duration.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
 import type { ConsulClientDefinition } from './consul-client.definition.js';
+import { type ResolvedClientDefinition, resolveClientDefinitions } from './consul-client.options.js';
 import { getConsulServiceToken } from './consul-service.decorator.js';
 import { ConsulGrpcClient } from './grpc/consul-grpc.client.js';
 import { ConsulGrpcSource } from './grpc/consul-grpc.source.js';
 import { ConsulHttpClient } from './http/consul-http.client.js';
 import { ConsulClientProxy } from './proxy/consul-client.proxy.js';
 
-/** One provider per client, under `getConsulServiceToken(service)`; each client is closed at shutdown. */
+let nextFeatureId = 0;
+
+/**
+ * One provider per client, under `getConsulServiceToken(service)`, each closed at shutdown; and
+ * one that validates all the clients of this `forFeature()` call at once, when the app is created.
+ */
 export function createConsulClientProviders(definitions: readonly ConsulClientDefinition[]): Provider[] {
-  return definitions.map((definition) => ({
-    provide: getConsulServiceToken(definition.service),
-    inject: [ConsulDiscoveryService, ConsulGrpcSource, CONSUL_RESOLVED_OPTIONS],
-    useFactory: (discovery: ConsulDiscoveryService, grpcSource: ConsulGrpcSource, options: ResolvedConsulOptions) =>
-      closedAtShutdown(createClient(definition, discovery, grpcSource, options)),
-  }));
+  const validated = `CONSUL:FEATURE:${++nextFeatureId}`;
+  return [
+    { provide: validated, useFactory: () => resolveClientDefinitions(definitions) },
+    ...definitions.map((definition, i) => ({
+      provide: getConsulServiceToken(definition.service),
+      inject: [validated, ConsulDiscoveryService, ConsulGrpcSource, CONSUL_RESOLVED_OPTIONS],
+      useFactory: (
+        resolved: ResolvedClientDefinition[],
+        discovery: ConsulDiscoveryService,
+        grpcSource: ConsulGrpcSource,
+        options: ResolvedConsulOptions,
+      ) => closedAtShutdown(createClient(resolved[i], discovery, grpcSource, options)),
+    })),
+  ];
 }
 
 function createClient(
-  definition: ConsulClientDefinition,
+  definition: ResolvedClientDefinition,
   discovery: ConsulDiscoveryService,
   grpcSource: ConsulGrpcSource,
   options: ResolvedConsulOptions,
 ) {
-  const where = `ConsulModule.forFeature() client "${definition.service}"`;
   if (definition.transport === Transport.GRPC) {
     return new ConsulGrpcClient(definition.service, grpcSource.id, definition.options);
   }
   // Each client gets its own balancer: per-service state is never shared.
   const balancer = createLoadBalancer(definition.loadBalancer ?? options.discovery.loadBalancer);
   if (definition.transport === 'http') {
-    const { timeout, outlier, ...rest } = definition.options ?? {};
-    checkHttpPoolOptions(rest, where);
-    return new ConsulHttpClient(definition.service, discovery, balancer, {
-      ...rest,
-      timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, `${where}: options.timeout`),
-      outlier: outlier && {
-        consecutiveFailures: outlier.consecutiveFailures,
-        cooldownMs:
-          outlier.cooldown === undefined
-            ? undefined
-            : parseDuration(outlier.cooldown, `${where}: options.outlier.cooldown`),
-      },
-    });
+    return new ConsulHttpClient(definition.service, discovery, balancer, definition.options);
   }
   return new ConsulClientProxy(definition.service, discovery, balancer, {
     transport: definition.transport,
     options: definition.options,
     query: definition.query,
   });
-}
-
-/** What undici would reject deep inside its Agent, said here with the option's name. */
-function checkHttpPoolOptions(options: { connections?: unknown; tls?: unknown }, where: string): void {
-  const problems: OptionProblem[] = [];
-  const { connections, tls } = options;
-  if (connections !== undefined && !(Number.isInteger(connections) && (connections as number) > 0)) {
-    problems.push({
-      option: `${where}: options.connections`,
-      problem: `${JSON.stringify(connections)} is not a positive whole number`,
-      fix: 'give the most connections to keep open per instance, e.g. 10, or leave it out for no limit',
-    });
-  }
-  if (tls !== undefined && (typeof tls !== 'object' || tls === null || Array.isArray(tls))) {
-    problems.push({
-      option: `${where}: options.tls`,
-      problem: `${JSON.stringify(tls)} is not an object`,
-      fix: 'use { ca, cert, key } with PEM strings or Buffers (cert and key only for mutual TLS)',
-    });
-  }
-  if (problems.length > 0) throw new ConsulOptionsError(problems);
 }
 
 function closedAtShutdown<T extends { close(): unknown }>(client: T): T {

@@ -1,5 +1,5 @@
 import { ConsulApi } from '../consul-api/consul-api.js';
-import { type ConsulConfigModuleOptions, resolveConfigModuleOptions } from './consul-config.module.js';
+import { type ConsulConfigModuleOptions, resolveConfigModuleOptions } from '../core/consul-module.options.js';
 import { configWatchSettings } from './consul-config.providers.js';
 import { ConsulConfigService } from './consul-config.service.js';
 

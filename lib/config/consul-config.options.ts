@@ -1,5 +1,4 @@
-import { ConsulOptionsError } from '../options/consul-options.error.js';
-import type { Validator } from '../options/options.validator.js';
+import type { SectionKeys, Validator } from '../options/validator.js';
 import type { ConfigFormat, ConfigObject } from './formats/config-formats.js';
 
 /** An extra KV key or prefix to load, above the default contexts. */
@@ -53,6 +52,19 @@ export interface ResolvedConfigOptions {
 }
 
 const FORMATS: readonly ConfigFormat[] = ['tree', 'json', 'yaml', 'properties'];
+const KEYS: SectionKeys<ConsulConfigOptions> = {
+  prefix: true,
+  app: true,
+  profiles: true,
+  separator: true,
+  format: true,
+  dataKey: true,
+  contexts: true,
+  failFast: true,
+  watch: true,
+  validate: true,
+};
+const CONTEXT_KEYS: SectionKeys<ConsulConfigContextOptions> = { key: true, format: true, optional: true };
 
 /**
  * Validates `config` options and lays out the contexts, most specific first:
@@ -60,26 +72,23 @@ const FORMATS: readonly ConfigFormat[] = ['tree', 'json', 'yaml', 'properties'];
  * `<prefix>/application<sep><profile>/`, `<prefix>/application/`.
  */
 export function resolveConfigOptions(
-  v: Validator,
+  parent: Validator,
   raw: unknown,
   defaultApp: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedConfigOptions | undefined {
   if (raw === undefined) return undefined;
-  const options = v.object(raw, 'config') as ConsulConfigOptions;
-  const prefix = (v.string(options.prefix, 'config.prefix') ?? 'config').replace(/^\/+|\/+$/g, '');
-  const app = v.string(options.app, 'config.app') ?? defaultApp;
+  const v = parent.at('config');
+  const options = parent.section<ConsulConfigOptions>(raw, 'config', KEYS, { required: true });
+  const prefix = (v.string(options.prefix, 'prefix') ?? 'config').replace(/^\/+|\/+$/g, '');
+  const app = v.string(options.app, 'app') ?? defaultApp;
   const profiles =
-    options.profiles === undefined
-      ? env.NODE_ENV
-        ? [env.NODE_ENV]
-        : []
-      : v.stringArray(options.profiles, 'config.profiles');
-  const separator = v.string(options.separator, 'config.separator') ?? ',';
-  const format = v.oneOf(options.format, 'config.format', FORMATS) ?? 'tree';
-  const dataKey = v.string(options.dataKey, 'config.dataKey') ?? 'data';
+    options.profiles === undefined ? (env.NODE_ENV ? [env.NODE_ENV] : []) : v.stringArray(options.profiles, 'profiles');
+  const separator = v.string(options.separator, 'separator') ?? ',';
+  const format = v.oneOf(options.format, 'format', FORMATS) ?? 'tree';
+  const dataKey = v.string(options.dataKey, 'dataKey') ?? 'data';
   if (options.validate !== undefined && typeof options.validate !== 'function') {
-    v.fail('config.validate', 'expected a function', "pass (config) => config, e.g. a zod schema's parse");
+    v.fail('validate', 'expected a function', "pass (config) => config, e.g. a zod schema's parse");
   }
   const context = (name: string, contextFormat: ConfigFormat, optional: boolean): ConfigContext => {
     const folder = `${name.replace(/^\/+|\/+$/g, '')}/`;
@@ -90,13 +99,17 @@ export function resolveConfigOptions(
       optional,
     };
   };
-  const extra = Array.isArray(options.contexts) || options.contexts === undefined ? (options.contexts ?? []) : [];
-  if (!Array.isArray(options.contexts) && options.contexts !== undefined)
-    v.fail('config.contexts', 'expected an array of { key, format?, optional? }');
-  const contexts = extra.flatMap((item, i) => {
-    const key = v.string(item?.key, `config.contexts[${i}].key`);
-    const itemFormat = v.oneOf(item?.format, `config.contexts[${i}].format`, FORMATS) ?? format;
-    return key ? [context(key, itemFormat, v.boolean(item?.optional, `config.contexts[${i}].optional`, false))] : [];
+  if (!Array.isArray(options.contexts) && options.contexts !== undefined) {
+    v.fail('contexts', 'expected an array of { key, format?, optional? }');
+  }
+  const extra: unknown[] = Array.isArray(options.contexts) ? options.contexts : [];
+  const contexts = extra.flatMap((given, i) => {
+    const item = v.section<ConsulConfigContextOptions>(given, `contexts[${i}]`, CONTEXT_KEYS, { required: true });
+    const at = v.at(`contexts[${i}]`);
+    const key = at.string(item.key, 'key');
+    if (item.key === undefined) at.fail('key', 'is required', 'give the KV key or prefix of this context');
+    const itemFormat = at.oneOf(item.format, 'format', FORMATS) ?? format;
+    return key ? [context(key, itemFormat, at.boolean(item.optional, 'optional', false))] : [];
   });
   const names = (base: string) => [...profiles.toReversed().map((profile) => `${base}${separator}${profile}`), base];
   for (const name of [...(app ? names(`${prefix}/${app}`) : []), ...names(`${prefix}/application`)]) {
@@ -104,17 +117,9 @@ export function resolveConfigOptions(
   }
   return {
     contexts,
-    failFast: v.boolean(options.failFast, 'config.failFast', true),
-    watch: v.boolean(options.watch, 'config.watch', true),
-    validate: typeof options.validate === 'function' ? options.validate : undefined,
+    failFast: v.boolean(options.failFast, 'failFast', true),
+    watch: v.boolean(options.watch, 'watch', true),
+    validate:
+      typeof options.validate === 'function' ? (options.validate as ResolvedConfigOptions['validate']) : undefined,
   };
-}
-
-/** For `ConsulConfigModule` and `consulConfigLoader()`: validates `config` on its own. */
-export function requireConfigOptions(resolved: ResolvedConfigOptions | undefined): ResolvedConfigOptions {
-  if (!resolved)
-    throw new ConsulOptionsError([
-      { option: 'config', problem: 'is required', fix: 'pass { config: { app: "my_app" } }' },
-    ]);
-  return resolved;
 }

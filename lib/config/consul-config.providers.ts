@@ -1,22 +1,17 @@
 import type { Provider } from '@nestjs/common';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedCoreOptions } from '../core/consul-module.options.js';
 import { ConsulConfigExplorer } from './consul-config.explorer.js';
 import { ConsulConfigService, type ConfigWatchSettings } from './consul-config.service.js';
 
-/** How config watches behave: the same wait, rate limit and consistency as discovery. */
-export function configWatchSettings(
-  options: Pick<ResolvedConsulOptions, 'discovery' | 'registration'>,
-): ConfigWatchSettings {
+/** How config watches behave: the same wait, rate limit, consistency and retry as discovery's watches. */
+export function configWatchSettings({ discovery }: Pick<ResolvedCoreOptions, 'discovery'>): ConfigWatchSettings {
   return {
-    waitMs: options.discovery.waitMs,
-    rateLimit: options.discovery.rateLimit,
-    stale: options.discovery.consistency === 'stale',
-    backoff: {
-      initialMs: Math.min(options.registration.retry.initialDelayMs, 1_000),
-      maxMs: options.registration.retry.maxDelayMs,
-    },
+    waitMs: discovery.waitMs,
+    rateLimit: discovery.rateLimit,
+    stale: discovery.consistency === 'stale',
+    backoff: { initialMs: discovery.retry.initialDelayMs, maxMs: discovery.retry.maxDelayMs },
   };
 }
 
@@ -25,7 +20,7 @@ export const consulConfigProviders: Provider[] = [
   {
     provide: ConsulConfigService,
     inject: [ConsulApi, CONSUL_RESOLVED_OPTIONS],
-    useFactory: (client: ConsulApi, options: ResolvedConsulOptions) =>
+    useFactory: (client: ConsulApi, options: ResolvedCoreOptions) =>
       options.config
         ? ConsulConfigService.load(client, options.config, configWatchSettings(options))
         : ConsulConfigService.disabled(),

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Consul from 'consul';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedConnectionOptions } from '../options/connection.options.js';
 import type {
   AgentService,
   AgentServiceRegistration,
@@ -72,7 +72,7 @@ export class ConsulApi {
    */
   readonly reachability = new AgentReachability({ probe: () => this.leader(1_000) });
 
-  constructor(private readonly options: ResolvedConsulOptions['consul']) {
+  constructor(private readonly options: ResolvedConnectionOptions) {
     const { host, port, secure, ca, cert, key } = options;
     // Keep-alive, but an idle connection closes after IDLE_SOCKET_MS: a burst (every loop retrying
     // at once when the agent is back) must not leave its extra connections open for good. Active

@@ -4,7 +4,7 @@ import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import type { LoadBalancer } from '../balancing/load-balancer.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
 import { type IdleLease, IdleLeases } from '../watch/idle-leases.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
@@ -171,7 +171,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     // A loop started now would never be stopped: say so instead of leaking it.
     if (this.shutDown)
       throw new Error(`ConsulDiscoveryService was shut down with the application; cannot watch "${service}"`);
-    const { discovery, registration } = this.options;
+    const { discovery } = this.options;
     const healthQuery = {
       service,
       ...query,
@@ -199,10 +199,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
         name: `service "${service}"${query.dc ? ` in ${query.dc}` : ''}${query.tags?.length ? ` tagged ${query.tags.join(',')}` : ''}`,
         waitMs: discovery.waitMs,
         rateLimit: discovery.rateLimit,
-        backoff: {
-          initialMs: Math.min(registration.retry.initialDelayMs, 1_000),
-          maxMs: registration.retry.maxDelayMs,
-        },
+        backoff: { initialMs: discovery.retry.initialDelayMs, maxMs: discovery.retry.maxDelayMs },
         equals: sameInstances,
         logger: this.logger,
         wake: this.client.reachability.onReconnect,

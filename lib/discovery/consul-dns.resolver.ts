@@ -1,6 +1,7 @@
 import { ConsulKitError } from '../common/consul-kit.error.js';
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
+import { hostPort } from '../common/host-port.js';
 
 export interface DnsLookupOptions {
   /** Only instances with this tag (`<tag>.<service>.service.consul`). */
@@ -144,8 +145,4 @@ export class ConsulDnsResolver {
         `Check discovery.dns.host and discovery.dns.port: they name the agent's DNS interface (port 8600 by default).`,
     );
   }
-}
-
-function hostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -1,3 +1,4 @@
+import { hostPort } from '../common/host-port.js';
 /** Health of an instance, the worst of its checks (Consul's aggregated status). */
 export type InstanceStatus = 'passing' | 'warning' | 'critical' | 'maintenance';
 
@@ -22,6 +23,5 @@ export interface ServiceInstance {
 
 /** `host:port`, bracketing IPv6 hosts. */
 export function instanceTarget(instance: Pick<ServiceInstance, 'address' | 'port'>): string {
-  const host = instance.address.includes(':') ? `[${instance.address}]` : instance.address;
-  return `${host}:${instance.port}`;
+  return hostPort(instance.address, instance.port);
 }

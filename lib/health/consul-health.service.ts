@@ -1,7 +1,7 @@
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, type HealthCheckResult, type HealthIndicatorFunction } from '@nestjs/terminus';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 
 /**
  * The app's health as Consul sees it: one place that runs the Terminus indicators, read by

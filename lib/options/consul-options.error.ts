@@ -10,15 +10,20 @@ export interface OptionProblem {
 }
 
 /**
- * Thrown when `ConsulModule` options are invalid. Lists every problem found, so a
- * user fixes them in one go; thrown before anything is sent to Consul.
+ * Thrown when the options of `ConsulModule`, `ConsulConfigModule` or a `forFeature()` client are
+ * invalid. Lists every problem found, so a user fixes them in one go; thrown before anything is
+ * sent to Consul.
  */
 export class ConsulOptionsError extends ConsulKitError {
   override readonly name = 'ConsulOptionsError';
 
-  constructor(readonly problems: readonly OptionProblem[]) {
+  constructor(
+    readonly problems: readonly OptionProblem[],
+    /** The module whose options these are, as the user wrote it (`ConsulModule`, `ConsulConfigModule`). */
+    readonly moduleName = 'ConsulModule',
+  ) {
     super(
-      `Invalid ConsulModule options:\n` +
+      `Invalid ${moduleName} options:\n` +
         problems.map((p) => `  - ${p.option}: ${p.problem}${p.fix ? `; ${p.fix}` : ''}`).join('\n'),
     );
   }

@@ -1,6 +1,6 @@
 import { ConsulOptionsError, type OptionProblem } from '../options/consul-options.error.js';
-import type { ConsulCheckType } from '../options/consul-options.interface.js';
-import type { ResolvedServiceOptions } from '../options/resolved-options.js';
+import type { ConsulCheckType } from '../options/service.options.js';
+import type { ResolvedServiceOptions } from '../core/consul-module.options.js';
 
 /**
  * Picks the check type for this app (`http` with an HTTP server, else `tcp`) and rejects

@@ -3,7 +3,7 @@ import { GrpcMethod, RpcException } from '@nestjs/microservices';
 import { concat, distinctUntilChanged, exhaustMap, map, NEVER, type Observable, of, timer } from 'rxjs';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
 export enum GrpcServingStatus {

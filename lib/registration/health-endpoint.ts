@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
-import type { ResolvedConsulOptions } from '../options/resolved-options.js';
+import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 
 /**
  * Serves `service.check.path` for Consul's HTTP check: 200 with the Terminus result when up,

@@ -1,8 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
-import type { ConsulCheckType } from '../options/consul-options.interface.js';
-import type { ResolvedConsulOptions, ResolvedServiceOptions } from '../options/resolved-options.js';
+import type { ConsulCheckType } from '../options/service.options.js';
+import type { ResolvedConsulOptions, ResolvedServiceOptions } from '../core/consul-module.options.js';
 import { type AddressSources, detectAddress, systemAddressSources } from './address.detector.js';
 import { defaultInstanceId } from './instance-id.js';
 import { waitForPort } from './port-waiter.js';

@@ -1,4 +1,4 @@
-import { resolveConsulOptions } from '../options/options.validator.js';
+import { resolveConsulOptions } from '../core/consul-module.options.js';
 import { buildServiceDefinition, checkIdOf } from './service-definition.js';
 
 const service = (extra: object = {}) =>

@@ -1,7 +1,7 @@
 import type { AgentCheckDefinition, AgentServiceRegistration } from '../consul-api/consul-api.types.js';
 import { formatDuration } from '../options/duration.js';
-import type { ConsulCheckType } from '../options/consul-options.interface.js';
-import type { ResolvedServiceOptions } from '../options/resolved-options.js';
+import type { ConsulCheckType } from '../options/service.options.js';
+import type { ResolvedServiceOptions } from '../core/consul-module.options.js';
 
 /** What is known about this instance once the app is reachable. */
 export interface InstanceEndpoint {

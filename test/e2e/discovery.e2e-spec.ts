@@ -1,6 +1,7 @@
 import { getEventListeners } from 'node:events';
 import type { Subscription } from 'rxjs';
 import { ConsulApi } from '../../lib/consul-api/consul-api.js';
+import { resolveConsulOptions } from '../../lib/core/consul-module.options.js';
 import { ConsulDiscoveryService, NoAvailableInstanceError, type ServiceInstance } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
@@ -208,13 +209,9 @@ describe('watch loops: shared, cheap, and resilient (real Consul agent behind a 
   });
 
   it('leaves no listener behind on the signal a watch loop shares across its requests', async () => {
-    const client = new ConsulApi({
-      host: '127.0.0.1',
-      port: agent.httpPort,
-      secure: false,
-      timeoutMs: 2_000,
-      address: agent.address,
-    });
+    const client = new ConsulApi(
+      resolveConsulOptions({ consul: { host: '127.0.0.1', port: agent.httpPort, timeout: '2s' } }).consul,
+    );
     const lifetime = new AbortController();
     try {
       for (let i = 0; i < 50; i++)

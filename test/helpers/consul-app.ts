@@ -19,7 +19,11 @@ export function consulOptions(agent: ConsulAgent, overrides: ConsulModuleOptions
     consul: { host: agent.host, port: agent.httpPort, timeout: '2s', ...overrides.consul },
     service: service && { address: '127.0.0.1', ...service, check: { interval: '1s', ...service.check } },
     registration: { retry: { initialDelay: '200ms', maxDelay: '1s' }, ...overrides.registration },
-    discovery: { dns: { host: agent.host, port: agent.ports.dns }, ...overrides.discovery },
+    discovery: {
+      dns: { host: agent.host, port: agent.ports.dns },
+      retry: { initialDelay: '200ms', maxDelay: '1s' },
+      ...overrides.discovery,
+    },
   };
 }
 

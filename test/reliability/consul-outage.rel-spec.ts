@@ -68,6 +68,7 @@ describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () =
         service: { name: 'outage_app' },
         // The defaults (the test helper shortens them): after 60 s away every loop sleeps up to 30 s.
         registration: { retry: { initialDelay: '1s', maxDelay: '30s' } },
+        discovery: { retry: { initialDelay: '1s', maxDelay: '30s' } },
         config: { profiles: [] },
       }),
       { imports: [WhoCallerModule] },

@@ -98,7 +98,11 @@ describe('Odd answers from "Consul" (a proxy in front of a real agent forges the
         service: { name: 'odd_app' },
         registration: { enabled: false, retry: { initialDelay: '20ms', maxDelay: '50ms' } },
         // Short waits: a forged index far ahead of the agent's holds a blocking read this long.
-        discovery: { wait: '2s', rateLimit: { perSecond: 200, burst: 20 } },
+        discovery: {
+          wait: '2s',
+          rateLimit: { perSecond: 200, burst: 20 },
+          retry: { initialDelay: '20ms', maxDelay: '50ms' },
+        },
         config: { profiles: [] },
       }),
     );

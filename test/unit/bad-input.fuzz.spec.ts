@@ -4,7 +4,7 @@ import type { ConfigContext } from '../../lib/config/consul-config.options.js';
 import { parseProperties } from '../../lib/config/formats/properties.parser.js';
 import { toServiceInstance } from '../../lib/discovery/instance-mapper.js';
 import { ConsulOptionsError } from '../../lib/options/consul-options.error.js';
-import { resolveConsulOptions } from '../../lib/options/options.validator.js';
+import { resolveConsulOptions } from '../../lib/core/consul-module.options.js';
 
 // Bad input of every shape must end in a clear, typed error or be ignored: never a TypeError from
 // deep inside. Runs are seeded by fast-check and bounded in count; the counts are the number of cases.

@@ -1,10 +1,11 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { Transport } from '@nestjs/microservices';
 import { NestFactory } from '@nestjs/core';
-import { ConsulModule, type ConsulModuleOptions, ConsulOptionsError } from '../../lib/index.js';
-import { resolveConsulOptions } from '../../lib/options/options.validator.js';
+import { ConsulConfigModule, ConsulModule, type ConsulModuleOptions, ConsulOptionsError } from '../../lib/index.js';
+import { resolveConsulOptions } from '../../lib/core/consul-module.options.js';
 
 /** Creating the app is where a user meets bad options: no agent is needed, and none is contacted. */
-async function createWith(consul: ReturnType<typeof ConsulModule.forRoot>): Promise<unknown> {
+async function createWith(consul: DynamicModule): Promise<unknown> {
   @Module({ imports: [consul] })
   class AppModule {}
   try {
@@ -15,6 +16,30 @@ async function createWith(consul: ReturnType<typeof ConsulModule.forRoot>): Prom
     return error;
   }
 }
+
+describe('ConsulConfigModule option validation at app creation', () => {
+  it('reports every problem of its own sections under its own name, and fakes no service', async () => {
+    const error = await createWith(
+      ConsulConfigModule.forRoot({ consul: { port: 0 }, config: { format: 'toml' as never } }),
+    );
+    expect(error).toBeInstanceOf(ConsulOptionsError);
+    expect((error as Error).message).toMatch(/^Invalid ConsulConfigModule options:/);
+    expect((error as ConsulOptionsError).problems.map((p) => p.option)).toEqual(['consul.port', 'config.format']);
+    expect((error as Error).message).not.toContain('service');
+  });
+
+  it('accepts only its own sections: a service is a ConsulModule option', async () => {
+    const error = await createWith(
+      ConsulConfigModule.forRoot({ config: { app: 'a' }, service: { name: 'a' } } as never),
+    );
+    expect((error as ConsulOptionsError).problems.map((p) => p.option)).toEqual(['service']);
+  });
+
+  it('requires config', async () => {
+    const error = await createWith(ConsulConfigModule.forRoot({} as never));
+    expect((error as Error).message).toContain('config: is required; pass { config: { app: "my_app" } }');
+  });
+});
 
 describe('ConsulModule option validation at app creation', () => {
   it.each<[string, unknown, string]>([
@@ -61,6 +86,69 @@ describe('ConsulModule option validation at app creation', () => {
     ]);
   });
 
+  it.each<[string, unknown, string]>([
+    [
+      'service.tag',
+      { service: { name: 'a', tag: ['x'] } },
+      'service.tag: is not an option; did you mean service.tags?',
+    ],
+    ['consull', { consull: { host: 'x' } }, 'consull: is not an option; did you mean consul?'],
+    [
+      'check.intervall',
+      { service: { name: 'a', check: { intervall: '5s' } } },
+      'service.check.intervall: is not an option; did you mean service.check.interval?',
+    ],
+    [
+      'a key close to nothing',
+      { discovery: { colour: 'red' } },
+      'discovery.colour: is not an option; the options here are discovery.wait,',
+    ],
+    [
+      'discovery.retry.initalDelay',
+      { discovery: { retry: { initalDelay: '1s' } } },
+      'discovery.retry.initalDelay: is not an option; did you mean discovery.retry.initialDelay?',
+    ],
+    [
+      'config.contexts[0].formt',
+      { config: { contexts: [{ key: 'k', formt: 'json' }] } },
+      'config.contexts[0].formt: is not an option; did you mean config.contexts[0].format?',
+    ],
+    [
+      'a check type with a typo',
+      { service: { name: 'a', check: { type: 'htp' } } },
+      'service.check.type: "htp" is not one of "http", "tcp", "grpc", "ttl", "none"; did you mean "http"?',
+    ],
+    [
+      'deregisterCriticalServiceAfter under Consul minimum',
+      { service: { name: 'a', check: { deregisterCriticalServiceAfter: '30s' } } },
+      'service.check.deregisterCriticalServiceAfter: "30s" is shorter than Consul\'s minimum of 1m',
+    ],
+  ])('rejects an unknown or impossible option (%s), naming it and the fix', async (_case, options, expected) => {
+    const error = await createWith(ConsulModule.forRoot(options as ConsulModuleOptions));
+    expect(error).toBeInstanceOf(ConsulOptionsError);
+    expect((error as Error).message).toContain(expected);
+  });
+
+  it('rejects unknown keys in what a forRootAsync factory returns, as most apps configure it', async () => {
+    const error = await createWith(
+      ConsulModule.forRootAsync({
+        useFactory: async () => ({ service: { name: 'a', tag: ['x'] } }) as ConsulModuleOptions,
+      }),
+    );
+    expect((error as ConsulOptionsError).problems).toEqual([
+      { option: 'service.tag', problem: 'is not an option', fix: 'did you mean service.tags?' },
+    ]);
+  });
+
+  it("gives discovery watches their own retry, not registration's", () => {
+    const resolved = resolveConsulOptions({
+      registration: { retry: { initialDelay: '5s', maxDelay: '1m' } },
+      discovery: { retry: { initialDelay: '100ms', maxDelay: '2s' } },
+    });
+    expect(resolved.discovery.retry).toEqual({ initialDelayMs: 100, maxDelayMs: 2_000, factor: 2 });
+    expect(resolved.registration.retry).toEqual({ initialDelayMs: 5_000, maxDelayMs: 60_000, factor: 2 });
+  });
+
   it('never echoes the ACL token in an error', async () => {
     const error = await createWith(
       ConsulModule.forRoot({ consul: { token: 's3cr3t', port: -1 }, service: { name: 'x y' } } as ConsulModuleOptions),
@@ -97,5 +185,64 @@ describe('ConsulModule option validation at app creation', () => {
       'ConsulModule.forFeature() client "user_api": options.connections',
       'ConsulModule.forFeature() client "user_api": options.tls',
     ]);
+  });
+
+  it.each<[string, unknown[], string[]]>([
+    [
+      'an unknown client option, with the closest one',
+      [{ service: 'orders', transport: 'http', options: { timeOut: '2s' } }],
+      [
+        'ConsulModule.forFeature() client "orders": options.timeOut: is not an option; did you mean ConsulModule.forFeature() client "orders": options.timeout?',
+      ],
+    ],
+    [
+      'a load balancer that does not exist',
+      [{ service: 'orders', transport: 'http', loadBalancer: 'fastest' }],
+      ['ConsulModule.forFeature() client "orders": loadBalancer: "fastest" is not a load balancer'],
+    ],
+    [
+      'gRPC retries grpc-js cannot make, and a bad query',
+      [
+        {
+          service: 'users',
+          transport: Transport.GRPC,
+          options: { package: 'u', protoPath: 'u.proto', retry: { maxAttempts: 9 }, query: { tag: 'x' } },
+        },
+      ],
+      [
+        'ConsulModule.forFeature() client "users": options.query.tag: is not an option; did you mean ConsulModule.forFeature() client "users": options.query.tags?',
+        'ConsulModule.forFeature() client "users": options.retry.maxAttempts: 9 is not a whole number from 1 to 5',
+      ],
+    ],
+    [
+      'every client of the call at once',
+      [
+        { service: 'a b', transport: 'http' },
+        { service: 'orders', transport: 'http', options: { timeout: 'soon' } },
+        { service: 'orders', transport: 'http' },
+      ],
+      [
+        'ConsulModule.forFeature() client "a b": service: "a b" is not a valid service name',
+        'ConsulModule.forFeature() client "orders": options.timeout: "soon" is not a duration',
+        'ConsulModule.forFeature() client "orders": service: is listed twice',
+      ],
+    ],
+  ])('rejects forFeature clients with %s, at app creation', async (_case, clients, expected) => {
+    @Module({ imports: [ConsulModule.forRoot({}), ConsulModule.forFeature(clients as never)] })
+    class AppModule {}
+    const error = await NestFactory.create(AppModule, { logger: false, abortOnError: false }).then(
+      async (app) => {
+        await app.close();
+        return undefined;
+      },
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(ConsulOptionsError);
+    expect((error as Error).message).toMatch(/^Invalid ConsulModule.forFeature\(\) options:/);
+    const lines = (error as ConsulOptionsError).problems.map(
+      (p) => `${p.option}: ${p.problem}${p.fix ? `; ${p.fix}` : ''}`,
+    );
+    expect(lines).toHaveLength(expected.length);
+    expected.forEach((line, i) => expect(lines[i]).toContain(line));
   });
 });

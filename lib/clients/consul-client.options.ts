@@ -1,0 +1,198 @@
+import { Transport } from '@nestjs/microservices';
+import type { LoadBalancerOption } from '../balancing/load-balancer.js';
+import type { DiscoveryQuery } from '../discovery/consul-discovery.service.js';
+import { resolveLoadBalancer } from '../options/discovery.options.js';
+import { SERVICE_NAME, SERVICE_NAME_RULE } from '../options/service.options.js';
+import { describe, isObject, type SectionKeys, Validator } from '../options/validator.js';
+import type { ConsulClientDefinition, ConsulHttpFeatureOptions } from './consul-client.definition.js';
+import type { ConsulGrpcClientOptions } from './grpc/consul-grpc.client.js';
+import type { ConsulHttpClientOptions } from './http/consul-http.client.js';
+
+/** A `forFeature()` client after validation: durations in ms, the balancer chosen or left to the module default. */
+export type ResolvedClientDefinition =
+  | { service: string; transport: Transport.GRPC; options: ConsulGrpcClientOptions; loadBalancer?: LoadBalancerOption }
+  | { service: string; transport: 'http'; options: ConsulHttpClientOptions; loadBalancer?: LoadBalancerOption }
+  | {
+      service: string;
+      transport: Exclude<Transport, Transport.GRPC>;
+      options?: Record<string, unknown>;
+      query?: DiscoveryQuery;
+      loadBalancer?: LoadBalancerOption;
+    };
+
+const QUERY_KEYS: SectionKeys<DiscoveryQuery> = { dc: true, tags: true, passingOnly: true, near: true, filter: true };
+const HTTP_KEYS: SectionKeys<ConsulHttpFeatureOptions> = {
+  query: true,
+  scheme: true,
+  timeout: true,
+  retries: true,
+  headers: true,
+  outlier: true,
+  tls: true,
+  connections: true,
+};
+const OUTLIER_KEYS: SectionKeys<NonNullable<ConsulHttpFeatureOptions['outlier']>> = {
+  consecutiveFailures: true,
+  cooldown: true,
+};
+const TLS_KEYS: SectionKeys<NonNullable<ConsulHttpFeatureOptions['tls']>> = {
+  ca: true,
+  cert: true,
+  key: true,
+  servername: true,
+};
+const GRPC_RETRY_KEYS: SectionKeys<NonNullable<ConsulGrpcClientOptions['retry']>> = {
+  maxAttempts: true,
+  methods: true,
+};
+/** grpc-js caps a retry policy's maxAttempts at 5. */
+const GRPC_MAX_ATTEMPTS = 5;
+const GRPC_METHOD = /^[A-Za-z_][\w.]*(\/[A-Za-z_]\w*)?$/;
+
+/**
+ * Validates the clients of one `ConsulModule.forFeature([...])` call, all of them at once, and
+ * turns their durations into milliseconds. Nest's own options of a transport (gRPC's `package`,
+ * `protoPath`…, a TCP client's options) are Nest's to check; ours (`query`, `retry`, timeouts,
+ * pools, `loadBalancer`) are checked here, unknown keys included.
+ */
+export function resolveClientDefinitions(definitions: readonly ConsulClientDefinition[]): ResolvedClientDefinition[] {
+  const root = Validator.create();
+  if (!Array.isArray(definitions)) {
+    root.fail('(clients)', `expected an array of { service, transport, options? }, got ${describe(definitions)}`);
+    root.throwIfAny('ConsulModule.forFeature()');
+  }
+  const seen = new Set<string>();
+  const resolved = definitions.map((raw, i) => {
+    const definition: Record<string, any> = isObject(raw) ? raw : {};
+    const name = typeof definition.service === 'string' ? definition.service : `#${i}`;
+    const v = root.at(`ConsulModule.forFeature() client "${name}":`);
+    if (!isObject(raw)) v.fail('', `expected { service, transport, options? }, got ${describe(raw)}`);
+    if (typeof definition.service !== 'string' || !SERVICE_NAME.test(definition.service)) {
+      v.fail('service', `${describe(definition.service)} is not a valid service name`, SERVICE_NAME_RULE);
+    } else if (seen.has(definition.service)) {
+      v.fail('service', 'is listed twice', 'give each service one client; inject it wherever it is needed');
+    }
+    seen.add(definition.service);
+    const loadBalancer = resolveLoadBalancer(v, definition.loadBalancer, 'loadBalancer');
+    if (definition.transport === Transport.GRPC) {
+      v.section(definition, '', { service: true, transport: true, options: true, loadBalancer: true });
+      return { ...definition, loadBalancer, options: grpcOptions(v, definition.options) } as ResolvedClientDefinition;
+    }
+    if (definition.transport === 'http') {
+      v.section(definition, '', { service: true, transport: true, options: true, loadBalancer: true });
+      return { ...definition, loadBalancer, options: httpOptions(v, definition.options) } as ResolvedClientDefinition;
+    }
+    if (!Object.values(Transport).includes(definition.transport)) {
+      v.fail(
+        'transport',
+        `${describe(definition.transport)} is not a transport`,
+        'use "http", Transport.GRPC, or another Nest Transport (Transport.TCP…)',
+      );
+    }
+    v.section(definition, '', { service: true, transport: true, options: true, query: true, loadBalancer: true });
+    query(v, definition.query, 'query');
+    if (definition.options !== undefined && !isObject(definition.options)) {
+      v.fail('options', `expected the transport's client options, got ${describe(definition.options)}`);
+    }
+    return { ...definition, loadBalancer } as ResolvedClientDefinition;
+  });
+  root.throwIfAny('ConsulModule.forFeature()');
+  return resolved;
+}
+
+function httpOptions(parent: Validator, raw: unknown): ConsulHttpClientOptions {
+  const v = parent.at('options');
+  const options = parent.section<ConsulHttpFeatureOptions>(raw, 'options', HTTP_KEYS);
+  const outlier = v.section<NonNullable<ConsulHttpFeatureOptions['outlier']>>(options.outlier, 'outlier', OUTLIER_KEYS);
+  if (options.connections !== undefined && !(Number.isInteger(options.connections) && options.connections > 0)) {
+    v.fail(
+      'connections',
+      `${describe(options.connections)} is not a positive whole number`,
+      'give the most connections to keep open per instance, e.g. 10, or leave it out for no limit',
+    );
+  }
+  if (options.tls !== undefined && !isObject(options.tls)) {
+    v.fail(
+      'tls',
+      `${describe(options.tls)} is not an object`,
+      'use { ca, cert, key } with PEM strings or Buffers (cert and key only for mutual TLS)',
+    );
+  }
+  const tls = isObject(options.tls) ? v.section(options.tls, 'tls', TLS_KEYS) : undefined;
+  if (tls) for (const key of ['ca', 'cert', 'key'] as const) v.at('tls').pem(tls[key], key);
+  if (options.headers !== undefined && !(isObject(options.headers) && Object.values(options.headers).every(isText))) {
+    v.fail('headers', `expected an object of strings, got ${describe(options.headers)}`);
+  }
+  return {
+    query: query(v, options.query, 'query'),
+    scheme: v.oneOf(options.scheme, 'scheme', ['http', 'https'] as const),
+    timeoutMs:
+      options.timeout === undefined ? undefined : v.duration(options.timeout, 'timeout', '5s', { positive: true }),
+    // Defaults stay the client's own (it is public and built by hand too): only what was given is checked.
+    retries: options.retries === undefined ? undefined : v.integer(options.retries, 'retries', 1, 0),
+    headers: options.headers,
+    outlier: {
+      consecutiveFailures:
+        outlier.consecutiveFailures === undefined
+          ? undefined
+          : v.integer(outlier.consecutiveFailures, 'outlier.consecutiveFailures', 3, 1),
+      cooldownMs:
+        outlier.cooldown === undefined
+          ? undefined
+          : v.duration(outlier.cooldown, 'outlier.cooldown', '10s', { positive: true }),
+    },
+    tls: tls as ConsulHttpClientOptions['tls'],
+    connections: options.connections,
+  };
+}
+
+function grpcOptions(parent: Validator, raw: unknown): ConsulGrpcClientOptions {
+  const v = parent.at('options');
+  if (!isObject(raw)) {
+    parent.fail(
+      'options',
+      raw === undefined ? 'is required' : `expected an object, got ${describe(raw)}`,
+      'give at least { package, protoPath }',
+    );
+    return {} as ConsulGrpcClientOptions;
+  }
+  query(v, raw.query, 'query');
+  const retry = v.section<NonNullable<ConsulGrpcClientOptions['retry']>>(raw.retry, 'retry', GRPC_RETRY_KEYS);
+  if (
+    retry.maxAttempts !== undefined &&
+    !(Number.isInteger(retry.maxAttempts) && retry.maxAttempts >= 1 && retry.maxAttempts <= GRPC_MAX_ATTEMPTS)
+  ) {
+    v.fail(
+      'retry.maxAttempts',
+      `${describe(retry.maxAttempts)} is not a whole number from 1 to ${GRPC_MAX_ATTEMPTS}`,
+      'grpc-js caps retries at 5 attempts; 1 turns retries off',
+    );
+  }
+  if (
+    retry.methods !== undefined &&
+    !(Array.isArray(retry.methods) && retry.methods.every((m: unknown) => isText(m) && GRPC_METHOD.test(m)))
+  ) {
+    v.fail(
+      'retry.methods',
+      `${describe(retry.methods)} is not a list of gRPC services or methods`,
+      'write "package.Service" or "package.Service/Method"',
+    );
+  }
+  return raw as ConsulGrpcClientOptions;
+}
+
+function query(v: Validator, raw: unknown, option: string): DiscoveryQuery | undefined {
+  if (raw === undefined) return undefined;
+  const given = v.section<DiscoveryQuery>(raw, option, QUERY_KEYS);
+  const at = v.at(option);
+  at.string(given.dc, 'dc');
+  at.string(given.near, 'near');
+  at.string(given.filter, 'filter');
+  if (given.tags !== undefined) at.stringArray(given.tags, 'tags');
+  if (given.passingOnly !== undefined) at.boolean(given.passingOnly, 'passingOnly', true);
+  return given as DiscoveryQuery;
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string';
+}
