@@ -6,7 +6,7 @@ import type { ConsulApi } from '../consul-api/consul-api.js';
 import { ConsulRequestError } from '../consul-api/consul-request.error.js';
 import { StateLog } from '../common/state-log.js';
 import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
-import { ConsulConfigParseError, parseContext } from './config-context.parser.js';
+import { parseContext } from './config-context.parser.js';
 import { type ConfigChange, diffLeaves, getPath, mergeLayers } from './config-paths.js';
 import { ConsulConfigLoadError, ConsulConfigMissingError } from './consul-config.errors.js';
 import type { ConfigContext, ResolvedConfigOptions } from './consul-config.options.js';
@@ -167,9 +167,8 @@ export class ConsulConfigService implements OnApplicationShutdown {
         this.apply(position, layer, JSON.stringify(entries));
         health.enter('ok', 'log', `Configuration from "${state.context.prefix}" reloaded`);
       } catch (error) {
-        const message = error instanceof ConsulConfigParseError ? error.message : (error as Error).message;
         // One line per bad state, not per retry: the same bad value is not reported twice.
-        health.enter('invalid', 'error', `${message}; keeping the last good configuration`);
+        health.enter('invalid', 'error', `${(error as Error).message}; keeping the last good configuration`);
       }
     });
     this.loops.push(loop);

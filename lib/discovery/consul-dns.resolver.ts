@@ -2,6 +2,7 @@ import { ConsulKitError } from '../common/consul-kit.error.js';
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { hostPort } from '../common/host-port.js';
+import { SERVICE_NAME } from '../options/service.options.js';
 
 export interface DnsLookupOptions {
   /** Only instances with this tag (`<tag>.<service>.service.consul`). */
@@ -24,7 +25,6 @@ export class ConsulDnsError extends ConsulKitError {
   override readonly name = 'ConsulDnsError';
 }
 
-const SERVICE_NAME = /^[A-Za-z0-9_-]{1,63}$/;
 const NO_ANSWER = new Set(['ENOTFOUND', 'ENODATA']);
 
 /**
