@@ -38,9 +38,17 @@ describe('config paths', () => {
       { path: 'added', previous: undefined, current: [1] },
     ]);
     expect(diffLeaves({ a: { b: 1 } }, { a: { b: 1 } })).toEqual([]);
+  });
+
+  it('gives the new value at every level that changed when a value changes kind', () => {
+    // A handler for "a" hears the object it became (it heard `current: undefined` before), and one for "a.b" its leaf.
     expect(diffLeaves({ a: 1 }, { a: { b: 2 } })).toEqual([
-      { path: 'a', previous: 1, current: undefined },
+      { path: 'a', previous: 1, current: { b: 2 } },
       { path: 'a.b', previous: undefined, current: 2 },
+    ]);
+    expect(diffLeaves({ a: { b: 2 } }, { a: 'x' })).toEqual([
+      { path: 'a', previous: { b: 2 }, current: 'x' },
+      { path: 'a.b', previous: 2, current: undefined },
     ]);
   });
 });

@@ -51,20 +51,32 @@ export interface ConfigChange {
   current: unknown;
 }
 
-/** Every leaf that differs between two configurations, by dotted path (arrays are leaves). */
-export function diffLeaves(previous: unknown, current: unknown): ConfigChange[] {
-  const before = leaves(previous);
-  const after = leaves(current);
-  const changes: ConfigChange[] = [];
-  for (const path of new Set([...before.keys(), ...after.keys()])) {
-    if (JSON.stringify(before.get(path)) !== JSON.stringify(after.get(path))) {
-      changes.push({ path, previous: before.get(path), current: after.get(path) });
-    }
+/**
+ * What differs between two configurations, by dotted path (arrays are leaves): every changed,
+ * added or removed leaf, and where a value changes kind (a string becomes an object, or back),
+ * also the path itself with both whole values, so a handler for that path gets the new value.
+ */
+export function diffLeaves(previous: unknown, current: unknown, path = ''): ConfigChange[] {
+  if (isPlainObject(previous) && isPlainObject(current)) {
+    return [...new Set([...Object.keys(previous), ...Object.keys(current)])].flatMap((key) =>
+      diffLeaves(previous[key], current[key], path ? `${path}.${key}` : key),
+    );
+  }
+  if (JSON.stringify(previous) === JSON.stringify(current)) return [];
+  // Present on both sides: one change at this path with both whole values (a leaf that changed,
+  // or a value that changed kind), then the leaves below it that came or went.
+  const replaced = previous !== undefined && current !== undefined;
+  const before = leaves(previous, path);
+  const after = leaves(current, path);
+  const changes: ConfigChange[] = replaced ? [{ path, previous, current }] : [];
+  for (const leaf of new Set([...before.keys(), ...after.keys()])) {
+    if (!(replaced && leaf === path))
+      changes.push({ path: leaf, previous: before.get(leaf), current: after.get(leaf) });
   }
   return changes;
 }
 
-function leaves(value: unknown, path = '', out = new Map<string, unknown>()): Map<string, unknown> {
+function leaves(value: unknown, path: string, out = new Map<string, unknown>()): Map<string, unknown> {
   if (isPlainObject(value)) {
     for (const [key, item] of Object.entries(value)) leaves(item, path ? `${path}.${key}` : key, out);
   } else if (value !== undefined) {

@@ -144,6 +144,24 @@ describe('KV configuration (real Consul agent)', () => {
     expect(greeter.seen[1]).toEqual({ path: 'db.host', previous: 'b', current: undefined });
   });
 
+  it('hands a @OnConsulConfigChange handler the new value when its key changes kind (a string becomes an object)', async () => {
+    await put('user_api/db', 'a string');
+    const { app, greeter } = await bootConfig(agent, { prefix, app: 'user_api', profiles: [] });
+    suite.apps.push({ app });
+    // In one transaction, so the watch sees the swap, not a delete and then an add.
+    const swapped = await agent.api('/v1/txn', {
+      method: 'PUT',
+      body: JSON.stringify([
+        { KV: { Verb: 'delete', Key: `${prefix}/user_api/db` } },
+        { KV: { Verb: 'set', Key: `${prefix}/user_api/db/host`, Value: Buffer.from('h').toString('base64') } },
+      ]),
+    });
+    expect(swapped.status).toBe(200);
+    await eventually(() => greeter.seen.some((change) => change.current !== undefined), { what: 'db as an object' });
+    expect(greeter.seen.at(-2)).toEqual({ path: 'db', previous: 'a string', current: { host: 'h' } });
+    expect(greeter.seen.at(-1)).toEqual({ path: 'db.host', previous: undefined, current: 'h' });
+  });
+
   it.each([
     ['json', '{"db":{"host":"good"}}', '{"db": {"host": '],
     ['yaml', 'db:\n  host: good\n', 'db: [unclosed\n'],
