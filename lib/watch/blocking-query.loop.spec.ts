@@ -44,6 +44,19 @@ describe('BlockingQueryLoop', () => {
     expect(loop.current).toBe('b');
   });
 
+  it('says it is watching when a seeded loop starts, not when its first blocking read returns', async () => {
+    const lines: string[] = [];
+    const logger = new Logger('test');
+    logger.log = (message: string) => void lines.push(message);
+    const consul = scripted<string>([]); // Consul stays quiet: the blocking read never returns
+    const loop = new BlockingQueryLoop(consul.fetch, { ...options, logger, seed: { value: 'boot', index: 7 } });
+    loop.start();
+    await settle();
+    loop.stop();
+    expect(consul.sent).toEqual([7]);
+    expect(lines).toEqual(['Watching test']);
+  });
+
   it('starts over (non-blocking) when the index goes backwards, and never blocks on index 0', async () => {
     const consul = scripted([
       { value: 'a', index: 10 },

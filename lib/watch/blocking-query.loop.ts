@@ -101,6 +101,9 @@ export class BlockingQueryLoop<T> {
     const { signal } = this.controller;
     const backoff = new Backoff(this.options.backoff.initialMs, this.options.backoff.maxMs);
     let index = this.options.seed ? Math.max(1, this.options.seed.index) : 0;
+    // A seeded loop starts with a blocking read that may not return for `waitMs`: it is watching
+    // from now on, so say so now, not when the first change comes.
+    if (this.options.seed) this.states.enter('ok', 'log', `Watching ${this.options.name}`);
     while (!signal.aborted) {
       if (!(await this.bucket.take(signal))) return;
       try {
