@@ -3,10 +3,10 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type Observable, Subject } from 'rxjs';
 import type { KvEntry } from '../consul-api/consul-api.types.js';
 import type { ConsulApi } from '../consul-api/consul-api.js';
-import { ConsulRequestError } from '../consul-api/consul-request.error.js';
+import { ConsulRequestError, isUnreachable } from '../consul-api/consul-request.error.js';
 import { StateLog } from '../common/state-log.js';
 import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
-import { parseContext } from './config-context.parser.js';
+import { ConsulConfigParseError, parseContext } from './config-context.parser.js';
 import { type ConfigChange, diffLeaves, getPath, mergeLayers } from './config-paths.js';
 import { ConsulConfigLoadError, ConsulConfigMissingError } from './consul-config.errors.js';
 import type { ConfigContext, ResolvedConfigOptions } from './consul-config.options.js';
@@ -129,10 +129,7 @@ export class ConsulConfigService implements OnApplicationShutdown {
       }
       return { state: { context, layer: parsed.layer, raw: JSON.stringify(entries) }, index };
     } catch (error) {
-      const message =
-        error instanceof ConsulRequestError && error.forbidden
-          ? `${error.message}. The ACL token in consul.token needs key:read on "${context.prefix}"`
-          : (error as Error).message;
+      const message = `${(error as Error).message}${bootFailureFix(error, context)}`;
       if (this.options!.failFast) {
         throw error instanceof ConsulConfigLoadError
           ? error
@@ -198,4 +195,15 @@ export class ConsulConfigService implements OnApplicationShutdown {
       return error instanceof Error ? error : new Error(String(error));
     }
   }
+}
+
+/** What to do about a context that could not be read at boot, said after the cause. */
+function bootFailureFix(error: unknown, context: ConfigContext): string {
+  const orBootWithout = 'or set config.failFast: false to boot without it (and pick it up once it can be read)';
+  if (error instanceof ConsulRequestError && error.forbidden) {
+    return `. The ACL token in consul.token needs key:read on "${context.prefix}"`;
+  }
+  if (isUnreachable(error)) return `. Check consul.host and consul.port (is the agent running?), ${orBootWithout}`;
+  if (error instanceof ConsulConfigParseError) return `. Fix the value in Consul KV, ${orBootWithout}`;
+  return '';
 }

@@ -244,6 +244,21 @@ describe('KV configuration (real Consul agent)', () => {
         `Could not load configuration from "${prefix}/user_api[^"]*/": Consul at ${nobody.address} could not read`,
       ),
     );
+    expect((error as Error).message).toContain(
+      'Check consul.host and consul.port (is the agent running?), or set config.failFast: false to boot without it',
+    );
+  });
+
+  it('fails bootstrap on a value that does not parse, naming the key and what to do', async () => {
+    await put('user_api/data', '{"db": ');
+    const error = await bootConfig(agent, { prefix, app: 'user_api', profiles: [], format: 'json' }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConsulConfigLoadError);
+    expect((error as Error).message).toContain(`Consul KV key "${prefix}/user_api/data" is not valid JSON`);
+    expect((error as Error).message).toContain(
+      'Fix the value in Consul KV, or set config.failFast: false to boot without it',
+    );
   });
 
   it('feeds @nestjs/config through consulConfigLoader()', async () => {

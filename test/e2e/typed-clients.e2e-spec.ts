@@ -220,6 +220,7 @@ describe('@ConsulService typed clients (real Consul agent, real upstream servers
     class AppModule {}
     const error = await NestFactory.create(AppModule, { logger: false, abortOnError: false }).catch((e: unknown) => e);
     expect((error as Error).message).toContain('CONSUL:SERVICE:never_registered');
+    expect((error as Error).message).toContain("ConsulModule.forFeature([{ service: 'never_registered', transport }])");
     expect((error as Error).message).toContain('OrphanModule');
   });
 });
