@@ -120,7 +120,7 @@ export class ConsulApi {
     const action = `list instances of service "${query.service}"${query.dc ? ` in ${query.dc}` : ''}`;
     // The package takes one `tag`; further tags become filter clauses (every tag must match).
     const [tag, ...moreTags] = query.tags ?? [];
-    const clauses = moreTags.map((more) => `${JSON.stringify(more)} in Service.Tags`);
+    const clauses = moreTags.map((more) => `${filterLiteral(more) ?? JSON.stringify(more)} in Service.Tags`);
     if (query.filter) clauses.push(`(${query.filter})`);
     const res = await this.call(
       { action, timeoutMs: index > 0 ? blockingTimeout(waitMs, this.options.timeoutMs) : undefined, signal },
@@ -239,9 +239,11 @@ export class ConsulApi {
   /** The agent's local registration of `id`, or `undefined` when the agent does not know it. */
   async agentService(id: string): Promise<AgentService | undefined> {
     const action = `read service id "${id}"`;
-    // The package has no call for /agent/service/:id; the agent's list, filtered to that id, says the same.
+    // The package has no call for /agent/service/:id; the agent's list, filtered to that id, says
+    // the same (an id no filter can spell gets the whole list, looked up the same way).
+    const literal = filterLiteral(id);
     const res = await this.call({ action }, (o) =>
-      this.consul.agent.service.list({ ...o, filter: `ID == ${JSON.stringify(id)}` }),
+      this.consul.agent.service.list({ ...o, ...(literal ? { filter: `ID == ${literal}` } : {}) }),
     );
     const services = res.body;
     if (typeof services !== 'object' || services === null || Array.isArray(services) || Buffer.isBuffer(services)) {
@@ -360,6 +362,12 @@ function blockingTimeout(waitMs: number, timeoutMs: number): number {
 
 function waitParam(waitMs: number): string {
   return `${Math.ceil(waitMs / 1000)}s`;
+}
+
+/** A string literal for a Consul filter, if one can spell `value`: Consul 1.8's parser knows no escapes. */
+function filterLiteral(value: string): string | undefined {
+  if (!value.includes('`')) return `\`${value}\``;
+  return /["\\]/.test(value) ? undefined : `"${value}"`;
 }
 
 /** KV keys keep their slashes in the URL; each segment is escaped on its own. */

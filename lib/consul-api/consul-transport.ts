@@ -49,7 +49,7 @@ export interface ConsulCalls {
   };
   agent: {
     service: {
-      list(options: CallOptions & { filter: string }): Promise<unknown>;
+      list(options: CallOptions & { filter?: string }): Promise<unknown>;
       deregister(options: CallOptions & { id: string }): Promise<unknown>;
       maintenance(options: CallOptions & { id: string; enable: boolean; reason?: string }): Promise<unknown>;
     };
