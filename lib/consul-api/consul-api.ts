@@ -68,8 +68,8 @@ interface DirectCall extends Call {
  * the token.
  */
 export class ConsulApi {
-  private readonly consul: ConsulCalls & { destroy(): void };
-  /** Connections of the undici calls. */
+  private readonly consul: ConsulCalls;
+  /** Connections of the undici calls (the package's own agent is closed by its destroy()). */
   private readonly pool: Agent;
   /**
    * One line when the agent stops answering, one when it is back, for the whole app; while it is
@@ -79,9 +79,9 @@ export class ConsulApi {
 
   constructor(private readonly options: ResolvedConsulOptions['consul']) {
     const { host, port, secure, ca, cert, key, token } = options;
-    // Keep-alive, but an idle connection closes after IDLE_SOCKET_MS: a burst (every loop retrying
-    // at once when the agent is back) must not leave its extra connections open for good. Active
-    // requests are not affected: each has its own timeout.
+    // Keep-alive in both pools, but an idle connection closes after IDLE_SOCKET_MS: a burst (every
+    // loop retrying at once when the agent is back) must not leave its extra connections open for
+    // good. Active requests are not affected: each has its own timeout.
     this.pool = new Agent({
       keepAliveTimeout: IDLE_SOCKET_MS,
       keepAliveMaxTimeout: IDLE_SOCKET_MS,

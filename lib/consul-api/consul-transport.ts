@@ -59,6 +59,8 @@ export interface ConsulCalls {
       fail(options: CallOptions & { id: string; note: string }): Promise<unknown>;
     };
   };
+  /** Destroys the client's HTTP agent. */
+  destroy(): void;
 }
 
 /**
