@@ -28,7 +28,7 @@ export interface AgentServiceRegistration {
   Checks: AgentCheckDefinition[];
 }
 
-/** `GET /v1/agent/service/:id` (fields we read). */
+/** One service of `GET /v1/agent/services` (fields we read). */
 export interface AgentService {
   ID: string;
   Service: string;
