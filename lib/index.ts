@@ -31,7 +31,8 @@ export {
   type DnsInstance,
   type DnsLookupOptions,
 } from './discovery/consul-dns.resolver.js';
-export type { LoadBalancer, LoadBalancerOption, LoadBalancerStrategy } from './balancing/load-balancer.js';
+export type { Lease, LoadBalancer, LoadBalancerOption, LoadBalancerStrategy } from './balancing/load-balancer.js';
+export { acquireLease } from './balancing/load-balancer.js';
 export { createLoadBalancer } from './balancing/create-load-balancer.js';
 export type { ConsulDiscoveryOptions } from './options/consul-options.interface.js';
 export { ConsulService, getConsulServiceToken } from './clients/consul-service.decorator.js';
