@@ -1,4 +1,4 @@
-import type { Observable, Subscription } from 'rxjs';
+import { type Observable, Subscription } from 'rxjs';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
 import type { DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
@@ -43,6 +43,8 @@ type ResolverListener =
       onError(error: { code: number; details: string; metadata: unknown }): void;
     };
 
+type Result = { instances: ServiceInstance[] } | { error: string };
+
 function registerConsulResolver(): void {
   if (registered) return;
   const grpc = loadGrpcJs();
@@ -57,6 +59,9 @@ function registerConsulResolver(): void {
 function consulResolverClass(grpc: GrpcJs) {
   return class ConsulResolver {
     private subscription?: Subscription;
+    /** The result waiting for the next tick, if any. */
+    private pending?: Result;
+    private destroyed = false;
     private readonly service: string;
     private readonly query: DiscoveryQuery;
 
@@ -74,20 +79,52 @@ function consulResolverClass(grpc: GrpcJs) {
       return target.path.replace(/^\//, '');
     }
 
+    /**
+     * Subscribes to the source once; later calls do nothing, since the watch pushes every
+     * change. The subscription is in place before the source can emit, and every result
+     * reaches the listener on a later tick (grpc-js's rule: never from inside
+     * `updateResolution()`), only the latest one if several arrive in the same tick.
+     */
     updateResolution(): void {
-      if (this.subscription) return; // the watch pushes every change; nothing to poll
+      if (this.subscription) return;
+      this.destroyed = false; // grpc-js reuses a destroyed resolver when an idle channel wakes up
       const source = sources.get(this.target.authority ?? '');
       if (!source)
-        return this.fail(`no Consul discovery is registered for ${CONSUL_GRPC_SCHEME}://${this.target.authority}/`);
-      this.subscription = source(this.service, this.query).subscribe({
-        next: (instances) => this.report(instances),
-        error: (error: Error) => this.fail(error.message),
-      });
+        return this.deliver({
+          error: `no Consul discovery is registered for ${CONSUL_GRPC_SCHEME}://${this.target.authority}/`,
+        });
+      const subscription = new Subscription();
+      this.subscription = subscription;
+      subscription.add(
+        source(this.service, this.query).subscribe({
+          next: (instances) => this.deliver({ instances }),
+          error: (error: Error) => {
+            // The source is done: the next updateResolution() (grpc-js retries with backoff) subscribes again.
+            if (this.subscription === subscription) this.subscription = undefined;
+            this.deliver({ error: error.message });
+          },
+        }),
+      );
     }
 
     destroy(): void {
+      this.destroyed = true;
+      this.pending = undefined;
       this.subscription?.unsubscribe();
       this.subscription = undefined;
+    }
+
+    private deliver(result: Result): void {
+      const scheduled = this.pending !== undefined;
+      this.pending = result;
+      if (scheduled) return;
+      process.nextTick(() => {
+        const latest = this.pending;
+        this.pending = undefined;
+        if (this.destroyed || !latest) return;
+        if ('instances' in latest) this.report(latest.instances);
+        else this.fail(latest.error);
+      });
     }
 
     private report(instances: ServiceInstance[]): void {
