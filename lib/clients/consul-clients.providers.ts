@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import { Transport } from '@nestjs/microservices';
-import { createLoadBalancer } from '../balancing/create-load-balancer.js';
+import { createLoadBalancer, LOAD_BALANCER_STRATEGIES } from '../balancing/create-load-balancer.js';
+import type { LoadBalancerOption } from '../balancing/load-balancer.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
 import { ConsulOptionsError, type OptionProblem } from '../options/consul-options.error.js';
@@ -30,11 +31,11 @@ function createClient(
   options: ResolvedConsulOptions,
 ) {
   const where = `ConsulModule.forFeature() client "${definition.service}"`;
-  if (definition.transport === Transport.GRPC) {
-    return new ConsulGrpcClient(definition.service, grpcSource.id, definition.options);
-  }
   // Each client gets its own balancer: per-service state is never shared.
-  const balancer = createLoadBalancer(definition.loadBalancer ?? options.discovery.loadBalancer);
+  const balancer = clientBalancer(definition.loadBalancer, options, where);
+  if (definition.transport === Transport.GRPC) {
+    return new ConsulGrpcClient(definition.service, grpcSource.id, definition.options, balancer);
+  }
   if (definition.transport === 'http') {
     const { timeout, outlier, ...rest } = definition.options ?? {};
     checkHttpPoolOptions(rest, where);
@@ -55,6 +56,21 @@ function createClient(
     options: definition.options,
     query: definition.query,
   });
+}
+
+/** The client's own balancer, from its `loadBalancer` or else `discovery.loadBalancer` (validated with the module). */
+function clientBalancer(option: LoadBalancerOption | undefined, options: ResolvedConsulOptions, where: string) {
+  if (option === undefined) return createLoadBalancer(options.discovery.loadBalancer);
+  if (typeof option !== 'function' && !LOAD_BALANCER_STRATEGIES.includes(option)) {
+    throw new ConsulOptionsError([
+      {
+        option: `${where}: loadBalancer`,
+        problem: `${JSON.stringify(option)} is not a load balancer`,
+        fix: `use ${LOAD_BALANCER_STRATEGIES.map((name) => `"${name}"`).join(', ')} or a function returning a LoadBalancer`,
+      },
+    ]);
+  }
+  return createLoadBalancer(option);
 }
 
 /** What undici would reject deep inside its Agent, said here with the option's name. */

@@ -1,6 +1,7 @@
 import { type Observable, Subscription } from 'rxjs';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
 import type { DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
+import { CONSUL_INSTANCES_ATTRIBUTE } from './consul-grpc.balancer.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
 
 /** URI scheme of channels resolved through Consul: `consul://<source>/<service>`. */
@@ -53,8 +54,8 @@ function registerConsulResolver(): void {
 }
 
 /**
- * A grpc-js name resolver fed by the shared Consul watch: grpc-js's round_robin then balances
- * every call over the live instances, on one channel with one connection per instance.
+ * A grpc-js name resolver fed by the shared Consul watch: our `nestjs_consul_kit` policy then
+ * balances every call over the live instances, on one channel with one connection per instance.
  */
 function consulResolverClass(grpc: GrpcJs) {
   return class ConsulResolver {
@@ -130,10 +131,12 @@ function consulResolverClass(grpc: GrpcJs) {
     private report(instances: ServiceInstance[]): void {
       if (instances.length === 0) return this.fail(`no available instance of service "${this.service}" in Consul`);
       const endpoints: Endpoint[] = instances.map((i) => ({ addresses: [{ host: i.address, port: i.port }] }));
+      // Our balancing policy reads the instances (ids, weights, status) behind the endpoints from this attribute.
+      const attributes = { [CONSUL_INSTANCES_ATTRIBUTE]: instances };
       if (typeof this.listener === 'function') {
-        this.listener(grpc.experimental.statusOrFromValue(endpoints as never), {}, null, '');
+        this.listener(grpc.experimental.statusOrFromValue(endpoints as never), attributes, null, '');
       } else {
-        this.listener.onSuccessfulResolution(endpoints, null, null, null, {});
+        this.listener.onSuccessfulResolution(endpoints, null, null, null, attributes);
       }
     }
 
