@@ -82,9 +82,9 @@ function anonymousInstance(key: string, endpoint: Endpoint): ServiceInstance {
  * connected, as round_robin does), and a picker that asks our `LoadBalancer` which READY
  * instance takes each call. A balancer with `start` counts the call from grpc-js's
  * `onCallStarted` to its `onCallEnded`, so a pick dropped before its call starts counts nothing.
- * Built only from grpc-js's exported `experimental` API, for 1.10 to 1.14.
+ * Built only from grpc-js's exported `experimental` API, for 1.10 to 1.14. Exported for tests.
  */
-function consulBalancingPolicy(grpc: GrpcJs) {
+export function consulBalancingPolicy(grpc: GrpcJs) {
   const ConnectivityState = grpc.connectivityState;
   const { QueuePicker, UnavailablePicker, PickResultType, LeafLoadBalancer, createChildChannelControlHelper } =
     grpc.experimental;
@@ -325,5 +325,5 @@ function consulBalancingPolicy(grpc: GrpcJs) {
     }
   }
 
-  return { Policy, Config };
+  return { Policy, Config, Picker: ConsulPicker };
 }
