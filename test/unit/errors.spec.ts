@@ -1,7 +1,7 @@
 import * as api from '../../lib/index.js';
 
 describe('errors', () => {
-  const errorClasses = Object.entries(api).filter(
+  const errorClasses = (Object.entries(api) as Array<[string, unknown]>).filter(
     (entry): entry is [string, new (...args: never[]) => Error] =>
       typeof entry[1] === 'function' && entry[0].endsWith('Error') && entry[0] !== 'ConsulKitError',
   );

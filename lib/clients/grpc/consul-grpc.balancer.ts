@@ -77,6 +77,26 @@ function anonymousInstance(key: string, endpoint: Endpoint): ServiceInstance {
   };
 }
 
+/** The classes of our policy, as registered with grpc-js (and used by the unit spec). */
+export interface ConsulBalancingPolicy {
+  Policy: new (
+    helper: ChannelControlHelper,
+    legacyOptions?: ChannelOptions,
+  ) => experimental.LoadBalancer & {
+    updateAddressList(
+      update: EndpointsUpdate,
+      config: TypedLoadBalancingConfig,
+      options?: ChannelOptions,
+      resolutionNote?: string,
+    ): boolean;
+  };
+  Config: {
+    new (balancerId: string): TypedLoadBalancingConfig & { readonly balancerId: string };
+    createFromJson(json: unknown): TypedLoadBalancingConfig;
+  };
+  Picker: new (instances: readonly ServiceInstance[], pickers: readonly Picker[], balancer: LoadBalancer) => Picker;
+}
+
 /**
  * Our grpc-js policy: one pick_first leaf per endpoint (one connection per instance, kept
  * connected, as round_robin does), and a picker that asks our `LoadBalancer` which READY
@@ -84,7 +104,7 @@ function anonymousInstance(key: string, endpoint: Endpoint): ServiceInstance {
  * `onCallStarted` to its `onCallEnded`, so a pick dropped before its call starts counts nothing.
  * Built only from grpc-js's exported `experimental` API, for 1.10 to 1.14. Exported for tests.
  */
-export function consulBalancingPolicy(grpc: GrpcJs) {
+export function consulBalancingPolicy(grpc: GrpcJs): ConsulBalancingPolicy {
   const ConnectivityState = grpc.connectivityState;
   const { QueuePicker, UnavailablePicker, PickResultType, LeafLoadBalancer, createChildChannelControlHelper } =
     grpc.experimental;
