@@ -1,7 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import { Transport } from '@nestjs/microservices';
 import { createLoadBalancer, LOAD_BALANCER_STRATEGIES } from '../balancing/create-load-balancer.js';
-import type { LoadBalancerOption } from '../balancing/load-balancer.js';
+import type { LoadBalancer, LoadBalancerOption } from '../balancing/load-balancer.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
 import { ConsulOptionsError, type OptionProblem } from '../options/consul-options.error.js';
@@ -59,18 +59,24 @@ function createClient(
 }
 
 /** The client's own balancer, from its `loadBalancer` or else `discovery.loadBalancer` (validated with the module). */
-function clientBalancer(option: LoadBalancerOption | undefined, options: ResolvedConsulOptions, where: string) {
-  if (option === undefined) return createLoadBalancer(options.discovery.loadBalancer);
-  if (typeof option !== 'function' && !LOAD_BALANCER_STRATEGIES.includes(option)) {
+function clientBalancer(
+  option: LoadBalancerOption | undefined,
+  options: ResolvedConsulOptions,
+  where: string,
+): LoadBalancer {
+  const name = option === undefined ? 'discovery.loadBalancer' : `${where}: loadBalancer`;
+  const fix = `use ${LOAD_BALANCER_STRATEGIES.map((s) => `"${s}"`).join(', ')} or a function returning a LoadBalancer`;
+  if (option !== undefined && typeof option !== 'function' && !LOAD_BALANCER_STRATEGIES.includes(option)) {
+    throw new ConsulOptionsError([{ option: name, problem: `${JSON.stringify(option)} is not a load balancer`, fix }]);
+  }
+  const balancer = createLoadBalancer(option ?? options.discovery.loadBalancer);
+  // A factory is only called here: check what it made before a call runs into it.
+  if (typeof balancer?.pick !== 'function') {
     throw new ConsulOptionsError([
-      {
-        option: `${where}: loadBalancer`,
-        problem: `${JSON.stringify(option)} is not a load balancer`,
-        fix: `use ${LOAD_BALANCER_STRATEGIES.map((name) => `"${name}"`).join(', ')} or a function returning a LoadBalancer`,
-      },
+      { option: name, problem: `the factory returned ${JSON.stringify(balancer)}, which has no pick() method`, fix },
     ]);
   }
-  return createLoadBalancer(option);
+  return balancer;
 }
 
 /** What undici would reject deep inside its Agent, said here with the option's name. */

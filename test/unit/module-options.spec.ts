@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Transport } from '@nestjs/microservices';
 import { ConsulModule, type ConsulModuleOptions, ConsulOptionsError } from '../../lib/index.js';
 import { resolveConsulOptions } from '../../lib/options/options.validator.js';
 
@@ -97,5 +98,40 @@ describe('ConsulModule option validation at app creation', () => {
       'ConsulModule.forFeature() client "user_api": options.connections',
       'ConsulModule.forFeature() client "user_api": options.tls',
     ]);
+  });
+
+  it('rejects a bad per-client loadBalancer (gRPC included) and a factory that makes no balancer, naming the option', async () => {
+    const failure = async (clients: Parameters<typeof ConsulModule.forFeature>[0]) => {
+      @Module({ imports: [ConsulModule.forRoot({}), ConsulModule.forFeature(clients)] })
+      class AppModule {}
+      return NestFactory.create(AppModule, { logger: false, abortOnError: false }).then(
+        async (app) => {
+          await app.close();
+          return undefined;
+        },
+        (error: unknown) => error,
+      );
+    };
+    const grpc = await failure([
+      {
+        service: 'greeter',
+        transport: Transport.GRPC,
+        options: { package: 'hello', protoPath: 'hello.proto' },
+        loadBalancer: 'fastest' as never,
+      },
+    ]);
+    expect(grpc).toBeInstanceOf(ConsulOptionsError);
+    expect((grpc as ConsulOptionsError).problems).toEqual([
+      expect.objectContaining({
+        option: 'ConsulModule.forFeature() client "greeter": loadBalancer',
+        problem: '"fastest" is not a load balancer',
+      }),
+    ]);
+
+    const factory = await failure([{ service: 'user_api', transport: 'http', loadBalancer: () => ({}) as never }]);
+    expect(factory).toBeInstanceOf(ConsulOptionsError);
+    expect((factory as ConsulOptionsError).problems[0].option).toBe(
+      'ConsulModule.forFeature() client "user_api": loadBalancer',
+    );
   });
 });
