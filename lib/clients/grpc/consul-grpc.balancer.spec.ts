@@ -89,6 +89,28 @@ describe('its picker: our LoadBalancer over the READY instances, a lease per sta
     expect(picker.pick(pickArgs).subchannel).toBe(pickB.subchannel);
   });
 
+  it('keeps grpc-js going when a custom start() or its end throws', () => {
+    const throwing: LoadBalancer = {
+      pick: (list) => list[0],
+      start: () => {
+        throw new Error('start failed');
+      },
+    };
+    const result = new ConsulPicker([a], [pickA], throwing).pick(pickArgs);
+    expect(() => result.onCallStarted?.()).not.toThrow();
+    const endThrows: LoadBalancer = {
+      pick: (list) => list[0],
+      start: () => () => {
+        throw new Error('end failed');
+      },
+    };
+    const other = new ConsulPicker([a], [pickA], endThrows).pick(pickArgs);
+    other.onCallStarted?.();
+    expect(() =>
+      (other.onCallEnded as unknown as (...args: unknown[]) => void)(0, '', new grpc.Metadata()),
+    ).not.toThrow();
+  });
+
   it('fails the pick with UNAVAILABLE, naming the cause, when a custom pick() throws', () => {
     const throwing: LoadBalancer = {
       pick: () => {

@@ -165,13 +165,23 @@ export function consulBalancingPolicy(grpc: GrpcJs): ConsulBalancingPolicy {
         ...result,
         onCallStarted: () => {
           onCallStarted?.();
-          end = balancer.start!(instance);
+          // grpc-js runs this inside a promise callback: a custom start() that throws must not
+          // become an unhandled rejection. The call then goes uncounted.
+          try {
+            end = balancer.start!(instance);
+          } catch {
+            end = undefined;
+          }
         },
         onCallEnded: ((...status: Parameters<NonNullable<PickResult['onCallEnded']>>) => {
           onCallEnded?.(...status);
           const release = end;
           end = undefined;
-          release?.();
+          try {
+            release?.();
+          } catch {
+            // A custom end that throws must not break grpc-js's status delivery.
+          }
         }) as PickResult['onCallEnded'],
       };
     }
@@ -192,7 +202,7 @@ export function consulBalancingPolicy(grpc: GrpcJs): ConsulBalancingPolicy {
     private kickScheduled = false;
     private destroyed = false;
 
-    /** `legacyOptions`: grpc-js 1.10–1.12 give the channel options here, and only attributes to updateAddressList. */
+    /** `legacyOptions`: older grpc-js (1.10) gives the channel options here, and only attributes to updateAddressList. */
     constructor(
       private readonly helper: ChannelControlHelper,
       private readonly legacyOptions?: ChannelOptions,
@@ -331,7 +341,7 @@ export function consulBalancingPolicy(grpc: GrpcJs): ConsulBalancingPolicy {
         if (this.destroyed) return;
         for (const { leaf } of this.children.values()) {
           if (leaf.getConnectivityState() !== ConnectivityState.IDLE) continue;
-          // grpc-js ≥ 1.13 has exitIdle(); 1.10–1.12 reconnect a leaf by giving it its endpoint again.
+          // Newer grpc-js (1.13, 1.14) has exitIdle(); 1.10 reconnects a leaf by giving it its endpoint again.
           if (typeof leaf.exitIdle === 'function') leaf.exitIdle();
           else leaf.startConnecting();
         }
