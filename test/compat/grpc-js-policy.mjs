@@ -89,7 +89,10 @@ const seen = new Set();
 for (let i = 0; i < 40 && seen.size < 2; i++) seen.add(await c1.who());
 if (seen.size < 2) fail('both instances never answered');
 const slow = c1.who('slow');
-while (!releaseSlow) await new Promise((r) => setTimeout(r, 5));
+const until = async (ready) => {
+  for (let i = 0; i < 1000 && !ready(); i++) await new Promise((r) => setTimeout(r, 5));
+};
+await until(() => releaseSlow !== undefined);
 const busy =
   lo.outstanding('a') === 1
     ? 'a'
