@@ -28,7 +28,8 @@ export {
   type DnsInstance,
   type DnsLookupOptions,
 } from './discovery/consul-dns.resolver.js';
-export type { LoadBalancer, LoadBalancerOption, LoadBalancerStrategy } from './balancing/load-balancer.js';
+export type { Lease, LoadBalancer, LoadBalancerOption, LoadBalancerStrategy } from './balancing/load-balancer.js';
+export { acquireLease } from './balancing/load-balancer.js';
 export { createLoadBalancer } from './balancing/create-load-balancer.js';
 export { ConsulService, getConsulServiceToken } from './clients/consul-service.decorator.js';
 export type { ConsulClientDefinition, ConsulHttpFeatureOptions } from './clients/consul-client.definition.js';

@@ -1,8 +1,9 @@
 import { createLoadBalancer } from './create-load-balancer.js';
 import { LeastOutstandingBalancer } from './least-outstanding.balancer.js';
+import { acquireLease, type LoadBalancer } from './load-balancer.js';
 import { RandomBalancer } from './random.balancer.js';
 import { RoundRobinBalancer } from './round-robin.balancer.js';
-import { instance, sigmas, tally } from './test-instances.js';
+import { instance, sigmas, tally } from '../../test/helpers/test-instances.js';
 import { WeightedBalancer } from './weighted.balancer.js';
 
 const N = 30_000;
@@ -72,11 +73,11 @@ describe('LeastOutstandingBalancer (power of two choices)', () => {
   it('sends every pick to the idle one of two instances while the other is busy', () => {
     const balancer = new LeastOutstandingBalancer();
     const [busy, idle] = [instance('busy'), instance('idle')];
-    balancer.onCallStart(busy);
+    const end = balancer.start(busy);
     const counts = tally(() => balancer.pick([busy, idle]), 1_000);
     expect(counts.get('idle')).toBe(1_000);
 
-    balancer.onCallEnd(busy);
+    end();
     const after = tally(() => balancer.pick([busy, idle]), N);
     expect(sigmas(after.get('busy') ?? 0, N, 0.5)).toBeLessThan(5);
   });
@@ -84,9 +85,11 @@ describe('LeastOutstandingBalancer (power of two choices)', () => {
   it('never lets a count go negative', () => {
     const balancer = new LeastOutstandingBalancer();
     const [a, b] = [instance('a'), instance('b')];
-    balancer.onCallEnd(a); // an end without a start must not make "a" look better than idle
-    balancer.onCallStart(b);
-    balancer.onCallEnd(b);
+    const endA = balancer.start(a);
+    endA();
+    endA(); // a second end of one call must not make "a" look better than idle
+    const endB = balancer.start(b);
+    endB();
     const counts = tally(() => balancer.pick([a, b]), N);
     expect(sigmas(counts.get('a') ?? 0, N, 0.5)).toBeLessThan(5);
   });
@@ -97,7 +100,7 @@ describe('LeastOutstandingBalancer (power of two choices)', () => {
     // Calls that never end: each pick adds one in-flight call to its instance.
     const counts = tally(() => {
       const chosen = balancer.pick(list);
-      balancer.onCallStart(chosen);
+      balancer.start(chosen);
       return chosen;
     }, 1_000);
     // With P2C the most loaded instance stays close to the mean (100): far tighter than random.
@@ -129,5 +132,77 @@ describe('createLoadBalancer', () => {
     expect(() => createLoadBalancer('fastest' as never)).toThrow(
       'Unknown load balancer "fastest": use "round-robin", "random", "weighted", "least-outstanding" or a factory function',
     );
+  });
+});
+
+describe('acquireLease (the one balancing contract)', () => {
+  it('counts a call from acquire to release, for least-outstanding', () => {
+    const balancer = new LeastOutstandingBalancer();
+    const [a, b] = [instance('a'), instance('b')];
+    const lease = acquireLease(balancer, [a, b]);
+    expect(balancer.outstanding(lease.instance.id)).toBe(1);
+    const other = lease.instance === a ? b : a;
+    // While the first call is in flight, every lease goes to the other instance (and is released at once).
+    for (let i = 0; i < 100; i++) {
+      const next = acquireLease(balancer, [a, b]);
+      expect(next.instance).toBe(other);
+      next.release();
+    }
+    lease.release();
+    expect(balancer.outstanding(a.id) + balancer.outstanding(b.id)).toBe(0);
+  });
+
+  it('releases once however often release() is called', () => {
+    const balancer = new LeastOutstandingBalancer();
+    const solo = instance('solo');
+    const first = acquireLease(balancer, [solo]);
+    const second = acquireLease(balancer, [solo]);
+    first.release();
+    first.release();
+    first.release();
+    expect(balancer.outstanding('solo')).toBe(1);
+    second.release();
+    expect(balancer.outstanding('solo')).toBe(0);
+  });
+
+  it('pick() alone counts nothing: a dropped choice leaves no call behind', () => {
+    const balancer = new LeastOutstandingBalancer();
+    const list = [instance('a'), instance('b')];
+    for (let i = 0; i < 100; i++) balancer.pick(list);
+    expect(balancer.outstanding('a') + balancer.outstanding('b')).toBe(0);
+  });
+
+  it('works with a custom balancer that has only pick()', () => {
+    const first: LoadBalancer = { pick: (list) => list[0] };
+    const lease = acquireLease(first, [instance('a'), instance('b')]);
+    expect(lease.instance.id).toBe('a');
+    expect(() => lease.release()).not.toThrow();
+  });
+
+  it('pairs each start with its own end for a custom balancer that keeps per-call state', () => {
+    const events: string[] = [];
+    let call = 0;
+    const tracing: LoadBalancer = {
+      pick: (list) => list[call % list.length],
+      start: (chosen) => {
+        const n = ++call;
+        events.push(`start ${chosen.id}#${n}`);
+        return () => events.push(`end ${chosen.id}#${n}`);
+      },
+    };
+    const list = [instance('a'), instance('b')];
+    const one = acquireLease(tracing, list);
+    const two = acquireLease(tracing, list);
+    two.release();
+    one.release();
+    one.release();
+    expect(events).toEqual(['start a#1', 'start b#2', 'end b#2', 'end a#1']);
+  });
+
+  it('gives the built-in stateless strategies no per-call bookkeeping', () => {
+    for (const strategy of ['round-robin', 'random', 'weighted'] as const) {
+      expect(createLoadBalancer(strategy).start).toBeUndefined();
+    }
+    expect(createLoadBalancer('least-outstanding').start).toBeInstanceOf(Function);
   });
 });

@@ -11,6 +11,9 @@ const STRATEGIES: Record<LoadBalancerStrategy, () => LoadBalancer> = {
   'least-outstanding': () => new LeastOutstandingBalancer(),
 };
 
+/** The built-in strategy names. */
+export const LOAD_BALANCER_STRATEGIES = Object.keys(STRATEGIES) as readonly LoadBalancerStrategy[];
+
 /** A new balancer (its own state) for a strategy name or a custom factory. */
 export function createLoadBalancer(option: LoadBalancerOption): LoadBalancer {
   if (typeof option === 'function') return option();

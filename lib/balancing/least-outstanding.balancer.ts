@@ -3,7 +3,8 @@ import type { LoadBalancer } from './load-balancer.js';
 
 /**
  * Power of two choices on in-flight calls: two random instances, the less busy wins. Steers
- * load away from slow instances without a global scan; needs the client to report call ends.
+ * load away from slow instances without a global scan. Counts the calls of every lease
+ * (`acquireLease`, the HTTP client, `ConsulClientProxy`, gRPC, `ConsulDiscoveryService.lease()`).
  */
 export class LeastOutstandingBalancer implements LoadBalancer {
   private readonly inFlight = new Map<string, number>();
@@ -23,13 +24,22 @@ export class LeastOutstandingBalancer implements LoadBalancer {
     return this.random() < 0.5 ? a : b;
   }
 
-  onCallStart(instance: ServiceInstance): void {
-    this.inFlight.set(instance.id, (this.inFlight.get(instance.id) ?? 0) + 1);
+  /** Counts a call to `instance` until the returned function is called (once; later calls do nothing). */
+  start(instance: ServiceInstance): () => void {
+    const id = instance.id;
+    this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const count = (this.inFlight.get(id) ?? 0) - 1;
+      if (count > 0) this.inFlight.set(id, count);
+      else this.inFlight.delete(id);
+    };
   }
 
-  onCallEnd(instance: ServiceInstance): void {
-    const count = (this.inFlight.get(instance.id) ?? 0) - 1;
-    if (count > 0) this.inFlight.set(instance.id, count);
-    else this.inFlight.delete(instance.id);
+  /** Calls in flight to the instance with this id, for tests and diagnostics. */
+  outstanding(id: string): number {
+    return this.inFlight.get(id) ?? 0;
   }
 }

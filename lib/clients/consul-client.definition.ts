@@ -11,9 +11,12 @@ export interface ConsulHttpFeatureOptions extends Omit<ConsulHttpClientOptions, 
   outlier?: { consecutiveFailures?: number; cooldown?: string };
 }
 
-/** One client in `ConsulModule.forFeature([...])`. */
+/**
+ * One client in `ConsulModule.forFeature([...])`. `loadBalancer` chooses the instance of each
+ * call for this client (default `discovery.loadBalancer`), for every transport.
+ */
 export type ConsulClientDefinition =
-  | { service: string; transport: Transport.GRPC; options: ConsulGrpcClientOptions }
+  | { service: string; transport: Transport.GRPC; options: ConsulGrpcClientOptions; loadBalancer?: LoadBalancerOption }
   | { service: string; transport: 'http'; options?: ConsulHttpFeatureOptions; loadBalancer?: LoadBalancerOption }
   | {
       service: string;

@@ -1,9 +1,11 @@
 import type { Provider } from '@nestjs/common';
 import { Transport } from '@nestjs/microservices';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
+import type { LoadBalancer } from '../balancing/load-balancer.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
+import { ConsulOptionsError } from '../options/consul-options.error.js';
 import type { ConsulClientDefinition } from './consul-client.definition.js';
 import { type ResolvedClientDefinition, resolveClientDefinitions } from './consul-client.options.js';
 import { getConsulServiceToken } from './consul-service.decorator.js';
@@ -41,11 +43,11 @@ function createClient(
   grpcSource: ConsulGrpcSource,
   options: ResolvedConsulOptions,
 ) {
-  if (definition.transport === Transport.GRPC) {
-    return new ConsulGrpcClient(definition.service, grpcSource.id, definition.options);
-  }
   // Each client gets its own balancer: per-service state is never shared.
-  const balancer = createLoadBalancer(definition.loadBalancer ?? options.discovery.loadBalancer);
+  const balancer = clientBalancer(definition, options);
+  if (definition.transport === Transport.GRPC) {
+    return new ConsulGrpcClient(definition.service, grpcSource.id, definition.options, balancer);
+  }
   if (definition.transport === 'http') {
     return new ConsulHttpClient(definition.service, discovery, balancer, definition.options);
   }
@@ -54,6 +56,29 @@ function createClient(
     options: definition.options,
     query: definition.query,
   });
+}
+
+/**
+ * The client's own balancer, from its `loadBalancer` or else `discovery.loadBalancer` (both
+ * validated with their options). A factory is only called here: check what it made before a
+ * call runs into it.
+ */
+function clientBalancer(definition: ResolvedClientDefinition, options: ResolvedConsulOptions): LoadBalancer {
+  const balancer = createLoadBalancer(definition.loadBalancer ?? options.discovery.loadBalancer);
+  if (typeof balancer?.pick !== 'function') {
+    const option =
+      definition.loadBalancer === undefined
+        ? 'discovery.loadBalancer'
+        : `ConsulModule.forFeature() client "${definition.service}": loadBalancer`;
+    throw new ConsulOptionsError([
+      {
+        option,
+        problem: `the factory returned ${JSON.stringify(balancer)}, which has no pick() method`,
+        fix: 'return an object with pick(instances) (and start(instance) to count calls)',
+      },
+    ]);
+  }
+  return balancer;
 }
 
 function closedAtShutdown<T extends { close(): unknown }>(client: T): T {

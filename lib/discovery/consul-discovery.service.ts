@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
-import type { LoadBalancer } from '../balancing/load-balancer.js';
+import { acquireLease, type Lease, type LoadBalancer } from '../balancing/load-balancer.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
@@ -76,19 +76,46 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
    * One instance, picked by the service's load balancer from the cache. When the datacenter
    * (local, unless `query.dc`) has none, tries `discovery.failoverDatacenters` in order; the
    * instance's `dc` says where it came from.
+   *
+   * A choice only: the balancer does not count a call to it. To make `least-outstanding` see
+   * your calls, take a {@link lease} instead and release it when the call ends.
    */
   choose(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance> {
     // Hot path: the list is cached and not empty, so no await, no failover walk, no allocation but the promise.
     const cached = this.pinnedLoop(service, query).current;
     if (cached && cached.length > 0) return Promise.resolve(this.balancerFor(service).pick(cached));
-    return this.chooseAcrossDatacenters(service, query);
+    return this.instancesAcrossDatacenters(service, query).then((instances) =>
+      this.balancerFor(service).pick(instances),
+    );
   }
 
-  private async chooseAcrossDatacenters(service: string, query: DiscoveryQuery): Promise<ServiceInstance> {
+  /**
+   * Like {@link choose}, and the balancer counts a call on the instance until you release the
+   * lease: call `release()` when your call ends, however it ends (it is idempotent).
+   *
+   * ```ts
+   * const lease = await discovery.lease('billing');
+   * try {
+   *   await fetch(`http://${lease.instance.address}:${lease.instance.port}/invoices`);
+   * } finally {
+   *   lease.release();
+   * }
+   * ```
+   */
+  lease(service: string, query: DiscoveryQuery = {}): Promise<Lease> {
+    const cached = this.pinnedLoop(service, query).current;
+    if (cached && cached.length > 0) return Promise.resolve(acquireLease(this.balancerFor(service), cached));
+    return this.instancesAcrossDatacenters(service, query).then((instances) =>
+      acquireLease(this.balancerFor(service), instances),
+    );
+  }
+
+  /** The first non-empty list of the datacenters `choose()` may use, in order. */
+  private async instancesAcrossDatacenters(service: string, query: DiscoveryQuery): Promise<ServiceInstance[]> {
     const datacenters = query.dc ? [query.dc] : [undefined, ...this.options.discovery.failoverDatacenters];
     for (const dc of datacenters) {
       const instances = await this.getInstances(service, dc === query.dc ? query : { ...query, dc });
-      if (instances.length > 0) return this.balancerFor(service).pick(instances);
+      if (instances.length > 0) return instances;
     }
     throw new NoAvailableInstanceError(
       service,
@@ -130,7 +157,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     return loop && { requests: loop.requests, lastContact: loop.lastContact };
   }
 
-  /** The load balancer `choose()` uses for `service` (one per service, never shared). */
+  /** The load balancer `choose()` and `lease()` use for `service` (one per service, never shared). */
   balancerFor(service: string): LoadBalancer {
     let balancer = this.balancers.get(service);
     if (!balancer) {

@@ -1,3 +1,4 @@
+import { LOAD_BALANCER_STRATEGIES } from '../balancing/create-load-balancer.js';
 import type { LoadBalancerOption, LoadBalancerStrategy } from '../balancing/load-balancer.js';
 import { type ConsulRetryOptions, resolveRetryOptions } from './retry.options.js';
 import { describe, type SectionKeys, type Validator } from './validator.js';
@@ -86,13 +87,13 @@ export type ResolvedDiscoveryOptions = ReturnType<typeof resolveDiscoveryOptions
 /** A built-in strategy's name or a factory; `undefined` when not given (the caller's default applies). */
 export function resolveLoadBalancer(v: Validator, value: unknown, option: string): LoadBalancerOption | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'function' || LOAD_BALANCERS.includes(value as LoadBalancerStrategy)) {
+  if (typeof value === 'function' || LOAD_BALANCER_STRATEGIES.includes(value as LoadBalancerStrategy)) {
     return value as LoadBalancerOption;
   }
   v.fail(
     option,
     `${describe(value)} is not a load balancer`,
-    `use ${LOAD_BALANCERS.map((name) => `"${name}"`).join(', ')} or a function returning a LoadBalancer`,
+    `use ${LOAD_BALANCER_STRATEGIES.map((name) => `"${name}"`).join(', ')} or a function returning a LoadBalancer`,
   );
   return undefined;
 }

@@ -104,6 +104,30 @@ describe('ConsulDiscoveryService (real Consul agent)', () => {
     );
   });
 
+  it('lease() holds an instance for least-outstanding until released; choose() alone counts nothing', async () => {
+    const started = await startHttpApp(consulOptions(agent, { discovery: { loadBalancer: 'least-outstanding' } }));
+    try {
+      const lo = started.app.get(ConsulDiscoveryService);
+      const held = await lo.lease('user_service');
+      const other = held.instance.id === 'us-1' ? 'us-2' : 'us-1';
+      const during = new Set<string>();
+      for (let i = 0; i < 50; i++) during.add((await lo.choose('user_service')).id);
+      expect([...during]).toEqual([other]); // choose() picks around the call in flight, and adds none
+
+      held.release();
+      held.release(); // idempotent: the count does not go below zero
+      const after = new Set<string>();
+      for (let i = 0; i < 50; i++) {
+        const lease = await lo.lease('user_service');
+        after.add(lease.instance.id);
+        lease.release();
+      }
+      expect([...after].toSorted()).toEqual(['us-1', 'us-2']);
+    } finally {
+      await started.app.close();
+    }
+  });
+
   it('stops watching a query nobody looked up for discovery.idleTimeout; a watch() subscriber keeps its loop', async () => {
     const started = await startHttpApp(consulOptions(agent, { discovery: { idleTimeout: '1s' } }));
     try {

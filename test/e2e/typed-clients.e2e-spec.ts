@@ -274,3 +274,138 @@ describe('@ConsulService with a Nest TCP transport (real Consul agent, real TCP 
     }
   });
 });
+
+describe('loadBalancer reaches every transport: least-outstanding and weighted for gRPC and a ClientProxy (real Consul agent)', () => {
+  const suite = useConsulAgent();
+  // Each upstream holds its "slow" calls until its gate opens.
+  const gate = () => {
+    let open!: () => void;
+    const closed = new Promise<void>((resolve) => (open = resolve));
+    return { closed, open };
+  };
+  const grpcGate = gate();
+  const tcpGate = gate();
+  let greeters: Array<Awaited<ReturnType<typeof startGreeter>>> = [];
+  let tcps: Array<Awaited<ReturnType<typeof startTcpWhoAmI>>> = [];
+  let caller: TestApp;
+  let clients: BalancedCallers;
+
+  @Injectable()
+  class BalancedCallers {
+    constructor(
+      @ConsulService('lo_greeter') readonly leastOutstanding: ClientGrpc,
+      @ConsulService('w_greeter') readonly weighted: ClientGrpc,
+      @ConsulService('lo_tcp') readonly proxy: ConsulClientProxy,
+    ) {}
+  }
+
+  beforeAll(async () => {
+    const agent = suite.agent;
+    const [grpcHold, tcpHold] = [{ hold: grpcGate.closed }, { hold: tcpGate.closed }];
+    greeters = await Promise.all([startGreeter('a', grpcHold), startGreeter('b', grpcHold)]);
+    tcps = await Promise.all([startTcpWhoAmI('left', tcpHold), startTcpWhoAmI('right', tcpHold)]);
+    for (const [i, greeter] of greeters.entries()) {
+      const passing = i === 0 ? 3 : 1; // "a" weighs 3, "b" 1 (used by w_greeter)
+      for (const name of ['lo_greeter', 'w_greeter']) {
+        await agent.register({
+          ID: `${name}-${greeter.port}`,
+          Name: name,
+          Address: '127.0.0.1',
+          Port: greeter.port,
+          Weights: { Passing: passing, Warning: 1 },
+          Check: { TTL: '60s', Status: 'passing' },
+        });
+      }
+    }
+    for (const [i, tcp] of tcps.entries()) {
+      await agent.register({
+        ID: `lo-tcp-${i}`,
+        Name: 'lo_tcp',
+        Address: '127.0.0.1',
+        Port: tcp.port,
+        Check: { TTL: '60s', Status: 'passing' },
+      });
+    }
+    const grpcOptions = { package: 'hello', protoPath: HELLO_PROTO };
+    @Module({
+      imports: [
+        ConsulModule.forFeature([
+          { service: 'lo_greeter', transport: Transport.GRPC, options: grpcOptions, loadBalancer: 'least-outstanding' },
+          { service: 'lo_tcp', transport: Transport.TCP, loadBalancer: 'least-outstanding' },
+          // No loadBalancer: the module-wide default, discovery.loadBalancer ('weighted' below).
+          { service: 'w_greeter', transport: Transport.GRPC, options: grpcOptions },
+        ]),
+      ],
+      providers: [BalancedCallers],
+    })
+    class CallerModule {}
+    caller = await startHttpApp(
+      consulOptions(agent, {
+        service: { name: 'balanced_caller' },
+        registration: { enabled: false },
+        discovery: { loadBalancer: 'weighted' },
+      }),
+      { imports: [CallerModule] },
+    );
+    clients = caller.app.get(BalancedCallers);
+  });
+  afterAll(async () => {
+    grpcGate.open();
+    tcpGate.open();
+    await caller?.app.close();
+    await Promise.all([...greeters, ...tcps].map(({ app }) => app.close()));
+  });
+
+  it('gRPC, least-outstanding: while one instance holds a slow call, every next call goes to the other', async () => {
+    const greeter = clients.leastOutstanding.getService<Greeter>('Greeter');
+    const hello = async (name = 'x') => (await firstValueFrom(greeter.hello({ name }))).message;
+    // Both connections up first: the policy balances over READY instances only.
+    await eventually(async () => (await load(20, 2, hello)).answers.size === 2, { what: 'both greeters answering' });
+
+    const slow = hello('slow');
+    await eventually(() => greeters.some((g) => g.held() === 1), { what: 'the slow call to arrive' });
+    const busy = greeters[0].held() === 1 ? 'a' : 'b';
+    const idle = busy === 'a' ? 'b' : 'a';
+    const during = await load(30, 1, () => hello());
+    expect(during.failures).toEqual([]);
+    // Structure, not timing: power of two choices over two instances always takes the less busy one.
+    expect(Object.fromEntries(during.answers)).toEqual({ [`${idle}:x`]: 30 });
+
+    grpcGate.open();
+    expect(await slow).toBe(`${busy}:slow`);
+    // The slow call's lease ended with it: both instances take calls again.
+    const after = await load(60, 1, () => hello());
+    expect(after.answers.get('a:x')).toBeGreaterThan(5);
+    expect(after.answers.get('b:x')).toBeGreaterThan(5);
+  });
+
+  it('gRPC, weighted (the module default): Consul weights 3:1 give a 3:1 split', async () => {
+    const greeter = clients.weighted.getService<Greeter>('Greeter');
+    const hello = async () => (await firstValueFrom(greeter.hello({ name: 'w' }))).message;
+    await eventually(async () => (await load(20, 2, hello)).answers.size === 2, { what: 'both greeters answering' });
+    const n = 800;
+    const { answers, failures } = await load(n, 8, hello);
+    expect(failures).toEqual([]);
+    // 0.75 ± 5 binomial sigmas (±0.077 over 800 calls).
+    expect(Math.abs((answers.get('a:w') ?? 0) / n - 0.75)).toBeLessThan(0.077);
+  });
+
+  it('ClientProxy, least-outstanding: a send() in flight keeps its instance busy until it completes or is unsubscribed', async () => {
+    const client = clients.proxy;
+    const who = () => firstValueFrom(client.send<string>('who', {}));
+    await eventually(async () => (await load(20, 2, who)).answers.size === 2, { what: 'both TCP instances answering' });
+    const inFlight = client.send<string>('slow', {}).subscribe();
+    await eventually(() => tcps.some((t) => t.held() === 1), { what: 'the slow send() to arrive' });
+    const busy = tcps[0].held() === 1 ? 'left' : 'right';
+    const idle = busy === 'left' ? 'right' : 'left';
+    const during = await load(30, 1, who);
+    expect(during.failures).toEqual([]);
+    expect(Object.fromEntries(during.answers)).toEqual({ [idle]: 30 });
+
+    // Unsubscribing ends the call for the balancer (the upstream may still be working on it).
+    inFlight.unsubscribe();
+    const after = await load(60, 1, who);
+    expect(after.answers.get('left')).toBeGreaterThan(5);
+    expect(after.answers.get('right')).toBeGreaterThan(5);
+  });
+});

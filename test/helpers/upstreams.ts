@@ -5,16 +5,26 @@ import { GrpcMethod, MessagePattern, type MicroserviceOptions, Transport } from 
 import { HELLO_PROTO } from './consul-microservice.js';
 import { freePort } from './free-ports.js';
 
-/** A gRPC Greeter that answers with its own name, so tests see which instance served a call. */
+/**
+ * A gRPC Greeter that answers with its own name, so tests see which instance served a call.
+ * With `hold`, a call for the name "slow" waits for it before answering (`held()` counts those waiting).
+ */
 export async function startGreeter(
   name: string,
-): Promise<{ app: INestMicroservice; port: number; calls: () => number }> {
+  { hold }: { hold?: Promise<void> } = {},
+): Promise<{ app: INestMicroservice; port: number; calls: () => number; held: () => number }> {
   let calls = 0;
+  let held = 0;
   @Controller()
   class NamedGreeter {
     @GrpcMethod('Greeter', 'Hello')
-    hello({ name: who }: { name: string }) {
+    async hello({ name: who }: { name: string }) {
       calls++;
+      if (hold && who === 'slow') {
+        held++;
+        await hold;
+        held--;
+      }
       return { message: `${name}:${who}` };
     }
   }
@@ -27,7 +37,7 @@ export async function startGreeter(
     logger: false,
   });
   await app.listen();
-  return { app, port, calls: () => calls };
+  return { app, port, calls: () => calls, held: () => held };
 }
 
 /** A controller answering GET /who with `name`. */
@@ -42,12 +52,27 @@ export function whoAmI(name: string): Type {
   return WhoAmI;
 }
 
-/** A Nest TCP microservice answering the "who" pattern with `name`. */
-export async function startTcpWhoAmI(name: string): Promise<{ app: INestMicroservice; port: number }> {
+/**
+ * A Nest TCP microservice answering the "who" pattern with `name`. With `hold`, the "slow"
+ * pattern answers `name` once it settles (`held()` counts those waiting).
+ */
+export async function startTcpWhoAmI(
+  name: string,
+  { hold }: { hold?: Promise<void> } = {},
+): Promise<{ app: INestMicroservice; port: number; held: () => number }> {
+  let held = 0;
   @Controller()
   class TcpWhoAmI {
     @MessagePattern('who')
     who() {
+      return name;
+    }
+
+    @MessagePattern('slow')
+    async slow() {
+      held++;
+      await hold;
+      held--;
       return name;
     }
   }
@@ -60,5 +85,5 @@ export async function startTcpWhoAmI(name: string): Promise<{ app: INestMicroser
     logger: false,
   });
   await app.listen();
-  return { app, port };
+  return { app, port, held: () => held };
 }

@@ -220,4 +220,30 @@ describe('ConsulModule option validation at app creation', () => {
     expect(lines).toHaveLength(expected.length);
     expected.forEach((line, i) => expect(lines[i]).toContain(line));
   });
+
+  it('rejects a bad per-client loadBalancer (gRPC included) and a factory that makes no balancer, naming the option', async () => {
+    const failure = (clients: Parameters<typeof ConsulModule.forFeature>[0]) =>
+      createWith(ConsulModule.forRoot({}), ConsulModule.forFeature(clients));
+    const grpc = await failure([
+      {
+        service: 'greeter',
+        transport: Transport.GRPC,
+        options: { package: 'hello', protoPath: 'hello.proto' },
+        loadBalancer: 'fastest' as never,
+      },
+    ]);
+    expect(grpc).toBeInstanceOf(ConsulOptionsError);
+    expect((grpc as ConsulOptionsError).problems).toEqual([
+      expect.objectContaining({
+        option: 'ConsulModule.forFeature() client "greeter": loadBalancer',
+        problem: '"fastest" is not a load balancer',
+      }),
+    ]);
+
+    const factory = await failure([{ service: 'user_api', transport: 'http', loadBalancer: () => ({}) as never }]);
+    expect(factory).toBeInstanceOf(ConsulOptionsError);
+    expect((factory as ConsulOptionsError).problems[0].option).toBe(
+      'ConsulModule.forFeature() client "user_api": loadBalancer',
+    );
+  });
 });

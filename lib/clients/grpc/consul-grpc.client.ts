@@ -1,5 +1,8 @@
 import { ClientGrpcProxy, type GrpcOptions } from '@nestjs/microservices';
+import type { LoadBalancer } from '../../balancing/load-balancer.js';
+import { RoundRobinBalancer } from '../../balancing/round-robin.balancer.js';
 import type { DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
+import { consulLoadBalancingConfig, registerGrpcBalancer } from './consul-grpc.balancer.js';
 import { CONSUL_GRPC_SCHEME, CONSUL_QUERY_OPTION } from './consul-grpc.resolver.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
 
@@ -19,16 +22,24 @@ export interface ConsulGrpcClientOptions extends Omit<NestGrpcOptions, 'url'> {
 
 /**
  * Nest's `ClientGrpc`, balanced over Consul: every service stub of a target shares one grpc-js
- * channel (`consul://…/<service>`), whose resolver follows the catalog live and whose
- * round_robin policy picks an instance per call, reusing one connection per instance.
+ * channel (`consul://…/<service>`), whose resolver follows the catalog live and whose policy
+ * (`nestjs_consul_kit`) asks `balancer` which connected instance takes each call, reusing one
+ * connection per instance. A balancer with `start` (least-outstanding) counts each call from
+ * its start to its end; each retry attempt is a call of its own.
  */
 export class ConsulGrpcClient extends ClientGrpcProxy {
+  private readonly balancerRegistration: { id: string; unregister(): void };
+
   constructor(
     readonly service: string,
     sourceId: string,
     options: ConsulGrpcClientOptions,
+    /** Chooses the instance of each call (default round-robin); its own, never shared. */
+    readonly balancer: LoadBalancer = new RoundRobinBalancer(),
   ) {
-    super(ConsulGrpcClient.nestOptions(service, sourceId, options));
+    const registration = registerGrpcBalancer(balancer);
+    super(ConsulGrpcClient.nestOptions(service, sourceId, options, registration.id));
+    this.balancerRegistration = registration;
   }
 
   /** The one channel every stub of this client uses. */
@@ -36,13 +47,23 @@ export class ConsulGrpcClient extends ClientGrpcProxy {
     return (this.options as unknown as { channelOptions: { channelOverride: unknown } }).channelOptions.channelOverride;
   }
 
-  private static nestOptions(service: string, sourceId: string, options: ConsulGrpcClientOptions): NestGrpcOptions {
+  override close(): void {
+    super.close();
+    this.balancerRegistration.unregister();
+  }
+
+  private static nestOptions(
+    service: string,
+    sourceId: string,
+    options: ConsulGrpcClientOptions,
+    balancerId: string,
+  ): NestGrpcOptions {
     const grpc = loadGrpcJs();
     const { query, retry, ...nest } = options;
     const url = `${CONSUL_GRPC_SCHEME}://${sourceId}/${service}`;
     const channel = new grpc.Channel(url, (nest.credentials as never) ?? grpc.credentials.createInsecure(), {
       ...nest.channelOptions,
-      'grpc.service_config': JSON.stringify(serviceConfig(retry)),
+      'grpc.service_config': JSON.stringify(serviceConfig(balancerId, retry)),
       [CONSUL_QUERY_OPTION]: JSON.stringify(query ?? {}),
     });
     // Nest passes channelOptions to each service client's constructor: channelOverride makes them share `channel`.
@@ -50,14 +71,14 @@ export class ConsulGrpcClient extends ClientGrpcProxy {
   }
 }
 
-function serviceConfig(retry: ConsulGrpcClientOptions['retry'] = {}) {
+function serviceConfig(balancerId: string, retry: ConsulGrpcClientOptions['retry'] = {}) {
   const maxAttempts = retry.maxAttempts ?? 3;
   const names = retry.methods?.map((name) => {
     const [service, method] = name.split('/');
     return method ? { service, method } : { service };
   }) ?? [{}]; // {} matches every method
   return {
-    loadBalancingConfig: [{ round_robin: {} }],
+    loadBalancingConfig: [consulLoadBalancingConfig(balancerId)],
     methodConfig:
       maxAttempts > 1
         ? [

@@ -1,6 +1,7 @@
-import type { Observable, Subscription } from 'rxjs';
+import { type Observable, Subscription } from 'rxjs';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
 import type { DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
+import { CONSUL_INSTANCES_ATTRIBUTE } from './consul-grpc.balancer.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
 
 /** URI scheme of channels resolved through Consul: `consul://<source>/<service>`. */
@@ -43,6 +44,8 @@ type ResolverListener =
       onError(error: { code: number; details: string; metadata: unknown }): void;
     };
 
+type Result = { instances: ServiceInstance[] } | { error: string };
+
 function registerConsulResolver(): void {
   if (registered) return;
   const grpc = loadGrpcJs();
@@ -51,12 +54,15 @@ function registerConsulResolver(): void {
 }
 
 /**
- * A grpc-js name resolver fed by the shared Consul watch: grpc-js's round_robin then balances
- * every call over the live instances, on one channel with one connection per instance.
+ * A grpc-js name resolver fed by the shared Consul watch: our `nestjs_consul_kit` policy then
+ * balances every call over the live instances, on one channel with one connection per instance.
  */
 function consulResolverClass(grpc: GrpcJs) {
   return class ConsulResolver {
     private subscription?: Subscription;
+    /** The result waiting for the next tick, if any. */
+    private pending?: Result;
+    private destroyed = false;
     private readonly service: string;
     private readonly query: DiscoveryQuery;
 
@@ -74,29 +80,63 @@ function consulResolverClass(grpc: GrpcJs) {
       return target.path.replace(/^\//, '');
     }
 
+    /**
+     * Subscribes to the source once; later calls do nothing, since the watch pushes every
+     * change. The subscription is in place before the source can emit, and every result
+     * reaches the listener on a later tick (grpc-js's rule: never from inside
+     * `updateResolution()`), only the latest one if several arrive in the same tick.
+     */
     updateResolution(): void {
-      if (this.subscription) return; // the watch pushes every change; nothing to poll
+      if (this.subscription) return;
+      this.destroyed = false; // grpc-js reuses a destroyed resolver when an idle channel wakes up
       const source = sources.get(this.target.authority ?? '');
       if (!source)
-        return this.fail(`no Consul discovery is registered for ${CONSUL_GRPC_SCHEME}://${this.target.authority}/`);
-      this.subscription = source(this.service, this.query).subscribe({
-        next: (instances) => this.report(instances),
-        error: (error: Error) => this.fail(error.message),
-      });
+        return this.deliver({
+          error: `no Consul discovery is registered for ${CONSUL_GRPC_SCHEME}://${this.target.authority}/`,
+        });
+      const subscription = new Subscription();
+      this.subscription = subscription;
+      subscription.add(
+        source(this.service, this.query).subscribe({
+          next: (instances) => this.deliver({ instances }),
+          error: (error: Error) => {
+            // The source is done: the next updateResolution() (grpc-js retries with backoff) subscribes again.
+            if (this.subscription === subscription) this.subscription = undefined;
+            this.deliver({ error: error.message });
+          },
+        }),
+      );
     }
 
     destroy(): void {
+      this.destroyed = true;
+      this.pending = undefined;
       this.subscription?.unsubscribe();
       this.subscription = undefined;
+    }
+
+    private deliver(result: Result): void {
+      const scheduled = this.pending !== undefined;
+      this.pending = result;
+      if (scheduled) return;
+      process.nextTick(() => {
+        const latest = this.pending;
+        this.pending = undefined;
+        if (this.destroyed || !latest) return;
+        if ('instances' in latest) this.report(latest.instances);
+        else this.fail(latest.error);
+      });
     }
 
     private report(instances: ServiceInstance[]): void {
       if (instances.length === 0) return this.fail(`no available instance of service "${this.service}" in Consul`);
       const endpoints: Endpoint[] = instances.map((i) => ({ addresses: [{ host: i.address, port: i.port }] }));
+      // Our balancing policy reads the instances (ids, weights, status) behind the endpoints from this attribute.
+      const attributes = { [CONSUL_INSTANCES_ATTRIBUTE]: instances };
       if (typeof this.listener === 'function') {
-        this.listener(grpc.experimental.statusOrFromValue(endpoints as never), {}, null, '');
+        this.listener(grpc.experimental.statusOrFromValue(endpoints as never), attributes, null, '');
       } else {
-        this.listener.onSuccessfulResolution(endpoints, null, null, null, {});
+        this.listener.onSuccessfulResolution(endpoints, null, null, null, attributes);
       }
     }
 

@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
-import type { LoadBalancer } from '../../balancing/load-balancer.js';
+import { acquireLease, type Lease, type LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
 import { instanceTarget, type ServiceInstance } from '../../discovery/service-instance.js';
 import { ConsulHttpResponseError, ConsulHttpTransportError } from './consul-http.errors.js';
@@ -90,9 +90,10 @@ export class ConsulHttpClient {
     const failures: Array<{ instance: string; reason: string }> = [];
     const tried = new Set<string>();
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const instance = await this.pick(tried);
+      // One lease per attempt, released when the attempt ends (its body read or dumped, or it failed).
+      const lease = await this.lease(tried);
+      const { instance } = lease;
       tried.add(instance.id);
-      this.balancer.onCallStart?.(instance);
       try {
         const response = await this.send(instance, verb, path, request);
         if (response.statusCode === 503 && attempt < maxAttempts) {
@@ -118,21 +119,21 @@ export class ConsulHttpClient {
         this.ejector.failure(instance.id);
         failures.push({ instance: instanceTarget(instance), reason: transportReason(error) });
       } finally {
-        this.balancer.onCallEnd?.(instance);
+        lease.release();
       }
     }
     throw new ConsulHttpTransportError(this.service, failures, verb, path);
   }
 
-  /** An instance not yet tried and not ejected; falls back to ejected ones rather than failing. */
-  private async pick(tried: Set<string>): Promise<ServiceInstance> {
+  /** A lease on an instance not yet tried and not ejected; falls back to ejected ones rather than failing. */
+  private async lease(tried: Set<string>): Promise<Lease> {
     const instances = await this.discovery.getAvailableInstances(this.service, this.options.query);
-    // The usual case (first attempt, nothing ejected) allocates nothing here: this runs per request.
-    if (tried.size === 0 && !this.ejector.anyEjected) return this.balancer.pick(instances);
+    // The usual case (first attempt, nothing ejected) filters nothing: this runs per request.
+    if (tried.size === 0 && !this.ejector.anyEjected) return acquireLease(this.balancer, instances);
     const fresh = instances.filter((i) => !tried.has(i.id));
     const pool = fresh.length > 0 ? fresh : instances;
     const healthy = pool.filter((i) => !this.ejector.isEjected(i.id));
-    return this.balancer.pick(healthy.length > 0 ? healthy : pool);
+    return acquireLease(this.balancer, healthy.length > 0 ? healthy : pool);
   }
 
   private send(

@@ -5,8 +5,8 @@ import {
   type ReadPacket,
   type WritePacket,
 } from '@nestjs/microservices';
-import { defer, from, mergeMap, type Observable, type Subscription } from 'rxjs';
-import type { LoadBalancer } from '../../balancing/load-balancer.js';
+import { Observable, type Subscription } from 'rxjs';
+import { acquireLease, type Lease, type LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
 
@@ -20,7 +20,8 @@ export interface ConsulProxyOptions {
 /**
  * A `ClientProxy` over every instance of a service: one cached Nest client per instance,
  * an instance chosen per `send()`/`emit()`, and the client of an instance that leaves the
- * catalog closed.
+ * catalog closed. Each call holds a balancer lease from when its instance is chosen until its
+ * observable completes, errors or is unsubscribed, so `least-outstanding` sees calls in flight.
  */
 export class ConsulClientProxy extends ClientProxy {
   private readonly proxies = new Map<string, ClientProxy>();
@@ -49,15 +50,11 @@ export class ConsulClientProxy extends ClientProxy {
   }
 
   override send<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
-    return defer(() => from(this.proxyForNextCall())).pipe(
-      mergeMap(({ proxy }) => proxy.send<TResult, TInput>(pattern, data)),
-    );
+    return this.call((proxy) => proxy.send<TResult, TInput>(pattern, data));
   }
 
   override emit<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
-    return defer(() => from(this.proxyForNextCall())).pipe(
-      mergeMap(({ proxy }) => proxy.emit<TResult, TInput>(pattern, data)),
-    );
+    return this.call((proxy) => proxy.emit<TResult, TInput>(pattern, data));
   }
 
   async close(): Promise<void> {
@@ -87,10 +84,40 @@ export class ConsulClientProxy extends ClientProxy {
     throw new Error('ConsulClientProxy.dispatchEvent is not used');
   }
 
-  private async proxyForNextCall(): Promise<{ proxy: ClientProxy; instance: ServiceInstance }> {
+  /**
+   * One call on a leased instance, made at subscription. The lease is taken only once the
+   * instance list is known and the subscriber is still there, and released by the teardown,
+   * which runs on completion, error and unsubscription alike.
+   */
+  private call<T>(invoke: (proxy: ClientProxy) => Observable<T>): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      let lease: Lease | undefined;
+      let inner: Subscription | undefined;
+      this.instancesForNextCall().then(
+        (instances) => {
+          if (subscriber.closed) return; // unsubscribed while waiting: no call, no lease
+          lease = acquireLease(this.balancer, instances);
+          try {
+            inner = invoke(this.proxyFor(lease.instance)).subscribe(subscriber);
+          } catch (error) {
+            subscriber.error(error);
+          }
+        },
+        (error: unknown) => subscriber.error(error),
+      );
+      return () => {
+        inner?.unsubscribe();
+        lease?.release();
+      };
+    });
+  }
+
+  private async instancesForNextCall(): Promise<ServiceInstance[]> {
     await this.connect();
-    const instances = await this.discovery.getAvailableInstances(this.service, this.proxyOptions.query);
-    const instance = this.balancer.pick(instances);
+    return this.discovery.getAvailableInstances(this.service, this.proxyOptions.query);
+  }
+
+  private proxyFor(instance: ServiceInstance): ClientProxy {
     let proxy = this.proxies.get(instance.id);
     if (!proxy) {
       proxy = ClientProxyFactory.create({
@@ -99,6 +126,6 @@ export class ConsulClientProxy extends ClientProxy {
       } as ClientOptions);
       this.proxies.set(instance.id, proxy);
     }
-    return { proxy, instance };
+    return proxy;
   }
 }

@@ -1,0 +1,172 @@
+import type { experimental } from '@grpc/grpc-js';
+import { instance } from '../../../test/helpers/test-instances.js';
+import { LeastOutstandingBalancer } from '../../balancing/least-outstanding.balancer.js';
+import type { LoadBalancer } from '../../balancing/load-balancer.js';
+import { RoundRobinBalancer } from '../../balancing/round-robin.balancer.js';
+import {
+  CONSUL_LB_POLICY,
+  consulBalancingPolicy,
+  consulLoadBalancingConfig,
+  registerGrpcBalancer,
+} from './consul-grpc.balancer.js';
+import { loadGrpcJs } from './grpc-js.loader.js';
+
+const grpc = loadGrpcJs();
+const { Picker: ConsulPicker, Policy, Config } = consulBalancingPolicy(grpc);
+const { PickResultType } = grpc.experimental;
+const pickArgs = { metadata: new grpc.Metadata(), extraPickInfo: {} } as experimental.PickArgs;
+
+/** A child picker standing for one instance's READY connection. */
+function childPicker(name: string) {
+  const subchannel = { name } as unknown as experimental.SubchannelInterface;
+  return {
+    subchannel,
+    pick: (): experimental.PickResult => ({
+      pickResultType: PickResultType.COMPLETE,
+      subchannel,
+      status: null,
+      onCallStarted: null,
+      onCallEnded: null,
+    }),
+  };
+}
+
+describe('nestjs_consul_kit grpc-js policy (API shape on the installed grpc-js)', () => {
+  it('registers beside the resolver and parses its service config entry', () => {
+    const registration = registerGrpcBalancer(new RoundRobinBalancer());
+    try {
+      expect(grpc.experimental.isLoadBalancerNameRegistered(CONSUL_LB_POLICY)).toBe(true);
+      const parsed = grpc.experimental.parseLoadBalancingConfig(consulLoadBalancingConfig(registration.id) as never);
+      expect(parsed.getLoadBalancerName()).toBe(CONSUL_LB_POLICY);
+      expect(parsed.toJsonObject()).toEqual({ [CONSUL_LB_POLICY]: { balancer: registration.id } });
+      expect(grpc.experimental.selectLbConfigFromList([consulLoadBalancingConfig(registration.id)] as never)).toEqual(
+        parsed,
+      );
+      expect(() => grpc.experimental.parseLoadBalancingConfig({ [CONSUL_LB_POLICY]: {} } as never)).toThrow(
+        'needs a "balancer" id',
+      );
+    } finally {
+      registration.unregister();
+    }
+  });
+});
+
+describe('its picker: our LoadBalancer over the READY instances, a lease per started call', () => {
+  const [a, b] = [instance('a'), instance('b')];
+  const [pickA, pickB] = [childPicker('a'), childPicker('b')];
+
+  it('counts a call from onCallStarted to onCallEnded (once), and nothing for a pick never started', () => {
+    const balancer = new LeastOutstandingBalancer();
+    const picker = new ConsulPicker([a, b], [pickA, pickB], balancer);
+    const dropped = picker.pick(pickArgs); // grpc-js may drop a pick and pick again
+    expect(balancer.outstanding('a') + balancer.outstanding('b')).toBe(0);
+
+    const result = picker.pick(pickArgs);
+    expect(result.pickResultType).toBe(PickResultType.COMPLETE);
+    const chosen = result.subchannel === pickA.subchannel ? 'a' : 'b';
+    result.onCallStarted?.();
+    expect(balancer.outstanding(chosen)).toBe(1);
+    // While it runs, every pick goes to the other instance.
+    for (let i = 0; i < 20; i++) {
+      expect(picker.pick(pickArgs).subchannel).toBe(chosen === 'a' ? pickB.subchannel : pickA.subchannel);
+    }
+    const end = result.onCallEnded as unknown as (...args: unknown[]) => void;
+    end(grpc.status.OK, '', new grpc.Metadata());
+    end(grpc.status.OK, '', new grpc.Metadata());
+    expect(balancer.outstanding(chosen)).toBe(0);
+    expect(dropped.onCallStarted).toBeInstanceOf(Function); // never called: nothing to release
+  });
+
+  it('hands the child result through untouched for a balancer without start()', () => {
+    const picker = new ConsulPicker([a, b], [pickA, pickB], { pick: (list) => list[1] });
+    const result = picker.pick(pickArgs);
+    expect(result.subchannel).toBe(pickB.subchannel);
+    expect(result.onCallStarted).toBeNull();
+  });
+
+  it('matches an instance the balancer returns as a copy by id', () => {
+    const picker = new ConsulPicker([a, b], [pickA, pickB], { pick: () => ({ ...b }) });
+    expect(picker.pick(pickArgs).subchannel).toBe(pickB.subchannel);
+  });
+
+  it('keeps grpc-js going when a custom start() or its end throws', () => {
+    const throwing: LoadBalancer = {
+      pick: (list) => list[0],
+      start: () => {
+        throw new Error('start failed');
+      },
+    };
+    const result = new ConsulPicker([a], [pickA], throwing).pick(pickArgs);
+    expect(() => result.onCallStarted?.()).not.toThrow();
+    const endThrows: LoadBalancer = {
+      pick: (list) => list[0],
+      start: () => () => {
+        throw new Error('end failed');
+      },
+    };
+    const other = new ConsulPicker([a], [pickA], endThrows).pick(pickArgs);
+    other.onCallStarted?.();
+    expect(() =>
+      (other.onCallEnded as unknown as (...args: unknown[]) => void)(0, '', new grpc.Metadata()),
+    ).not.toThrow();
+  });
+
+  it('fails the pick with UNAVAILABLE, naming the cause, when a custom pick() throws', () => {
+    const throwing: LoadBalancer = {
+      pick: () => {
+        throw new Error('no luck');
+      },
+    };
+    const result = new ConsulPicker([a], [pickA], throwing).pick(pickArgs);
+    expect(result.pickResultType).toBe(PickResultType.TRANSIENT_FAILURE);
+    expect(result.status?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(result.status?.details).toContain('no luck');
+  });
+});
+
+describe('its policy (no connections needed for these paths)', () => {
+  function helper() {
+    const states: Array<{ state: number; details?: string }> = [];
+    const channelHelper = {
+      createSubchannel: () => {
+        throw new Error('not in these tests');
+      },
+      updateState: (state: number, picker: experimental.Picker) => {
+        const result = picker.pick(pickArgs);
+        states.push({ state, details: result.status?.details });
+      },
+      requestReresolution: () => undefined,
+      addChannelzChild: () => undefined,
+      removeChannelzChild: () => undefined,
+    } as unknown as experimental.ChannelControlHelper;
+    return { states, channelHelper };
+  }
+
+  it('accepts only its own config', () => {
+    const policy = new Policy(helper().channelHelper);
+    const other = { getLoadBalancerName: () => 'round_robin', toJsonObject: () => ({}) };
+    expect(policy.updateAddressList([], other, {}, '')).toBe(false);
+    expect(policy.getTypeName()).toBe(CONSUL_LB_POLICY);
+  });
+
+  it('reports a resolution error (grpc-js ≥ 1.14 StatusOr) and an empty list (1.10–1.13 array) as TRANSIENT_FAILURE', () => {
+    const { states, channelHelper } = helper();
+    const policy = new Policy(channelHelper);
+    const config = new Config('balancer-none');
+    policy.updateAddressList({ ok: false, error: { details: 'no instance' } }, config, {}, '');
+    policy.updateAddressList([], config, {}, '');
+    expect(states).toEqual([
+      { state: grpc.connectivityState.TRANSIENT_FAILURE, details: 'no instance' },
+      { state: grpc.connectivityState.TRANSIENT_FAILURE, details: `${CONSUL_LB_POLICY}: no addresses resolved` },
+    ]);
+  });
+
+  it('never calls the channel back from inside exitIdle()', async () => {
+    const { states, channelHelper } = helper();
+    const policy = new Policy(channelHelper);
+    policy.exitIdle();
+    expect(states).toEqual([]);
+    await new Promise((resolve) => process.nextTick(resolve));
+    policy.destroy();
+  });
+});
