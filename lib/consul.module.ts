@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import type { ConsulClientDefinition } from './clients/consul-client.definition.js';
+import type { ConsulClientDefinition } from './clients/consul-client.options.js';
 import { createConsulClientProviders } from './clients/consul-clients.providers.js';
 import { getConsulServiceToken } from './clients/consul-service.decorator.js';
 import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';

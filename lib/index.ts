@@ -32,7 +32,7 @@ export type { Lease, LoadBalancer, LoadBalancerOption, LoadBalancerStrategy } fr
 export { acquireLease } from './balancing/load-balancer.js';
 export { createLoadBalancer } from './balancing/create-load-balancer.js';
 export { ConsulService, getConsulServiceToken } from './clients/consul-service.decorator.js';
-export type { ConsulClientDefinition, ConsulHttpFeatureOptions } from './clients/consul-client.definition.js';
+export type { ConsulClientDefinition, ConsulHttpFeatureOptions } from './clients/consul-client.options.js';
 export { ConsulGrpcClient, type ConsulGrpcClientOptions } from './clients/grpc/consul-grpc.client.js';
 export {
   ConsulHttpClient,

@@ -4,14 +4,23 @@ import type { DiscoveryQuery } from '../discovery/consul-discovery.service.js';
 import { resolveLoadBalancer } from '../options/discovery.options.js';
 import { SERVICE_NAME, SERVICE_NAME_RULE } from '../options/service.options.js';
 import { describe, isObject, type SectionKeys, Validator } from '../options/validator.js';
-import type { ConsulClientDefinition, ConsulHttpFeatureOptions } from './consul-client.definition.js';
 import type { ConsulGrpcClientOptions } from './grpc/consul-grpc.client.js';
 import type { ConsulHttpClientOptions } from './http/consul-http.client.js';
 
-/** A `forFeature()` client after validation: durations in ms, the balancer chosen or left to the module default. */
-export type ResolvedClientDefinition =
+/** HTTP client options as written in `forFeature` (durations as strings). */
+export interface ConsulHttpFeatureOptions extends Omit<ConsulHttpClientOptions, 'timeoutMs' | 'outlier'> {
+  /** Per-request timeout, e.g. `"2s"`. Default `"5s"`. */
+  timeout?: string;
+  outlier?: { consecutiveFailures?: number; cooldown?: string };
+}
+
+/**
+ * One client in `ConsulModule.forFeature([...])`. `loadBalancer` chooses the instance of each
+ * call for this client (default `discovery.loadBalancer`), for every transport.
+ */
+export type ConsulClientDefinition =
   | { service: string; transport: Transport.GRPC; options: ConsulGrpcClientOptions; loadBalancer?: LoadBalancerOption }
-  | { service: string; transport: 'http'; options: ConsulHttpClientOptions; loadBalancer?: LoadBalancerOption }
+  | { service: string; transport: 'http'; options?: ConsulHttpFeatureOptions; loadBalancer?: LoadBalancerOption }
   | {
       service: string;
       transport: Exclude<Transport, Transport.GRPC>;
@@ -19,6 +28,11 @@ export type ResolvedClientDefinition =
       query?: DiscoveryQuery;
       loadBalancer?: LoadBalancerOption;
     };
+
+/** A `forFeature()` client after validation: HTTP durations in ms; the balancer given, or the module default. */
+export type ResolvedClientDefinition =
+  | Exclude<ConsulClientDefinition, { transport: 'http' }>
+  | { service: string; transport: 'http'; options: ConsulHttpClientOptions; loadBalancer?: LoadBalancerOption };
 
 const QUERY_KEYS: SectionKeys<DiscoveryQuery> = { dc: true, tags: true, passingOnly: true, near: true, filter: true };
 const HTTP_KEYS: SectionKeys<ConsulHttpFeatureOptions> = {

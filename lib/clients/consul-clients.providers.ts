@@ -6,8 +6,11 @@ import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
 import { ConsulOptionsError } from '../options/consul-options.error.js';
-import type { ConsulClientDefinition } from './consul-client.definition.js';
-import { type ResolvedClientDefinition, resolveClientDefinitions } from './consul-client.options.js';
+import {
+  type ConsulClientDefinition,
+  type ResolvedClientDefinition,
+  resolveClientDefinitions,
+} from './consul-client.options.js';
 import { getConsulServiceToken } from './consul-service.decorator.js';
 import { ConsulGrpcClient } from './grpc/consul-grpc.client.js';
 import { ConsulGrpcSource } from './grpc/consul-grpc.source.js';
