@@ -15,6 +15,7 @@ import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
 import type { ConsulModuleOptions } from './options/consul-options.interface.js';
 import { resolveConsulOptions } from './options/options.validator.js';
 import type { ResolvedConsulOptions } from './options/resolved-options.js';
+import { ConsulCheckPulse } from './registration/check-pulse.js';
 import { ConsulRegistrar } from './registration/consul.registrar.js';
 import { ConsulGrpcHealthController } from './registration/grpc-health.controller.js';
 import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
@@ -40,6 +41,7 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
       useFactory: (options: ResolvedConsulOptions) => new ConsulApi(options.consul),
     },
     ConsulHealthService,
+    ConsulCheckPulse,
     ConsulHealthEndpoint,
     ConsulHealthIndicator,
     ConsulRegistrar,

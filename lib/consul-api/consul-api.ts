@@ -32,10 +32,25 @@ interface Call {
   timeoutMs?: number;
   /** Aborts the request (used to stop blocking queries at shutdown). */
   signal?: AbortSignal;
+  /** The caller reports a failure itself: not counted toward the app-wide "unreachable" warning. */
+  quiet?: boolean;
   /** Send `body` as it is (a KV value), not as JSON. */
   raw?: boolean;
   /** Use DELETE instead of `method`. */
   deleteMethod?: boolean;
+}
+
+/** Per-call options of the registrar's calls (shutdown deadline, cancellation, failFast). */
+export interface CallOptions {
+  /** Cancels the request (shutdown). A cancelled request says nothing about the agent. */
+  signal?: AbortSignal;
+  /** Instead of `consul.timeout`. */
+  timeoutMs?: number;
+  /**
+   * The caller reports a failure itself (shutdown, `failFast`): it does not start the app-wide
+   * "Retrying in the background" warning, which would be false then.
+   */
+  quiet?: boolean;
 }
 
 /** What to ask `/v1/health/service/:name`. */
@@ -88,8 +103,14 @@ export class ConsulApi {
   }
 
   /** The leader's address, or `''` when the cluster has none. */
-  async leader(timeoutMs?: number): Promise<string> {
-    const res = await this.call({ action: 'report its leader', method: 'GET', path: '/status/leader', timeoutMs });
+  async leader(timeoutMs?: number, options: CallOptions = {}): Promise<string> {
+    const res = await this.call({
+      action: 'report its leader',
+      method: 'GET',
+      path: '/status/leader',
+      timeoutMs,
+      ...options,
+    });
     return typeof res.body === 'string' ? res.body : '';
   }
 
@@ -205,50 +226,60 @@ export class ConsulApi {
    * Checks the configured ACL token is known to Consul. Resolves when it is, or when
    * there is no token or ACLs are disabled; rejects with a 403 error when it is unknown.
    */
-  async verifyToken(): Promise<void> {
+  async verifyToken(options: CallOptions = {}): Promise<void> {
     if (!this.options.token) return;
     // 401: ACLs disabled, so any token is fine.
-    await this.call({ action: 'accept the ACL token', method: 'GET', path: '/acl/token/self', accept: [401] });
+    await this.call({
+      action: 'accept the ACL token',
+      method: 'GET',
+      path: '/acl/token/self',
+      accept: [401],
+      ...options,
+    });
   }
 
-  async registerService(definition: AgentServiceRegistration): Promise<void> {
+  async registerService(definition: AgentServiceRegistration, options: CallOptions = {}): Promise<void> {
     await this.call({
       action: `register service "${definition.Name}" (id "${definition.ID}")`,
       method: 'PUT',
       path: '/agent/service/register',
       query: { 'replace-existing-checks': true },
       body: definition,
+      ...options,
     });
   }
 
-  async deregisterService(id: string): Promise<void> {
+  async deregisterService(id: string, options: CallOptions = {}): Promise<void> {
     await this.call({
       action: `deregister service id "${id}"`,
       method: 'PUT',
       path: '/agent/service/deregister/{id}',
       params: { id },
+      ...options,
     });
   }
 
   /** The agent's local registration of `id`, or `undefined` when the agent does not know it. */
-  async agentService(id: string): Promise<AgentService | undefined> {
+  async agentService(id: string, options: CallOptions = {}): Promise<AgentService | undefined> {
     const res = await this.call({
       action: `read service id "${id}"`,
       method: 'GET',
       path: '/agent/service/{id}',
       params: { id },
       accept: [404],
+      ...options,
     });
     return res.statusCode === 404 ? undefined : (res.body as AgentService);
   }
 
-  async setServiceMaintenance(id: string, enable: boolean, reason?: string): Promise<void> {
+  async setServiceMaintenance(id: string, enable: boolean, reason?: string, options: CallOptions = {}): Promise<void> {
     await this.call({
       action: `${enable ? 'enable' : 'disable'} maintenance of service id "${id}"`,
       method: 'PUT',
       path: '/agent/service/maintenance/{id}',
       params: { id },
       query: reason ? { enable, reason } : { enable },
+      ...options,
     });
   }
 
@@ -256,7 +287,12 @@ export class ConsulApi {
    * Reports a TTL check's status. Resolves `false` when the agent does not know the check
    * (it forgot the service), so the caller can re-register.
    */
-  async updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<boolean> {
+  async updateTtlCheck(
+    checkId: string,
+    status: CheckStatus,
+    output: string,
+    options: CallOptions = {},
+  ): Promise<boolean> {
     const res = await this.call({
       action: `update check "${checkId}"`,
       method: 'PUT',
@@ -265,6 +301,7 @@ export class ConsulApi {
       body: { Status: status, Output: output },
       // Consul 1.8 answers an unknown check with 500 "Unknown check"; newer ones with 404.
       accept: [404, 500],
+      ...options,
     });
     if (res.statusCode === 404) return false;
     if (res.statusCode === 500) {
@@ -329,7 +366,7 @@ export class ConsulApi {
     if ('networkError' in outcome) {
       const error = new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.networkError));
       // A request we cancelled (shutdown, a watch stopped) says nothing about the agent.
-      if (!call.signal?.aborted) this.reachability.unreachable(error);
+      if (!call.signal?.aborted && !call.quiet) this.reachability.unreachable(error);
       throw error;
     }
     const res = outcome;
