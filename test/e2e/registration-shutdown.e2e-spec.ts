@@ -53,6 +53,8 @@ describe('shutdown and bootstrap failures say only what is true, within one cons
     const id = registrar.instanceId!;
     await relay.cut();
     const hole = await BlackHole.listen(relay.port);
+    // Once the app's pooled connection has seen the cut, every shutdown request opens a new one: into the hole.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     try {
       const before = Date.now();
       await started.app.close();
