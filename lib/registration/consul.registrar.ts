@@ -22,6 +22,7 @@ import { ConsulUnavailableError } from './consul-unavailable.error.js';
 import { probeGrpcHealth } from './grpc-health.probe.js';
 import { awaitInstanceEndpoint, currentInstanceEndpoint, type EndpointContext } from './instance-endpoint.resolver.js';
 import { KeepAlive } from './keep-alive.js';
+import { acceptsConnections } from './port-waiter.js';
 import { RegistrationStateMachine } from './registration-state.js';
 import { buildServiceDefinition, type InstanceEndpoint } from './service-definition.js';
 import { leaveConsul } from './shutdown.js';
@@ -149,18 +150,18 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     this.keepAlive?.stop();
     await this.attempts?.loop;
     if (!this.machine.isRegistered || !this.endpoint) {
-      if (this.options.service && this.options.registration.enabled) {
-        this.machine.to(
-          'stopped',
-          'debug',
-          inFlight
-            ? `Shut down before Consul answered the registration of ${this.describe()}: cancelled it. If the agent ` +
-                `got it, Consul removes it once its check has been critical for ${this.service.check.deregisterCriticalServiceAfter}`
-            : `Shut down before ${this.describe()} was registered`,
-        );
-      } else {
-        this.machine.to('stopped', 'debug', 'Shut down');
-      }
+      const pending =
+        this.options.service && this.options.registration.enabled && this.machine.state !== 'deregistered';
+      this.machine.to(
+        'stopped',
+        'debug',
+        inFlight
+          ? `Shut down before Consul answered the registration of ${this.describe()}: cancelled it. If the agent ` +
+              `got it, Consul removes it once its check has been critical for ${this.service.check.deregisterCriticalServiceAfter}`
+          : pending
+            ? `Shut down before ${this.describe()} was registered`
+            : 'Shut down',
+      );
       return;
     }
     const { id } = this.endpoint;
@@ -249,7 +250,8 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     if (signal.aborted) return;
     const definition = buildServiceDefinition(this.service, endpoint, status);
     await this.client.registerService(definition, { signal });
-    const check = endpoint.checkType === 'none' ? 'no check' : `${endpoint.checkType} check, ${status ?? 'critical'}`;
+    const check =
+      endpoint.checkType === 'none' ? 'no check' : [`${endpoint.checkType} check`, status].filter(Boolean).join(', ');
     if (!this.machine.to('registered', 'log', `Registered ${this.describe()} (${check})`)) return;
     this.startKeepAlive(() =>
       this.client.registerService(definition, { signal: this.lifetime.signal }).catch((error: unknown) => {
@@ -272,11 +274,18 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
         return undefined;
       case 'http': {
         // A slow indicator delays nothing past consul.timeout: then it is critical until Consul asks.
-        const timeout = sleep(this.options.consul.timeoutMs, signal).then(() => 'critical' as const);
-        return Promise.race([this.health.check().then(checkStatusOf), timeout]);
+        const done = new AbortController();
+        const timeout = sleep(this.options.consul.timeoutMs, AbortSignal.any([signal, done.signal]));
+        try {
+          return await Promise.race([this.health.check().then(checkStatusOf), timeout.then(() => 'critical' as const)]);
+        } finally {
+          done.abort();
+        }
       }
       case 'tcp':
-        return 'passing'; // awaitInstanceEndpoint returned only once the port accepted a connection
+        // The first time, awaitInstanceEndpoint has just seen the port accept a connection; again after
+        // the agent lost us, ask once more.
+        return (await acceptsConnections(endpoint.address, endpoint.port)) ? 'passing' : 'critical';
       case 'grpc':
         return (await probeGrpcHealth(this.grpcTarget(endpoint), this.options.consul.timeoutMs)) === 'serving'
           ? 'passing'
