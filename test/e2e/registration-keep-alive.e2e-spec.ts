@@ -3,7 +3,9 @@ import { useConsulAgent } from '../helpers/agent-suite.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
 import { CountingHttpProxy } from '../helpers/counting-proxy.js';
+import { createMicroservice, GreeterController, grpcTransport } from '../helpers/consul-microservice.js';
 import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/free-ports.js';
 
 describe('keeping the registration alive (real Consul agent)', () => {
   const suite = useConsulAgent();
@@ -23,6 +25,8 @@ describe('keeping the registration alive (real Consul agent)', () => {
       // Checked by Consul, and its output synced to the catalog (the registrar's one re-sync is behind us).
       const check = async () => (await own.health('amnesia'))[0]?.Checks.find((c) => c.ServiceID);
       await eventually(async () => (await check())?.Output.includes('HTTP GET'), { what: 'amnesia checked' });
+      // Longer than 2 intervals + slack: only Consul's check calls keep the silence timer from having fired by now.
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
 
       await own.restart();
       const restartedAt = Date.now();
@@ -39,6 +43,41 @@ describe('keeping the registration alive (real Consul agent)', () => {
       expect(
         started.logger.find('WARN', 'ConsulRegistrar').filter((line) => line.includes('no longer knows')),
       ).toHaveLength(1);
+    } finally {
+      await Promise.all(apps.splice(0).map(({ app }) => app.close()));
+      await own.stop();
+    }
+  }, 60_000);
+
+  it('notices it for a gRPC check too: Consul stops calling grpc.health.v1.Health/Check', async () => {
+    const own = await ConsulAgent.start();
+    try {
+      const port = await freePort();
+      const ms = await createMicroservice(
+        consulOptions(own, { service: { name: 'amnesia_grpc', port, check: { type: 'grpc', interval: '1s' } } }),
+        grpcTransport(port),
+        [GreeterController],
+      );
+      apps.push(ms);
+      await ms.app.listen();
+      await ms.app.get(ConsulRegistrar).whenRegistered();
+      const check = async () => (await own.health('amnesia_grpc'))[0]?.Checks.find((c) => c.ServiceID);
+      await eventually(async () => (await check())?.Output.includes('gRPC check'), { what: 'amnesia_grpc checked' });
+      // Longer than 2 intervals + slack: only Consul's check calls keep the silence timer from having fired by now.
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+
+      await own.restart();
+      const restartedAt = Date.now();
+      await eventually(async () => (await own.health('amnesia_grpc')).length === 1, {
+        timeoutMs: 35_000,
+        intervalMs: 50,
+        what: 'amnesia_grpc registered again',
+      });
+      const elapsed = Date.now() - restartedAt;
+      process.stdout.write(
+        `gRPC: agent state loss noticed and re-registered after ${elapsed} ms (check interval 1s)\n`,
+      );
+      expect(elapsed).toBeLessThan(2 * 1_000 + 2_000);
     } finally {
       await Promise.all(apps.splice(0).map(({ app }) => app.close()));
       await own.stop();
