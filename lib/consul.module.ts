@@ -8,6 +8,7 @@ import { ConsulConfigurableModule } from './consul.module-definition.js';
 import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js';
 import { ConsulHealthService } from './health/consul-health.service.js';
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
+import { ConsulCheckPulse } from './registration/check-pulse.js';
 import { ConsulRegistrar } from './registration/consul.registrar.js';
 import { ConsulGrpcHealthController } from './registration/grpc-health.controller.js';
 import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
@@ -23,6 +24,7 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
   // The options, the adapter and the configuration come from the core (see consul.module-definition.ts).
   providers: [
     ConsulHealthService,
+    ConsulCheckPulse,
     ConsulHealthEndpoint,
     ConsulHealthIndicator,
     ConsulRegistrar,

@@ -41,14 +41,24 @@ export interface HealthQuery {
   stale?: boolean;
 }
 
-interface Call {
+/** Per-call options of the registrar's calls (the shutdown deadline, cancellation, failFast). */
+export interface RequestOptions {
+  /** Cancels the request (shutdown). A cancelled request says nothing about the agent. */
+  signal?: AbortSignal;
+  /** Instead of `consul.timeout`. */
+  timeoutMs?: number;
+  /**
+   * The caller reports a failure itself (shutdown, `failFast`): it does not start the app-wide
+   * "Retrying in the background" warning, which would be false then.
+   */
+  quiet?: boolean;
+}
+
+interface Call extends RequestOptions {
   /** Said in errors: "could not <action>". */
   action: string;
   /** Statuses that are answers, not errors (e.g. 404 when asking whether a service exists). */
   accept?: readonly number[];
-  timeoutMs?: number;
-  /** Aborts the request (used to stop blocking queries at shutdown). */
-  signal?: AbortSignal;
 }
 
 interface DirectCall extends Call {
@@ -104,8 +114,10 @@ export class ConsulApi {
   }
 
   /** The leader's address, or `''` when the cluster has none. */
-  async leader(timeoutMs?: number): Promise<string> {
-    const res = await this.call({ action: 'report its leader', timeoutMs }, (o) => this.consul.status.leader(o));
+  async leader(timeoutMs?: number, options: RequestOptions = {}): Promise<string> {
+    const res = await this.call({ action: 'report its leader', timeoutMs, ...options }, (o) =>
+      this.consul.status.leader(o),
+    );
     return typeof res.body === 'string' ? res.body : '';
   }
 
@@ -211,14 +223,20 @@ export class ConsulApi {
    * Checks the configured ACL token is known to Consul. Resolves when it is, or when
    * there is no token or ACLs are disabled; rejects with a 403 error when it is unknown.
    */
-  async verifyToken(): Promise<void> {
+  async verifyToken(options: RequestOptions = {}): Promise<void> {
     if (!this.options.token) return;
     // Direct: the package has no call for /acl/token/self (only bootstrap, replication, legacy).
     // 401: ACLs disabled, so any token is fine.
-    await this.direct({ action: 'accept the ACL token', method: 'GET', path: '/acl/token/self', accept: [401] });
+    await this.direct({
+      action: 'accept the ACL token',
+      method: 'GET',
+      path: '/acl/token/self',
+      accept: [401],
+      ...options,
+    });
   }
 
-  async registerService(definition: AgentServiceRegistration): Promise<void> {
+  async registerService(definition: AgentServiceRegistration, options: RequestOptions = {}): Promise<void> {
     // Direct: the package's agent.service.register rebuilds the definition without
     // EnableTagOverride and Weights, and cannot ask to replace the existing checks.
     await this.direct({
@@ -227,22 +245,23 @@ export class ConsulApi {
       path: '/agent/service/register',
       query: { 'replace-existing-checks': 'true' },
       json: definition,
+      ...options,
     });
   }
 
-  async deregisterService(id: string): Promise<void> {
-    await this.call({ action: `deregister service id "${id}"` }, (o) =>
+  async deregisterService(id: string, options: RequestOptions = {}): Promise<void> {
+    await this.call({ action: `deregister service id "${id}"`, ...options }, (o) =>
       this.consul.agent.service.deregister({ ...o, id }),
     );
   }
 
   /** The agent's local registration of `id`, or `undefined` when the agent does not know it. */
-  async agentService(id: string): Promise<AgentService | undefined> {
+  async agentService(id: string, options: RequestOptions = {}): Promise<AgentService | undefined> {
     const action = `read service id "${id}"`;
     // The package has no call for /agent/service/:id; the agent's list, filtered to that id, says
     // the same (an id no filter can spell gets the whole list, looked up the same way).
     const literal = filterLiteral(id);
-    const res = await this.call({ action }, (o) =>
+    const res = await this.call({ action, ...options }, (o) =>
       this.consul.agent.service.list({ ...o, ...(literal ? { filter: `ID == ${literal}` } : {}) }),
     );
     const services = res.body;
@@ -257,8 +276,13 @@ export class ConsulApi {
     return (services as Record<string, AgentService | undefined>)[id];
   }
 
-  async setServiceMaintenance(id: string, enable: boolean, reason?: string): Promise<void> {
-    await this.call({ action: `${enable ? 'enable' : 'disable'} maintenance of service id "${id}"` }, (o) =>
+  async setServiceMaintenance(
+    id: string,
+    enable: boolean,
+    reason?: string,
+    options: RequestOptions = {},
+  ): Promise<void> {
+    await this.call({ action: `${enable ? 'enable' : 'disable'} maintenance of service id "${id}"`, ...options }, (o) =>
       this.consul.agent.service.maintenance({ ...o, id, enable, ...(reason ? { reason } : {}) }),
     );
   }
@@ -267,13 +291,18 @@ export class ConsulApi {
    * Reports a TTL check's status. Resolves `false` when the agent does not know the check
    * (it forgot the service), so the caller can re-register.
    */
-  async updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<boolean> {
+  async updateTtlCheck(
+    checkId: string,
+    status: CheckStatus,
+    output: string,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
     const action = `update check "${checkId}"`;
     // pass/warn/fail with a note: the same update as /agent/check/update with an Output, and the
     // same answers when the agent does not know the check.
     const res = await this.call(
       // Consul 1.8 answers an unknown check with 500 "Unknown check"; newer ones with 404.
-      { action, accept: [404, 500] },
+      { action, accept: [404, 500], ...options },
       (o) => this.consul.agent.check[TTL_CALL[status]]({ ...o, id: checkId, note: output }),
     );
     if (res.statusCode === 404) return false;
@@ -341,7 +370,10 @@ export class ConsulApi {
     if ('failure' in outcome) {
       const error = new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.failure));
       // A request we cancelled (shutdown, a watch stopped) or refused to send says nothing about the agent.
-      if (!call.signal?.aborted && !isValidationError(outcome.failure)) this.reachability.unreachable(error);
+      // A caller that reports its own failure (quiet) keeps it out of the app-wide warning.
+      if (!call.signal?.aborted && !call.quiet && !isValidationError(outcome.failure)) {
+        this.reachability.unreachable(error);
+      }
       throw error;
     }
     const { res } = outcome;

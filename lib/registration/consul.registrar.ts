@@ -7,52 +7,54 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ConsulApi } from '../consul-api/consul-api.js';
+import type { CheckStatus } from '../consul-api/consul-api.types.js';
 import { ConsulRequestError, isUnreachable } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { sleep } from '../common/sleep.js';
-import { StateLog } from '../common/state-log.js';
 import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ConsulCheckType } from '../options/service.options.js';
 import type { ResolvedConsulOptions, ResolvedServiceOptions } from '../core/consul-module.options.js';
+import { tryParseDuration } from '../options/duration.js';
+import { ConsulCheckPulse } from './check-pulse.js';
 import { resolveCheckType } from './check-type.js';
 import { ConsulUnavailableError } from './consul-unavailable.error.js';
 import { probeGrpcHealth } from './grpc-health.probe.js';
 import { awaitInstanceEndpoint, currentInstanceEndpoint, type EndpointContext } from './instance-endpoint.resolver.js';
-import { buildServiceDefinition, checkIdOf, type InstanceEndpoint } from './service-definition.js';
-import { TtlHeartbeat } from './ttl-heartbeat.js';
-
-type RegistrationState = 'waiting' | 'registered' | 'failing' | 'unreachable' | 'lost' | 'deregistered';
+import { KeepAlive } from './keep-alive.js';
+import { acceptsConnections } from './port-waiter.js';
+import { RegistrationStateMachine } from './registration-state.js';
+import { buildServiceDefinition, type InstanceEndpoint } from './service-definition.js';
+import { leaveConsul } from './shutdown.js';
+import { checkStatusOf } from './ttl-heartbeat.js';
 
 /**
- * Registers this app in Consul once it is really reachable, keeps it registered (TTL
- * heartbeat, periodic reconcile, re-registration when the agent forgets it) and takes it
- * out on shutdown: maintenance first, a drain delay, then deregistration.
+ * Registers this app in Consul once it is really reachable, keeps it registered ({@link KeepAlive}:
+ * reconcile, TTL heartbeat, re-registration when the agent forgets it) and takes it out on shutdown
+ * ({@link leaveConsul}: maintenance, drain delay, deregistration). Where it stands is one
+ * {@link RegistrationStateMachine}.
  *
  * Inject it for manual control (`registration.enabled: false`).
  */
 @Injectable()
 export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(LOG_CONTEXT.registrar);
-  private readonly states = new StateLog<RegistrationState>(this.logger);
-  /** Aborted when the app shuts down: ends waits, retries and timers. */
+  private readonly machine = new RegistrationStateMachine(this.logger);
+  /** Aborted when the app shuts down: ends waits, retries, a registration in flight, timers. */
   private readonly lifetime = new AbortController();
-  private checkType?: ConsulCheckType;
-  /** Why the options do not fit this app, for `register()` to throw (manual registration only). */
-  private unfit?: unknown;
+  /** The check type, or why the options do not fit this app (for `register()` to throw, manual registration only). */
+  private fit?: { checkType: ConsulCheckType } | { unfit: unknown };
   private endpoint?: InstanceEndpoint;
-  private registered = false;
-  private registering?: Promise<boolean>;
-  private reconcileTimer?: NodeJS.Timeout;
-  private heartbeat?: TtlHeartbeat;
-  private readonly waiters: Array<() => void> = [];
-  private stopReconnectListener?: () => void;
+  private keepAlive?: KeepAlive;
+  /** The running attempt loop (first registration or re-registration); `deregister()` aborts it. */
+  private attempts?: { loop: Promise<void>; cancel: AbortController };
 
   constructor(
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
     private readonly client: ConsulApi,
     private readonly health: ConsulHealthService,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly pulse: ConsulCheckPulse,
   ) {}
 
   /** The registered instance id, once the app's port is known. */
@@ -62,13 +64,12 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
 
   /** Whether Consul has (as far as we last saw) this instance registered. */
   get isRegistered(): boolean {
-    return this.registered;
+    return this.machine.isRegistered;
   }
 
   /** Resolves once the instance is registered (at once if it already is). */
   whenRegistered(): Promise<void> {
-    if (this.registered) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.machine.whenRegistered();
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -77,21 +78,22 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
       if (this.options.registration.failFast) await this.preflight();
       return;
     }
-    // An agent that answers again after an outage may have restarted without its state: ask it
-    // now rather than at the next reconcile tick (registration.reconcileInterval, 30 s by default).
-    this.stopReconnectListener = this.client.reachability.onReconnect(() => this.reconcileNow());
     const fit = resolveCheckType(this.options.service, Boolean(this.adapterHost.httpAdapter));
     if (this.options.registration.enabled) {
-      this.checkType = await fit;
+      this.fit = { checkType: await fit };
     } else {
       // An app that registers by hand (or never: a worker that only discovers or reads config)
       // hears about a check that does not fit when it calls register(), not at bootstrap.
-      this.checkType = await fit.catch((error: unknown) => {
-        this.unfit = error;
-        return undefined;
-      });
+      this.fit = await fit.then(
+        (checkType) => ({ checkType }),
+        (unfit: unknown) => ({ unfit }),
+      );
     }
     if (this.options.registration.failFast) await this.preflight();
+    // An agent that answers again after an outage may have restarted without its state: ask it
+    // now rather than at the next reconcile tick (registration.reconcileInterval, 30 s by default).
+    const stopListening = this.client.reachability.onReconnect(() => this.keepAlive?.reconcileNow());
+    this.lifetime.signal.addEventListener('abort', stopListening, { once: true });
     if (this.options.registration.enabled) void this.registerWhenReachable();
   }
 
@@ -105,13 +107,13 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
         'ConsulRegistrar.register(): there is no service to register: add service: { name } to the options',
       );
     }
-    if (this.unfit) throw this.unfit;
-    if (!this.checkType) {
+    if (this.fit && 'unfit' in this.fit) throw this.fit.unfit;
+    if (!this.fit) {
       throw new Error(
         'ConsulRegistrar.register() works once the app has bootstrapped: call it after app.init() or app.listen()',
       );
     }
-    const endpoint = await currentInstanceEndpoint(this.endpointContext());
+    const endpoint = await currentInstanceEndpoint(this.endpointContext(this.fit.checkType));
     if (!endpoint) {
       throw new Error(
         `ConsulRegistrar.register(): the port of service "${this.service.name}" is unknown: ` +
@@ -119,16 +121,16 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
       );
     }
     this.endpoint = endpoint;
-    await this.registerOnce();
+    await this.registerOnce(this.lifetime.signal);
   }
 
-  /** Removes this instance from Consul and stops the heartbeat and reconcile loop. */
+  /** Removes this instance from Consul and stops the heartbeat, the reconcile loop and any retries. */
   async deregister(): Promise<void> {
-    this.stopKeepAlive();
+    this.attempts?.cancel.abort();
+    this.keepAlive?.stop();
     if (!this.endpoint) return;
     await this.client.deregisterService(this.endpoint.id);
-    this.registered = false;
-    this.states.enter('deregistered', 'log', `Deregistered ${this.describe()}`);
+    this.machine.to('deregistered', 'log', `Deregistered ${this.describe()}`);
   }
 
   /** Puts this instance in (or out of) maintenance: discovery stops (or resumes) returning it. */
@@ -138,40 +140,66 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     this.logger.log(`${enable ? 'Entered' : 'Left'} maintenance: ${this.describe()}${reason ? ` (${reason})` : ''}`);
   }
 
-  /** While the server still answers: maintenance, drain, deregister. Never throws, never hangs past the request timeouts. */
+  /**
+   * While the server still answers: maintenance, drain, deregister, all within one `consul.timeout`
+   * (plus the drain delay). A registration still in flight is cancelled, not awaited. Never throws.
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    const inFlight = this.machine.state === 'waiting' && this.attempts !== undefined;
     this.lifetime.abort();
-    this.stopReconnectListener?.();
-    this.stopKeepAlive();
-    await this.registering;
-    if (!this.registered || !this.endpoint) return;
-    const { id } = this.endpoint;
-    try {
-      await this.client.setServiceMaintenance(id, true, 'shutting down');
-      if (this.options.registration.drainDelayMs > 0) {
-        this.logger.log(`Draining ${id} for ${this.options.registration.drainDelayMs} ms before deregistering`);
-        await sleep(this.options.registration.drainDelayMs);
-      }
-    } catch (error) {
-      this.logger.warn(`Could not put ${id} in maintenance before shutdown: ${(error as Error).message}`);
+    this.keepAlive?.stop();
+    await this.attempts?.loop;
+    if (!this.machine.isRegistered || !this.endpoint) {
+      const pending =
+        this.options.service && this.options.registration.enabled && this.machine.state !== 'deregistered';
+      this.machine.to(
+        'stopped',
+        'debug',
+        inFlight
+          ? `Shut down before Consul answered the registration of ${this.describe()}: cancelled it. If the agent ` +
+              `got it, Consul removes it once its check has been critical for ${this.service.check.deregisterCriticalServiceAfter}`
+          : pending
+            ? `Shut down before ${this.describe()} was registered`
+            : 'Shut down',
+      );
+      return;
     }
-    try {
-      await this.client.deregisterService(id);
-      this.registered = false;
-      this.logger.log(`Deregistered ${this.describe()}`);
-    } catch (error) {
-      this.logger.warn(
-        `Could not deregister ${id}: ${(error as Error).message}. Consul removes it once its check has been critical for ` +
+    const { id } = this.endpoint;
+    const { drainDelayMs } = this.options.registration;
+    this.machine.to(
+      'leaving',
+      'debug',
+      `Taking ${id} out of Consul: maintenance, ${drainDelayMs} ms drain, deregistration`,
+    );
+    const failure = await leaveConsul(
+      this.client,
+      id,
+      { timeoutMs: this.options.consul.timeoutMs, drainDelayMs },
+      {
+        draining: () => this.logger.log(`Draining ${id} for ${drainDelayMs} ms before deregistering`),
+        maintenanceFailed: (reason) =>
+          this.logger.warn(`Could not put ${id} in maintenance before shutdown: ${reason}`),
+      },
+    );
+    if (failure === undefined) {
+      this.machine.to('deregistered', 'log', `Deregistered ${this.describe()}`);
+    } else {
+      this.machine.to(
+        'stopped',
+        'warn',
+        `Could not deregister ${id}: ${failure}. Consul removes it once its check has been critical for ` +
           `${this.service.check.deregisterCriticalServiceAfter} (service.check.deregisterCriticalServiceAfter).`,
       );
     }
   }
 
+  /** failFast: Consul must answer, have a leader and accept the token, or bootstrap fails saying why (and only that). */
   private async preflight(): Promise<void> {
     try {
-      const leader = await this.client.leader();
+      // quiet: no "Retrying in the background" warning, the bootstrap is about to fail.
+      const leader = await this.client.leader(undefined, { quiet: true });
       if (!leader) throw new ConsulUnavailableError(this.client.address, 'the cluster has no leader');
-      await this.client.verifyToken();
+      await this.client.verifyToken({ quiet: true });
     } catch (error) {
       if (!(error instanceof ConsulRequestError)) throw error;
       const cause = error.forbidden ? `the ACL token in consul.token was refused (${error.reason})` : error.reason;
@@ -180,130 +208,163 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private async registerWhenReachable(): Promise<void> {
+    const checkType = (this.fit as { checkType: ConsulCheckType }).checkType;
+    this.machine.to('waiting', 'debug', `Waiting for ${this.describe()} to be reachable before registering it`);
     let endpoint: InstanceEndpoint | undefined;
     try {
-      endpoint = await awaitInstanceEndpoint(this.endpointContext(), this.lifetime.signal);
+      endpoint = await awaitInstanceEndpoint(this.endpointContext(checkType), this.lifetime.signal);
     } catch (error) {
       this.logger.error(`Not registering service "${this.service.name}": ${(error as Error).message}`);
       return;
     }
     if (!endpoint || !(await this.grpcHealthServed(endpoint))) return;
     this.endpoint = endpoint;
-    await this.registerWithRetry();
+    this.registerWithRetry();
   }
 
-  /** Retries with jittered backoff until registered or shut down; concurrent callers share one attempt loop. */
-  private registerWithRetry(): Promise<boolean> {
-    this.registering ??= (async () => {
+  /** Retries with jittered backoff until registered, deregistered by hand or shut down; one loop at a time. */
+  private registerWithRetry(): void {
+    if (this.attempts) return;
+    const cancel = new AbortController();
+    const signal = AbortSignal.any([this.lifetime.signal, cancel.signal]);
+    const loop = (async () => {
       const { initialDelayMs, maxDelayMs, factor } = this.options.registration.retry;
       const backoff = new Backoff(initialDelayMs, maxDelayMs, factor);
-      while (!this.lifetime.signal.aborted) {
+      while (!signal.aborted && !this.machine.isRegistered) {
         try {
-          await this.registerOnce();
-          return true;
+          await this.registerOnce(signal);
+          return;
         } catch (error) {
+          if (signal.aborted) return;
           this.reportFailure(error);
-          if (!(await sleep(backoff.next(), this.lifetime.signal, this.client.reachability.onReconnect))) return false;
+          if (!(await sleep(backoff.next(), signal, this.client.reachability.onReconnect))) return;
         }
       }
-      return false;
-    })().finally(() => (this.registering = undefined));
-    return this.registering;
+    })().finally(() => (this.attempts = undefined));
+    this.attempts = { loop, cancel };
   }
 
-  private async registerOnce(): Promise<void> {
+  private async registerOnce(signal: AbortSignal): Promise<void> {
     const endpoint = this.endpoint!;
-    await this.client.registerService(buildServiceDefinition(this.service, endpoint));
-    this.registered = true;
-    this.states.enter('registered', 'log', `Registered ${this.describe()} (${endpoint.checkType} check)`);
-    this.startKeepAlive();
-    this.waiters.splice(0).forEach((resolve) => resolve());
+    const status = await this.initialStatus(endpoint, signal);
+    if (signal.aborted) return;
+    const definition = buildServiceDefinition(this.service, endpoint, status);
+    await this.client.registerService(definition, { signal });
+    const check =
+      endpoint.checkType === 'none' ? 'no check' : [`${endpoint.checkType} check`, status].filter(Boolean).join(', ');
+    if (!this.machine.to('registered', 'log', `Registered ${this.describe()} (${check})`)) return;
+    this.startKeepAlive(() =>
+      this.client.registerService(definition, { signal: this.lifetime.signal }).catch((error: unknown) => {
+        this.logger.debug(`Could not sync the first check result of ${this.describe()}: ${(error as Error).message}`);
+      }),
+    );
+  }
+
+  /**
+   * The check's status until Consul first runs it (after a random stagger of up to one interval):
+   * the app as the registrar finds it now, so a healthy instance is discoverable at once and a failing
+   * one is never passing. `http`: the Terminus indicators; `tcp`: the port accepted a connection (or the
+   * HTTP server listens); `grpc`: the gRPC health service said SERVING. `ttl`: none (critical): the first
+   * heartbeat, sent right after registration, sets it with the indicators' output.
+   */
+  private async initialStatus(endpoint: InstanceEndpoint, signal: AbortSignal): Promise<CheckStatus | undefined> {
+    switch (endpoint.checkType) {
+      case 'ttl':
+      case 'none':
+        return undefined;
+      case 'http': {
+        // A slow indicator delays nothing past consul.timeout: then it is critical until Consul asks.
+        const done = new AbortController();
+        const timeout = sleep(this.options.consul.timeoutMs, AbortSignal.any([signal, done.signal]));
+        try {
+          return await Promise.race([this.health.check().then(checkStatusOf), timeout.then(() => 'critical' as const)]);
+        } finally {
+          done.abort();
+        }
+      }
+      case 'tcp':
+        // The first time, awaitInstanceEndpoint has just seen the port accept a connection; again after
+        // the agent lost us, ask once more.
+        return (await acceptsConnections(endpoint.address, endpoint.port)) ? 'passing' : 'critical';
+      case 'grpc':
+        return (await probeGrpcHealth(this.grpcTarget(endpoint), this.options.consul.timeoutMs)) === 'serving'
+          ? 'passing'
+          : 'critical';
+    }
   }
 
   private reportFailure(error: unknown): void {
     const name = this.service.name;
     if (isUnreachable(error)) {
       // The client has warned once for the whole app; this is the registrar's detail.
-      this.states.enter(
+      this.machine.to(
         'unreachable',
         'debug',
         `${(error as Error).message}; registering "${name}" as soon as it is back`,
       );
     } else if (error instanceof ConsulRequestError && error.forbidden) {
-      this.states.enter(
+      this.machine.to(
         'failing',
         'error',
         `${error.message}. Set consul.token to an ACL token with service:write on "${name}"; retrying meanwhile`,
       );
     } else {
-      this.states.enter('failing', 'error', `${(error as Error).message}; retrying`);
+      this.machine.to('failing', 'error', `${(error as Error).message}; retrying`);
     }
   }
 
-  private startKeepAlive(): void {
-    this.stopKeepAlive();
+  private startKeepAlive(resync: () => Promise<void>): void {
+    this.keepAlive?.stop();
     if (this.lifetime.signal.aborted) return;
     const endpoint = this.endpoint!;
-    if (endpoint.checkType === 'ttl') {
-      const { ttlMs } = this.service.check;
-      this.heartbeat = new TtlHeartbeat(
-        this.client,
-        this.health,
-        checkIdOf(endpoint.id),
-        ttlMs,
-        () => this.forgotten(),
-        this.logger,
-      );
-      this.heartbeat.start();
-    }
-    this.reconcileTimer = setTimeout(() => void this.reconcile(), this.options.registration.reconcileIntervalMs);
-  }
-
-  private stopKeepAlive(): void {
-    clearTimeout(this.reconcileTimer);
-    this.reconcileTimer = undefined;
-    this.heartbeat?.stop();
-    this.heartbeat = undefined;
-  }
-
-  private reconcileNow(): void {
-    if (!this.registered || !this.reconcileTimer || this.lifetime.signal.aborted) return;
-    clearTimeout(this.reconcileTimer);
-    this.reconcileTimer = undefined;
-    void this.reconcile();
-  }
-
-  /** Asks the agent whether it still knows this instance; an agent restarted without its state does not. */
-  private async reconcile(): Promise<void> {
-    this.reconcileTimer = undefined; // no timer pending while a reconcile runs (reconcileNow checks it)
-    const endpoint = this.endpoint!;
-    try {
-      if (!(await this.client.agentService(endpoint.id))) return this.forgotten();
-      this.states.enter(
-        'registered',
-        this.states.state === 'unreachable' ? 'debug' : 'log',
-        `Consul is reachable again and still has ${this.describe()}`,
-      );
-    } catch (error) {
-      this.reportFailure(error);
-    }
-    if (this.registered && !this.lifetime.signal.aborted) {
-      this.reconcileTimer = setTimeout(() => void this.reconcile(), this.options.registration.reconcileIntervalMs);
-    }
-  }
-
-  private forgotten(): void {
-    if (this.lifetime.signal.aborted) return;
-    this.registered = false;
-    this.stopKeepAlive();
-    this.states.enter('lost', 'warn', `The Consul agent no longer knows ${this.describe()}; registering it again`);
-    void this.registerWithRetry();
+    const { check } = this.service;
+    const polled = endpoint.checkType === 'http' || endpoint.checkType === 'grpc';
+    this.keepAlive = new KeepAlive(
+      { client: this.client, health: this.health, pulse: this.pulse, logger: this.logger },
+      endpoint,
+      {
+        reconcileIntervalMs: this.options.registration.reconcileIntervalMs,
+        retry: this.options.registration.retry,
+        checkIntervalMs: polled ? tryParseDuration(check.interval) : undefined,
+        pollIntervalMs: polled || endpoint.checkType === 'tcp' ? tryParseDuration(check.interval) : undefined,
+        ttlMs: check.ttlMs,
+      },
+      {
+        confirmed: () => {
+          const wasOutOfReach = this.machine.state === 'out-of-reach';
+          this.machine.to(
+            'registered',
+            wasOutOfReach ? 'debug' : 'log',
+            `Consul is reachable again and still has ${this.describe()}`,
+          );
+        },
+        unconfirmed: (error, retryInMs) => {
+          const message = `${(error as Error).message}; asking again in ${retryInMs} ms whether it still has ${this.describe()}`;
+          if (isUnreachable(error)) this.machine.to('out-of-reach', 'debug', message);
+          else this.machine.to('unconfirmed', 'warn', message);
+        },
+        forgotten: () => {
+          if (
+            !this.machine.to(
+              'lost',
+              'warn',
+              `The Consul agent no longer knows ${this.describe()}; registering it again`,
+            )
+          ) {
+            return;
+          }
+          this.registerWithRetry();
+        },
+        firstCheckRan: () => void resync(),
+      },
+    );
+    this.keepAlive.start();
   }
 
   /** For `grpc` checks: waits until the server answers gRPC and refuses to register one that serves no health service. */
   private async grpcHealthServed(endpoint: InstanceEndpoint): Promise<boolean> {
     if (endpoint.checkType !== 'grpc') return true;
-    const target = `${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
+    const target = this.grpcTarget(endpoint);
     const backoff = new Backoff(100, 2_000);
     while (!this.lifetime.signal.aborted) {
       const result = await probeGrpcHealth(target, this.options.consul.timeoutMs);
@@ -320,12 +381,16 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     return false;
   }
 
-  private endpointContext(): EndpointContext {
+  private grpcTarget(endpoint: InstanceEndpoint): string {
+    return `${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
+  }
+
+  private endpointContext(checkType: ConsulCheckType): EndpointContext {
     return {
       options: this.options,
       service: this.service,
       adapterHost: this.adapterHost,
-      checkType: this.checkType!,
+      checkType,
       logger: this.logger,
     };
   }

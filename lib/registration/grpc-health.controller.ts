@@ -4,6 +4,7 @@ import { concat, distinctUntilChanged, exhaustMap, map, NEVER, type Observable, 
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
+import { ConsulCheckPulse } from './check-pulse.js';
 
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
 export enum GrpcServingStatus {
@@ -26,12 +27,15 @@ export class ConsulGrpcHealthController {
   constructor(
     private readonly health: ConsulHealthService,
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly pulse: ConsulCheckPulse,
   ) {}
 
   @GrpcMethod('Health', 'Check')
   async check(request: { service?: string }): Promise<{ status: GrpcServingStatus }> {
     const service = request?.service ?? '';
     if (!this.knows(service)) throw new RpcException({ code: GRPC_NOT_FOUND, message: `unknown service "${service}"` });
+    // Consul's GRPC check calls Check; its calls stopping is the sign that the agent forgot us.
+    this.pulse.beat();
     return { status: await this.status() };
   }
 

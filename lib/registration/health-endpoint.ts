@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
+import { CONSUL_CHECK_USER_AGENT, ConsulCheckPulse } from './check-pulse.js';
 
 /**
  * Serves `service.check.path` for Consul's HTTP check: 200 with the Terminus result when up,
@@ -17,6 +18,7 @@ export class ConsulHealthEndpoint implements OnModuleInit {
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
     private readonly adapterHost: HttpAdapterHost,
     private readonly health: ConsulHealthService,
+    private readonly pulse: ConsulCheckPulse,
   ) {}
 
   onModuleInit(): void {
@@ -25,9 +27,10 @@ export class ConsulHealthEndpoint implements OnModuleInit {
     if (!adapter || !check || (check.type !== undefined && check.type !== 'http')) return;
     const { path } = check;
     // Runs after Nest mounted the app's routes and before its 404 handler, so the route is reachable.
-    adapter.get(path, async (_req: unknown, res: unknown) => {
-      const result = await this.health.check();
-      adapter.reply(res, result, result.status === 'ok' ? 200 : 503);
+    adapter.get(path, (req: { headers?: Record<string, unknown> }, res: unknown) => {
+      if (String(req?.headers?.['user-agent'] ?? '').startsWith(CONSUL_CHECK_USER_AGENT)) this.pulse.beat();
+      // check() never rejects: a crashing indicator is status "error".
+      void this.health.check().then((result) => adapter.reply(res, result, result.status === 'ok' ? 200 : 503));
     });
     this.logger.log(`Serving the Consul health check at GET ${path}`);
   }

@@ -1,4 +1,4 @@
-import type { AgentCheckDefinition, AgentServiceRegistration } from '../consul-api/consul-api.types.js';
+import type { AgentCheckDefinition, AgentServiceRegistration, CheckStatus } from '../consul-api/consul-api.types.js';
 import { formatDuration } from '../options/duration.js';
 import type { ConsulCheckType } from '../options/service.options.js';
 import type { ResolvedServiceOptions } from '../core/consul-module.options.js';
@@ -18,12 +18,18 @@ export function checkIdOf(serviceId: string): string {
   return `service:${serviceId}`;
 }
 
-/** Builds the agent registration payload: service and check in one call, so it is never half-registered. */
+/**
+ * Builds the agent registration payload: service and check in one call, so it is never half-registered.
+ * `status` is the check's status until Consul first runs it (after a random stagger of up to one interval):
+ * what the registrar found the app to be, so a healthy instance is discoverable at once. Without it, Consul's
+ * default: critical.
+ */
 export function buildServiceDefinition(
   service: ResolvedServiceOptions,
   endpoint: InstanceEndpoint,
+  status?: CheckStatus,
 ): AgentServiceRegistration {
-  const check = buildCheck(service, endpoint);
+  const check = buildCheck(service, endpoint, status);
   return {
     ID: endpoint.id,
     Name: service.name,
@@ -37,11 +43,16 @@ export function buildServiceDefinition(
   };
 }
 
-function buildCheck(service: ResolvedServiceOptions, endpoint: InstanceEndpoint): AgentCheckDefinition | undefined {
+function buildCheck(
+  service: ResolvedServiceOptions,
+  endpoint: InstanceEndpoint,
+  status: CheckStatus | undefined,
+): AgentCheckDefinition | undefined {
   const { check } = service;
   const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
   const common: AgentCheckDefinition = {
     CheckID: checkIdOf(endpoint.id),
+    ...(status ? { Status: status } : {}),
     DeregisterCriticalServiceAfter: check.deregisterCriticalServiceAfter,
   };
   const polled = { Interval: check.interval, ...(check.timeout ? { Timeout: check.timeout } : {}) };
@@ -70,8 +81,13 @@ function buildCheck(service: ResolvedServiceOptions, endpoint: InstanceEndpoint)
         ...polled,
       };
     case 'ttl':
-      // Starts critical: the first heartbeat, sent right after registration, makes it passing.
-      return { ...common, Name: `${service.name} TTL heartbeat`, TTL: formatDuration(check.ttlMs), Status: 'critical' };
+      // The next heartbeat, at 2/3 TTL, confirms (or corrects) the status registered here.
+      return {
+        ...common,
+        Name: `${service.name} TTL heartbeat`,
+        TTL: formatDuration(check.ttlMs),
+        Status: status ?? 'critical',
+      };
     case 'none':
       return undefined;
   }

@@ -18,7 +18,8 @@ export function checkStatusOf(result: HealthCheckResult): CheckStatus {
  */
 export class TtlHeartbeat {
   private timer?: NodeJS.Timeout;
-  private stopped = true;
+  /** Aborted by stop(): ends a beat in flight, so shutdown never waits for it. */
+  private running?: AbortController;
   private readonly states: StateLog<'ok' | 'failing' | 'unreachable'>;
 
   constructor(
@@ -35,20 +36,23 @@ export class TtlHeartbeat {
 
   /** Sends a beat now, then every 2/3 TTL. */
   start(): void {
-    this.stopped = false;
-    void this.beat();
+    this.running = new AbortController();
+    void this.beat(this.running.signal);
   }
 
   stop(): void {
-    this.stopped = true;
+    this.running?.abort();
+    this.running = undefined;
     clearTimeout(this.timer);
   }
 
-  private async beat(): Promise<void> {
-    if (this.stopped) return;
+  private async beat(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
     try {
       const result = await this.health.check();
-      const known = await this.client.updateTtlCheck(this.checkId, checkStatusOf(result), JSON.stringify(result));
+      if (signal.aborted) return;
+      const status = checkStatusOf(result);
+      const known = await this.client.updateTtlCheck(this.checkId, status, JSON.stringify(result), { signal });
       if (!known) {
         this.stop();
         return this.onForgotten();
@@ -59,6 +63,7 @@ export class TtlHeartbeat {
         `TTL heartbeat of ${this.checkId} is being accepted`,
       );
     } catch (error) {
+      if (signal.aborted) return;
       const unreachable = isUnreachable(error); // the client has said so once for the whole app
       this.states.enter(
         unreachable ? 'unreachable' : 'failing',
@@ -66,6 +71,6 @@ export class TtlHeartbeat {
         `TTL heartbeat of ${this.checkId} failed, will keep trying: ${(error as Error).message}`,
       );
     }
-    if (!this.stopped) this.timer = setTimeout(() => void this.beat(), Math.max(100, (this.ttlMs * 2) / 3));
+    if (!signal.aborted) this.timer = setTimeout(() => void this.beat(signal), Math.max(100, (this.ttlMs * 2) / 3));
   }
 }

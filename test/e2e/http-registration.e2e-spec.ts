@@ -39,9 +39,12 @@ describe('HTTP app registration (real Consul agent)', () => {
     const [entry] = await eventually(
       async () => {
         const entries = await agent.health('user_api');
-        return entries.length === 1 && entries[0].Checks.some((c) => c.ServiceID && c.Status === 'passing') && entries;
+        // Registered passing at once (the app's own health); Consul's output arrives with its first run.
+        const ran = (c: { ServiceID: string; Status: string; Output: string }) =>
+          c.ServiceID && c.Status === 'passing' && c.Output !== '';
+        return entries.length === 1 && entries[0].Checks.some(ran) && entries;
       },
-      { what: 'user_api to be registered and passing' },
+      { what: 'user_api to be registered and passing, checked by Consul' },
     );
 
     expect(entry.Service.ID).toBe(

@@ -27,7 +27,7 @@ describe('microservice registration (real Consul agent)', () => {
     const check = await eventually(
       async () => {
         const c = await checkOf('orders');
-        return c?.Status === 'passing' && c;
+        return c?.Status === 'passing' && c.Output !== '' && c; // registered passing; output from Consul's first run
       },
       { what: 'orders TCP check passing' },
     );
@@ -49,7 +49,7 @@ describe('microservice registration (real Consul agent)', () => {
     const check = await eventually(
       async () => {
         const c = await checkOf('user_service');
-        return c?.Status === 'passing' && c;
+        return c?.Status === 'passing' && c.Output !== '' && c; // registered passing; output from Consul's first run
       },
       { what: 'user_service gRPC check passing' },
     );
