@@ -10,6 +10,7 @@ import { ConsulApi } from '../consul-api/consul-api.js';
 import type { CheckStatus } from '../consul-api/consul-api.types.js';
 import { ConsulRequestError, isUnreachable } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
+import { hostPort } from '../common/host-port.js';
 import { sleep } from '../common/sleep.js';
 import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
@@ -382,7 +383,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private grpcTarget(endpoint: InstanceEndpoint): string {
-    return `${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
+    return hostPort(endpoint.address, endpoint.port);
   }
 
   private endpointContext(checkType: ConsulCheckType): EndpointContext {

@@ -1,3 +1,4 @@
+import { hostPort } from '../common/host-port.js';
 import type { AgentCheckDefinition, AgentServiceRegistration, CheckStatus } from '../consul-api/consul-api.types.js';
 import { formatDuration } from '../options/duration.js';
 import type { ConsulCheckType } from '../options/service.options.js';
@@ -49,7 +50,7 @@ function buildCheck(
   status: CheckStatus | undefined,
 ): AgentCheckDefinition | undefined {
   const { check } = service;
-  const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
+  const target = hostPort(endpoint.address, endpoint.port);
   const common: AgentCheckDefinition = {
     CheckID: checkIdOf(endpoint.id),
     ...(status ? { Status: status } : {}),
@@ -61,22 +62,22 @@ function buildCheck(
       return {
         ...common,
         Name: `${service.name} HTTP health (${check.path})`,
-        HTTP: `http://${host}:${endpoint.httpPort ?? endpoint.port}${check.path}`,
+        HTTP: `http://${hostPort(endpoint.address, endpoint.httpPort ?? endpoint.port)}${check.path}`,
         TLSSkipVerify: check.tlsSkipVerify,
         ...polled,
       };
     case 'tcp':
       return {
         ...common,
-        Name: `${service.name} TCP ${host}:${endpoint.port}`,
-        TCP: `${host}:${endpoint.port}`,
+        Name: `${service.name} TCP ${target}`,
+        TCP: target,
         ...polled,
       };
     case 'grpc':
       return {
         ...common,
         Name: `${service.name} gRPC health`,
-        GRPC: `${host}:${endpoint.port}`,
+        GRPC: target,
         TLSSkipVerify: check.tlsSkipVerify,
         ...polled,
       };
