@@ -97,7 +97,8 @@ describe('keeping the registration alive (real Consul agent)', () => {
       apps.push(started);
       const registrar = started.app.get(ConsulRegistrar);
       await registrar.whenRegistered();
-      const path = `/v1/agent/service/${registrar.instanceId}`;
+      // ConsulApi reads one service as the agent's list filtered to its id.
+      const path = '/v1/agent/services';
       proxy.forge(path, [{ status: 500, headers: { 'content-type': 'text/plain' }, body: 'forged failure' }]);
 
       await eventually(() => proxy.forgedLeft === 0, { timeoutMs: 8_000, intervalMs: 10, what: 'the forged 500' });
