@@ -1,6 +1,8 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { ConsulCoreModule } from './core/consul-core.module.js';
 import { type ConsulModuleOptions, resolveConsulOptions } from './core/consul-module.options.js';
+import { ConsulHealthModule } from './health/consul-health.module.js';
+import { ConsulGrpcHealthModule } from './registration/grpc-health.module.js';
 
 export const {
   ConfigurableModuleClass: ConsulConfigurableModule,
@@ -13,6 +15,12 @@ export const {
   // The options go to the core, which validates them and shares the adapter; the layer re-exports it.
   .setExtras({ isGlobal: true }, (definition, extras) => {
     const core = ConsulCoreModule.forLayer(definition, CONSUL_MODULE_OPTIONS, resolveConsulOptions);
-    return { module: definition.module, global: extras.isGlobal, imports: [core], exports: [core] };
+    const health = ConsulHealthModule.forCore(core);
+    return {
+      module: definition.module,
+      global: extras.isGlobal,
+      imports: [core, health, ConsulGrpcHealthModule.forCore(core, health)],
+      exports: [core, health],
+    };
   })
   .build();

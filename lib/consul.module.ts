@@ -6,11 +6,8 @@ import { getConsulServiceToken } from './clients/consul-service.decorator.js';
 import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';
 import { ConsulConfigurableModule } from './consul.module-definition.js';
 import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js';
-import { ConsulHealthService } from './health/consul-health.service.js';
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
-import { ConsulCheckPulse } from './registration/check-pulse.js';
 import { ConsulRegistrar } from './registration/consul.registrar.js';
-import { ConsulGrpcHealthController } from './registration/grpc-health.controller.js';
 import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
 
 /**
@@ -20,18 +17,10 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
  */
 @Module({
   imports: [TerminusModule],
-  controllers: [ConsulGrpcHealthController],
-  // The options, the adapter and the configuration come from the core (see consul.module-definition.ts).
-  providers: [
-    ConsulHealthService,
-    ConsulCheckPulse,
-    ConsulHealthEndpoint,
-    ConsulHealthIndicator,
-    ConsulRegistrar,
-    ConsulDiscoveryService,
-    ConsulGrpcSource,
-  ],
-  exports: [ConsulHealthService, ConsulHealthIndicator, ConsulRegistrar, ConsulDiscoveryService, ConsulGrpcSource],
+  // The options, the adapter and the configuration come from the core, the app's health from the
+  // health module, and the gRPC health service from its own module (see consul.module-definition.ts).
+  providers: [ConsulHealthEndpoint, ConsulHealthIndicator, ConsulRegistrar, ConsulDiscoveryService, ConsulGrpcSource],
+  exports: [ConsulHealthIndicator, ConsulRegistrar, ConsulDiscoveryService, ConsulGrpcSource],
 })
 export class ConsulModule extends ConsulConfigurableModule {
   /**

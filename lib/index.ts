@@ -15,8 +15,12 @@ export { ConsulRequestError } from './consul-api/consul-request.error.js';
 export { ConsulRegistrar } from './registration/consul.registrar.js';
 export { ConsulUnavailableError } from './registration/consul-unavailable.error.js';
 export { AddressDetectionError } from './registration/address.detector.js';
-export { GRPC_HEALTH_PACKAGE, GRPC_HEALTH_PROTO_PATH, withGrpcHealth } from './registration/grpc-health.js';
-export { GrpcServingStatus } from './registration/grpc-health.controller.js';
+export {
+  GRPC_HEALTH_PACKAGE,
+  GRPC_HEALTH_PROTO_PATH,
+  GrpcServingStatus,
+  withGrpcHealth,
+} from './registration/grpc-health.js';
 export { ConsulHealthService } from './health/consul-health.service.js';
 export { ConsulHealthIndicator } from './health/consul.health-indicator.js';
 export type { ServiceInstance, InstanceStatus } from './discovery/service-instance.js';
@@ -33,7 +37,7 @@ export { acquireLease } from './balancing/load-balancer.js';
 export { createLoadBalancer } from './balancing/create-load-balancer.js';
 export { ConsulService, getConsulServiceToken } from './clients/consul-service.decorator.js';
 export type { ConsulClientDefinition, ConsulHttpFeatureOptions } from './clients/consul-client.options.js';
-export { ConsulGrpcClient, type ConsulGrpcClientOptions } from './clients/grpc/consul-grpc.client.js';
+export type { ConsulGrpcClient, ConsulGrpcClientOptions } from './clients/grpc/consul-grpc.client.js';
 export {
   ConsulHttpClient,
   type ConsulHttpClientOptions,

@@ -1,4 +1,4 @@
-import { Transport } from '@nestjs/microservices';
+import type { Transport } from '@nestjs/microservices';
 import type { LoadBalancerOption } from '../balancing/load-balancer.js';
 import type { DiscoveryQuery } from '../discovery/consul-discovery.service.js';
 import { resolveLoadBalancer } from '../options/discovery.options.js';
@@ -69,7 +69,11 @@ const GRPC_METHOD = /^[A-Za-z_][\w.]*(\/[A-Za-z_]\w*)?$/;
  * `protoPath`…, a TCP client's options) are Nest's to check; ours (`query`, `retry`, timeouts,
  * pools, `loadBalancer`) are checked here, unknown keys included.
  */
-export function resolveClientDefinitions(definitions: readonly ConsulClientDefinition[]): ResolvedClientDefinition[] {
+export function resolveClientDefinitions(
+  definitions: readonly ConsulClientDefinition[],
+  /** Nest's `Transport` enum, or undefined when `@nestjs/microservices` is not installed. */
+  transports: typeof Transport | undefined,
+): ResolvedClientDefinition[] {
   const root = Validator.create();
   if (!Array.isArray(definitions)) {
     root.fail('(clients)', `expected an array of { service, transport, options? }, got ${describe(definitions)}`);
@@ -88,15 +92,24 @@ export function resolveClientDefinitions(definitions: readonly ConsulClientDefin
     }
     seen.add(definition.service);
     const loadBalancer = resolveLoadBalancer(v, definition.loadBalancer, 'loadBalancer');
-    if (definition.transport === Transport.GRPC) {
-      v.section(definition, '', { service: true, transport: true, options: true, loadBalancer: true });
-      return { ...definition, loadBalancer, options: grpcOptions(v, definition.options) } as ResolvedClientDefinition;
-    }
     if (definition.transport === 'http') {
       v.section(definition, '', { service: true, transport: true, options: true, loadBalancer: true });
       return { ...definition, loadBalancer, options: httpOptions(v, definition.options) } as ResolvedClientDefinition;
     }
-    if (!Object.values(Transport).includes(definition.transport)) {
+    // Every other transport is Nest's: an HTTP-only app may not have the package at all.
+    if (!transports) {
+      v.fail(
+        'transport',
+        `${describe(definition.transport)} needs @nestjs/microservices, which is not installed`,
+        'npm install @nestjs/microservices (and @grpc/grpc-js @grpc/proto-loader for gRPC), or use transport: "http"',
+      );
+      return definition as ResolvedClientDefinition;
+    }
+    if (definition.transport === transports.GRPC) {
+      v.section(definition, '', { service: true, transport: true, options: true, loadBalancer: true });
+      return { ...definition, loadBalancer, options: grpcOptions(v, definition.options) } as ResolvedClientDefinition;
+    }
+    if (!Object.values(transports).includes(definition.transport)) {
       v.fail(
         'transport',
         `${describe(definition.transport)} is not a transport`,

@@ -1,10 +1,10 @@
 import type { Provider } from '@nestjs/common';
-import { Transport } from '@nestjs/microservices';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import type { LoadBalancer } from '../balancing/load-balancer.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
+import { loadMicroservices, requireMicroservices } from '../common/optional-peers.js';
 import { ConsulOptionsError } from '../options/consul-options.error.js';
 import {
   type ConsulClientDefinition,
@@ -12,7 +12,7 @@ import {
   resolveClientDefinitions,
 } from './consul-client.options.js';
 import { getConsulServiceToken } from './consul-service.decorator.js';
-import { ConsulGrpcClient } from './grpc/consul-grpc.client.js';
+import { type ConsulGrpcClient, createConsulGrpcClient } from './grpc/consul-grpc.client.js';
 import { ConsulGrpcSource } from './grpc/consul-grpc.source.js';
 import { ConsulHttpClient } from './http/consul-http.client.js';
 import { ConsulClientProxy } from './proxy/consul-client.proxy.js';
@@ -26,7 +26,10 @@ let nextFeatureId = 0;
 export function createConsulClientProviders(definitions: readonly ConsulClientDefinition[]): Provider[] {
   const validated = `CONSUL:FEATURE:${++nextFeatureId}`;
   return [
-    { provide: validated, useFactory: () => resolveClientDefinitions(definitions) },
+    {
+      provide: validated,
+      useFactory: async () => resolveClientDefinitions(definitions, (await loadMicroservices())?.Transport),
+    },
     ...definitions.map((definition, i) => ({
       provide: getConsulServiceToken(definition.service),
       inject: [validated, ConsulDiscoveryService, ConsulGrpcSource, CONSUL_RESOLVED_OPTIONS],
@@ -35,24 +38,26 @@ export function createConsulClientProviders(definitions: readonly ConsulClientDe
         discovery: ConsulDiscoveryService,
         grpcSource: ConsulGrpcSource,
         options: ResolvedConsulOptions,
-      ) => closedAtShutdown(createClient(resolved[i], discovery, grpcSource, options)),
+      ) => createClient(resolved[i], discovery, grpcSource, options).then(closedAtShutdown),
     })),
   ];
 }
 
-function createClient(
+async function createClient(
   definition: ResolvedClientDefinition,
   discovery: ConsulDiscoveryService,
   grpcSource: ConsulGrpcSource,
   options: ResolvedConsulOptions,
-) {
+): Promise<ConsulHttpClient | ConsulGrpcClient | ConsulClientProxy> {
   // Each client gets its own balancer: per-service state is never shared.
   const balancer = clientBalancer(definition, options);
-  if (definition.transport === Transport.GRPC) {
-    return new ConsulGrpcClient(definition.service, grpcSource.id, definition.options, balancer);
-  }
   if (definition.transport === 'http') {
     return new ConsulHttpClient(definition.service, discovery, balancer, definition.options);
+  }
+  // Not HTTP: the transports are Nest's, and the resolver made sure @nestjs/microservices is there.
+  const { Transport } = await requireMicroservices('ConsulModule.forFeature()');
+  if (definition.transport === Transport.GRPC) {
+    return createConsulGrpcClient(definition.service, grpcSource.id, definition.options, balancer);
   }
   return new ConsulClientProxy(definition.service, discovery, balancer, {
     transport: definition.transport,

@@ -5,21 +5,13 @@ import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulCheckPulse } from './check-pulse.js';
-
-/** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
-export enum GrpcServingStatus {
-  UNKNOWN = 0,
-  SERVING = 1,
-  NOT_SERVING = 2,
-  SERVICE_UNKNOWN = 3,
-}
+import { GRPC_HEALTH_WATCH_INTERVAL_MS, GrpcServingStatus } from './grpc-health.js';
 
 const GRPC_NOT_FOUND = 5;
-/** How often a `Watch` stream re-runs the indicators; a change is sent at the next run. */
-export const GRPC_HEALTH_WATCH_INTERVAL_MS = 5_000;
 
 /**
- * `grpc.health.v1.Health` (`Check` and `Watch`), answered from the Terminus indicators. Bound by Nest's gRPC
+ * `grpc.health.v1.Health` (`Check` and `Watch`), answered from the Terminus indicators. Loaded
+ * only by `ConsulGrpcHealthModule`, where `@nestjs/microservices` is installed. Bound by Nest's gRPC
  * server when its options include the health proto (see `withGrpcHealth`); inert elsewhere.
  */
 @Controller()

@@ -5,6 +5,17 @@ export const GRPC_HEALTH_PROTO_PATH = fileURLToPath(
   new URL('../../proto/grpc/health/v1/health.proto', import.meta.url),
 );
 
+/** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
+export enum GrpcServingStatus {
+  UNKNOWN = 0,
+  SERVING = 1,
+  NOT_SERVING = 2,
+  SERVICE_UNKNOWN = 3,
+}
+
+/** How often a `Watch` stream re-runs the indicators; a change is sent at the next run. */
+export const GRPC_HEALTH_WATCH_INTERVAL_MS = 5_000;
+
 /** The proto package of the gRPC health service. */
 export const GRPC_HEALTH_PACKAGE = 'grpc.health.v1';
 

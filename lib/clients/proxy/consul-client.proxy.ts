@@ -1,14 +1,9 @@
-import {
-  ClientProxy,
-  ClientProxyFactory,
-  type ClientOptions,
-  type ReadPacket,
-  type WritePacket,
-} from '@nestjs/microservices';
+import type { ClientOptions, ClientProxy } from '@nestjs/microservices';
 import { Observable, type Subscription } from 'rxjs';
 import { acquireLease, type Lease, type LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
+import { requireMicroservices } from '../../common/optional-peers.js';
 
 /** A Nest transport (TCP, Redis-less point-to-point…) and its options, less host and port, which Consul gives. */
 export interface ConsulProxyOptions {
@@ -23,18 +18,18 @@ export interface ConsulProxyOptions {
  * catalog closed. Each call holds a balancer lease from when its instance is chosen until its
  * observable completes, errors or is unsubscribed, so `least-outstanding` sees calls in flight.
  */
-export class ConsulClientProxy extends ClientProxy {
+export class ConsulClientProxy implements Pick<ClientProxy, 'connect' | 'close' | 'send' | 'emit' | 'unwrap'> {
   private readonly proxies = new Map<string, ClientProxy>();
   private subscription?: Subscription;
+  /** Nest's, loaded at the first call (an HTTP-only app does not install @nestjs/microservices). */
+  private factory?: (options: ClientOptions) => ClientProxy;
 
   constructor(
     readonly service: string,
     private readonly discovery: ConsulDiscoveryService,
     private readonly balancer: LoadBalancer,
     private readonly proxyOptions: ConsulProxyOptions,
-  ) {
-    super();
-  }
+  ) {}
 
   /** Starts following the catalog (also done on the first call). */
   async connect(): Promise<void> {
@@ -49,11 +44,11 @@ export class ConsulClientProxy extends ClientProxy {
     });
   }
 
-  override send<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
+  send<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
     return this.call((proxy) => proxy.send<TResult, TInput>(pattern, data));
   }
 
-  override emit<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
+  emit<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
     return this.call((proxy) => proxy.emit<TResult, TInput>(pattern, data));
   }
 
@@ -73,15 +68,6 @@ export class ConsulClientProxy extends ClientProxy {
     throw new Error(
       `ConsulClientProxy for "${this.service}" spans several connections; there is no single one to unwrap`,
     );
-  }
-
-  // send() and emit() are routed to per-instance clients, which publish themselves.
-  protected publish(_packet: ReadPacket, _callback: (packet: WritePacket) => void): () => void {
-    throw new Error('ConsulClientProxy.publish is not used');
-  }
-
-  protected dispatchEvent<T = any>(_packet: ReadPacket): Promise<T> {
-    throw new Error('ConsulClientProxy.dispatchEvent is not used');
   }
 
   /**
@@ -113,6 +99,10 @@ export class ConsulClientProxy extends ClientProxy {
   }
 
   private async instancesForNextCall(): Promise<ServiceInstance[]> {
+    if (!this.factory) {
+      const { ClientProxyFactory } = await requireMicroservices(`ConsulClientProxy for "${this.service}"`);
+      this.factory = (options) => ClientProxyFactory.create(options);
+    }
     await this.connect();
     return this.discovery.getAvailableInstances(this.service, this.proxyOptions.query);
   }
@@ -120,7 +110,7 @@ export class ConsulClientProxy extends ClientProxy {
   private proxyFor(instance: ServiceInstance): ClientProxy {
     let proxy = this.proxies.get(instance.id);
     if (!proxy) {
-      proxy = ClientProxyFactory.create({
+      proxy = this.factory!({
         transport: this.proxyOptions.transport,
         options: { ...this.proxyOptions.options, host: instance.address, port: instance.port },
       } as ClientOptions);

@@ -1,0 +1,63 @@
+import { createRequire } from 'node:module';
+import { ConsulKitError } from './consul-kit.error.js';
+
+type Microservices = typeof import('@nestjs/microservices');
+type GrpcJs = typeof import('@grpc/grpc-js');
+
+/** The error for a feature used without the optional peer it needs, with the install command. */
+export class MissingPeerError extends ConsulKitError {
+  override readonly name = 'MissingPeerError';
+
+  constructor(
+    /** What needs it, e.g. `ConsulClientProxy`. */
+    readonly feature: string,
+    readonly packages: readonly string[],
+  ) {
+    super(
+      `${feature} needs ${packages.join(' and ')}, which ${packages.length > 1 ? 'are' : 'is'} not installed: ` +
+        `npm install ${packages.join(' ')}`,
+    );
+  }
+}
+
+let microservices: Promise<Microservices | undefined> | undefined;
+
+/**
+ * `@nestjs/microservices`, or `undefined` in an app that does not install it (an HTTP-only
+ * app). Loaded on first use with `import()`, never at the package's own import: Nest 12 ships it
+ * as ESM, which cannot be required synchronously everywhere, and an app without it must still
+ * load this package. A broken install (anything but "not found") is rethrown.
+ */
+export function loadMicroservices(): Promise<Microservices | undefined> {
+  microservices ??= import('@nestjs/microservices').catch((error: NodeJS.ErrnoException) => {
+    if (error?.code === 'ERR_MODULE_NOT_FOUND' || error?.code === 'MODULE_NOT_FOUND') return undefined;
+    throw error;
+  });
+  return microservices;
+}
+
+/** `@nestjs/microservices`, or a {@link MissingPeerError} naming `feature`. */
+export async function requireMicroservices(feature: string): Promise<Microservices> {
+  const loaded = await loadMicroservices();
+  if (!loaded) throw new MissingPeerError(feature, ['@nestjs/microservices']);
+  return loaded;
+}
+
+let grpcJs: GrpcJs | null | undefined;
+
+/**
+ * `@grpc/grpc-js`, or `undefined` when it is not installed. Loaded the way Nest's gRPC
+ * transport loads it (CommonJS `require`), so the resolver and policy we register and the
+ * channels Nest creates share one module instance.
+ */
+export function optionalGrpcJs(): GrpcJs | undefined {
+  if (grpcJs === undefined) {
+    try {
+      grpcJs = createRequire(import.meta.url)('@grpc/grpc-js') as GrpcJs;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+      grpcJs = null;
+    }
+  }
+  return grpcJs ?? undefined;
+}

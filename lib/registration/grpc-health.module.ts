@@ -1,0 +1,17 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { loadMicroservices, optionalGrpcJs } from '../common/optional-peers.js';
+
+/**
+ * `grpc.health.v1.Health`, for apps that can serve gRPC: where `@nestjs/microservices` and
+ * `@grpc/grpc-js` are both installed. Anywhere else it is empty: an HTTP-only app needs neither
+ * package, and Nest does not list a controller it cannot use among its routes.
+ */
+@Module({})
+export class ConsulGrpcHealthModule {
+  static async forCore(core: DynamicModule, health: DynamicModule): Promise<DynamicModule> {
+    if (!optionalGrpcJs() || !(await loadMicroservices())) return { module: ConsulGrpcHealthModule };
+    // Its decorators come from @nestjs/microservices: the file is loaded only now that it is there.
+    const { ConsulGrpcHealthController } = await import('./grpc-health.controller.js');
+    return { module: ConsulGrpcHealthModule, imports: [core, health], controllers: [ConsulGrpcHealthController] };
+  }
+}
