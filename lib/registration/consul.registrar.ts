@@ -220,6 +220,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     }
     if (!endpoint || !(await this.grpcHealthServed(endpoint))) return;
     this.endpoint = endpoint;
+    this.logger.log(`Registering ${this.describe()} (address: ${endpoint.addressChosenBy}; ${this.checkSummary()})`);
     this.registerWithRetry();
   }
 
@@ -399,6 +400,16 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   /** The app's service; only code that runs once there is one (an endpoint, a registration) reads it. */
   private get service(): ResolvedServiceOptions {
     return this.options.service!;
+  }
+
+  /** The check as Consul will run it, for the `Registering …` line. */
+  private checkSummary(): string {
+    const { checkType } = this.endpoint!;
+    const { check } = this.service;
+    if (checkType === 'none') return 'no check';
+    if (checkType === 'ttl') return `ttl check, heartbeat within ${check.ttlMs} ms`;
+    const where = checkType === 'http' ? ` on ${check.path}` : '';
+    return `${checkType} check${where} every ${check.interval}`;
   }
 
   private describe(): string {

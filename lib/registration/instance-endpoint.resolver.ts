@@ -38,7 +38,7 @@ export async function awaitInstanceEndpoint(
   }
   const port = service.port ?? http?.port;
   if (port === undefined) return undefined; // ruled out by resolveCheckType; kept for the type checker
-  const address = await registeredAddress(ctx, http);
+  const { address, how } = await registeredAddress(ctx, http);
   if (port !== http?.port) {
     const slow = () => ctx.logger.warn(`Still waiting for ${address}:${port} to accept connections before registering`);
     if (!(await waitForPort(address, port, signal, slow))) return undefined;
@@ -46,6 +46,7 @@ export async function awaitInstanceEndpoint(
   return {
     id: service.id ?? defaultInstanceId(service.name, port),
     address,
+    addressChosenBy: how,
     port,
     checkType: ctx.checkType,
     httpPort: http?.port,
@@ -59,17 +60,23 @@ export async function currentInstanceEndpoint(ctx: EndpointContext): Promise<Ins
   const http = info && typeof info === 'object' ? info : undefined;
   const port = service.port ?? http?.port;
   if (port === undefined) return undefined;
+  const { address, how } = await registeredAddress(ctx, http);
   return {
     id: service.id ?? defaultInstanceId(service.name, port),
-    address: await registeredAddress(ctx, http),
+    address,
+    addressChosenBy: how,
     port,
     checkType: ctx.checkType,
     httpPort: http?.port,
   };
 }
 
-async function registeredAddress(ctx: EndpointContext, http: AddressInfo | undefined): Promise<string> {
-  if (ctx.service.address) return ctx.service.address;
+/** The address to register, and which rule chose it. */
+async function registeredAddress(
+  ctx: EndpointContext,
+  http: AddressInfo | undefined,
+): Promise<{ address: string; how: string }> {
+  if (ctx.service.address) return { address: ctx.service.address, how: 'service.address' };
   // A server bound to one address is reachable only there: register exactly that.
   if (
     http &&
@@ -77,11 +84,9 @@ async function registeredAddress(ctx: EndpointContext, http: AddressInfo | undef
     !ctx.options.address.interface &&
     ctx.options.address.preferredNetworks.length === 0
   ) {
-    return http.address.replace(/^::ffff:(?=\d+\.)/, '');
+    return { address: http.address.replace(/^::ffff:(?=\d+\.)/, ''), how: 'the address the HTTP server is bound to' };
   }
-  const detected = await detectAddress(ctx.options.address, ctx.addressSources ?? systemAddressSources);
-  ctx.logger.log(`Registering address ${detected.address} (${detected.how})`);
-  return detected.address;
+  return detectAddress(ctx.options.address, ctx.addressSources ?? systemAddressSources);
 }
 
 function httpListening(host: HttpAdapterHost, signal: AbortSignal): Promise<boolean> {

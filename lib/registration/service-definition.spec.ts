@@ -3,7 +3,7 @@ import { buildServiceDefinition, checkIdOf } from './service-definition.js';
 
 const service = (extra: object = {}) =>
   resolveConsulOptions({ service: { name: 'user_api', tags: ['user'], ...extra } }).service!;
-const endpoint = { id: 'user-api-h-8080', address: '10.0.0.5', port: 8080 };
+const endpoint = { id: 'user-api-h-8080', address: '10.0.0.5', addressChosenBy: 'service.address', port: 8080 };
 
 describe('buildServiceDefinition', () => {
   it('registers an HTTP check on the served health path, with the real HTTP port', () => {

@@ -8,6 +8,8 @@ import type { ResolvedServiceOptions } from '../core/consul-module.options.js';
 export interface InstanceEndpoint {
   id: string;
   address: string;
+  /** Which rule chose `address` (said in the `Registering …` line). */
+  addressChosenBy: string;
   port: number;
   checkType: ConsulCheckType;
   /** Port of the HTTP server that serves the health endpoint (`http` checks). */

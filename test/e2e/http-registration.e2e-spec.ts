@@ -1,6 +1,6 @@
 import { Injectable, Module } from '@nestjs/common';
 import { HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
-import { ConsulModule } from '../../lib/index.js';
+import { ConsulModule, ConsulRegistrar } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import type { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
@@ -57,6 +57,21 @@ describe('HTTP app registration (real Consul agent)', () => {
     expect(entry.Service.Weights).toEqual({ Passing: 3, Warning: 1 });
     const check = entry.Checks.find((c) => c.ServiceID === entry.Service.ID)!;
     expect(check.Output).toContain('HTTP GET http://127.0.0.1:' + started.port + '/health: 200');
+  });
+
+  it('says in one line what it registers: the address, which rule chose it, and the check', async () => {
+    // No service.address: the server is bound to 127.0.0.1, so that is what is registered, and said.
+    const started = await startHttpApp(consulOptions(agent, { service: { name: 'said_api', address: undefined } }));
+    apps.push(started);
+    await started.app.get(ConsulRegistrar).whenRegistered();
+    expect(started.logger.find('LOG', 'ConsulRegistrar').filter((line) => line.includes('] Registering'))).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `\\] Registering service "said_api" \\(id [^)]+\\) at 127\\.0\\.0\\.1:${started.port} ` +
+            '\\(address: the address the HTTP server is bound to; http check on /health every 1s\\)$',
+        ),
+      ),
+    ]);
   });
 
   it('turns the Consul check critical when a Terminus indicator fails, and passing again when it recovers', async () => {
