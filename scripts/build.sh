@@ -12,5 +12,7 @@ fi
 mkdir -p "$(dirname "$stamp")"
 rm -f "$stamp"
 touch "$stamp.next" # taken before compiling: a source saved meanwhile is newer and rebuilds next time
+# From scratch: tsc never deletes the output of a source that was moved or removed, and npm pack would ship it.
+rm -rf dist
 npx tsc -p tsconfig.build.json
 mv "$stamp.next" "$stamp"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the packed package into a fresh app, the way a user does, and checks that it loads as ESM and
 # through require() (CommonJS apps, Node's require(esm)), that its types compile in an ESM and a CommonJS
-# consumer, and that no dev-only package leaks into the public declarations.
+# consumer on TypeScript 5, 6 and 7, that no dev-only package leaks into the public declarations, and that
+# no test-only file (spec, test helper, fixture, sample) is packed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work=$(mktemp -d)
@@ -15,10 +16,23 @@ npm run build --silent
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 step "packed $tarball ($(du -k "$work/$tarball" | cut -f1) KiB)"
 
-# No test helper, spec or sample in the tarball; the proto the gRPC health service needs is in.
-contents=$(tar -tzf "$work/$tarball")
-grep -q 'package/proto/grpc/health/v1/health.proto' <<<"$contents" || fail "proto/grpc/health/v1/health.proto is not packed"
-! grep -Eq '\.spec\.|package/test/|package/sample/' <<<"$contents" || fail "tests or samples are packed"
+# Nothing test-only in the tarball: no folder named like a test area (test/, __tests__/, fixtures/, e2e/,
+# sample/, bench/…) and no file whose name has a test word as a whole part, split on - _ . (foo.spec.js,
+# test-instances.js, foo.e2e-spec.js, mock-agent.js, fixtures.json); `latest.js` or `testing/` pass.
+# The rule is checked on known names first, so a broken regex cannot pass everything.
+test_only() {
+  grep -Ei '(^|/)(tests?|__tests__|__mocks__|__fixtures__|fixtures?|e2e|samples?|bench|benchmarks?|coverage)/|(^|/)([^/]*[-_.])?(tests?|specs?|e2e-spec|rel-spec|fixtures?|mocks?|fakes?|stubs?)([-_.][^/]*)?$' || true
+}
+rule_check=$(printf '%s\n' dist/a.spec.js dist/a.spec.d.ts dist/balancing/test-instances.js dist/x.e2e-spec.js \
+  dist/mock-agent.js dist/test/x.js dist/fixtures/a.proto dist/x_test.js sample/main.js \
+  dist/latest.js dist/testing/index.js dist/contest.js dist/index.d.ts proto/grpc/health/v1/health.proto | test_only)
+[ "$(tr '\n' ' ' <<<"$rule_check")" = "dist/a.spec.js dist/a.spec.d.ts dist/balancing/test-instances.js dist/x.e2e-spec.js dist/mock-agent.js dist/test/x.js dist/fixtures/a.proto dist/x_test.js sample/main.js " ] ||
+  fail "the test-only file rule misjudges known names: $rule_check"
+contents=$(tar -tzf "$work/$tarball" | sed 's#^package/##')
+grep -qx 'proto/grpc/health/v1/health.proto' <<<"$contents" || fail "proto/grpc/health/v1/health.proto is not packed"
+packed_tests=$(test_only <<<"$contents")
+[ -z "$packed_tests" ] || fail "test-only files are packed: $(tr '\n' ' ' <<<"$packed_tests")"
+step "no test-only file is packed ($(wc -l <<<"$contents") files)"
 
 # Public declarations may import only Node built-ins, dependencies and peer dependencies.
 allowed=$(node -e 'const p = require("./package.json"); console.log(Object.keys({ ...p.dependencies, ...p.peerDependencies }).join("\n"))')
@@ -39,7 +53,10 @@ peers=()
 for pkg in @nestjs/common @nestjs/core @nestjs/microservices @nestjs/platform-express @nestjs/terminus reflect-metadata rxjs; do
   peers+=("$pkg@$(version "$pkg")")
 done
-npm install --no-audit --no-fund --prefer-offline "$work/$tarball" "${peers[@]}" typescript@~6.0.3 @types/node@^20 \
+# TypeScript majors side by side (npm aliases): 7 is the native (Go) compiler, published as typescript@7.
+# 5.7 is the last 5.x before `module: nodenext` allowed a CommonJS file to import an ES module (5.8).
+typescripts=(ts7@npm:typescript@~7.0.2 ts6@npm:typescript@~6.0.3 ts59@npm:typescript@~5.9.3 ts57@npm:typescript@~5.7.3)
+npm install --no-audit --no-fund --prefer-offline "$work/$tarball" "${peers[@]}" "${typescripts[@]}" @types/node@^20 \
   >"$work/install.log" 2>&1 || { tail -n 20 "$work/install.log" >&2; fail "npm install of the tarball into a fresh app failed"; }
 nest=$(version @nestjs/core)
 step "installed into a fresh app with its peers (Nest $nest)"
@@ -111,9 +128,35 @@ cat >tsconfig.json <<'TS'
   "experimentalDecorators": true, "emitDecoratorMetadata": true, "skipLibCheck": false, "noEmit": true, "types": ["node"] },
   "files": ["consumer.ts"] }
 TS
-npx tsc -p tsconfig.json || fail "the declarations do not compile in an ESM consumer (skipLibCheck off)"
 mkdir -p cjs && cp consumer.ts cjs/consumer.ts && echo '{ "type": "commonjs" }' >cjs/package.json
 sed 's#"files": \["consumer.ts"\]#"files": ["cjs/consumer.ts"]#' tsconfig.json >tsconfig.cjs.json
-npx tsc -p tsconfig.cjs.json || fail "the declarations do not compile in a CommonJS consumer"
+# What a CommonJS app on TypeScript < 5.8 needs (see below): classic resolution, which reads "types" and
+# does not know the package is ESM; Node's require(esm) loads it at run time.
+sed 's#"module": "NodeNext", "moduleResolution": "NodeNext"#"module": "CommonJS", "moduleResolution": "Node10"#' \
+  tsconfig.cjs.json >tsconfig.cjs-node10.json
+tsc() { node "node_modules/$1/bin/tsc" -p "$2" 2>&1; }
+for ts in ts7 ts6 ts59 ts57; do
+  version=$(node -p "require('./node_modules/$ts/package.json').version")
+  out=$(tsc "$ts" tsconfig.json) || fail "TypeScript $version: the declarations do not compile in an ESM consumer (skipLibCheck off): $out"
+  case "$ts" in
+  ts57)
+    # Before 5.8, `module: nodenext` refuses any import of an ES module from a CommonJS file (TS1479),
+    # whatever the package ships. Pinned here, so the README's advice stays true.
+    out=$(tsc "$ts" tsconfig.cjs.json) && fail "TypeScript $version: expected TS1479 in a CommonJS nodenext consumer, it compiled"
+    grep -q 'error TS1479' <<<"$out" || fail "TypeScript $version: a CommonJS nodenext consumer failed, but not with TS1479: $out"
+    out=$(tsc "$ts" tsconfig.cjs-node10.json) ||
+      fail "TypeScript $version: the declarations do not compile in a CommonJS consumer (module commonjs, moduleResolution node10): $out"
+    step "types compile on TypeScript $version in an ESM consumer and a CommonJS one (node10 resolution; nodenext gives TS1479)"
+    ;;
+  *)
+    out=$(tsc "$ts" tsconfig.cjs.json) || fail "TypeScript $version: the declarations do not compile in a CommonJS consumer: $out"
+    step "types compile on TypeScript $version in an ESM and a CommonJS consumer"
+    ;;
+  esac
+done
+# The native compiler is new: prove it reports errors in this setup, so its pass above means something.
+sed "s#'user_service'#42#" consumer.ts >bad.ts && sed 's#"files": \["consumer.ts"\]#"files": ["bad.ts"]#' tsconfig.json >tsconfig.bad.json
+out=$(tsc ts7 tsconfig.bad.json) && fail "TypeScript 7 accepted a consumer with a type error"
+grep -q 'bad.ts' <<<"$out" || fail "TypeScript 7 failed on the bad consumer, but not in it: $out"
 step "types compile in an ESM and a CommonJS consumer"
 step "all checks passed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the integration suite against NestJS 11 (the older supported major): a copy of the repo in a
 # temporary folder with the Nest 11 packages installed instead of Nest 12, against real Consul agents.
+# Arguments go to Jest (npm test passes --json --outputFile=… to count the tests).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work=$(mktemp -d)
@@ -22,4 +23,4 @@ printf 'test-nest11: running the integration suite on @nestjs/core %s, @nestjs/t
   "$(node -p 'require("@nestjs/core/package.json").version')" "$(node -p 'require("@nestjs/terminus/package.json").version')"
 export CONSUL_BIN="${CONSUL_BIN:-$(bash "$root/scripts/consul.sh" ensure)}"
 npm run build --silent
-npm run test:jest --silent -- --selectProjects e2e
+npm run test:jest --silent -- --selectProjects e2e "$@"

@@ -69,4 +69,12 @@ describe('sameInstances', () => {
     expect(sameInstances([a], [{ ...a, port: 81 }])).toBe(false);
     expect(sameInstances([a], [])).toBe(false);
   });
+
+  it('compares in order (the discovery loop sorts by id and node first)', () => {
+    const a = toServiceInstance(entry(), 'dc1')!;
+    const b = { ...a, id: `${a.id}-2` };
+    expect(sameInstances([a, b], [{ ...a }, { ...b }])).toBe(true);
+    expect(sameInstances([a, b], [b, a])).toBe(false);
+    expect(sameInstances([a, b], [a, a])).toBe(false);
+  });
 });

@@ -49,7 +49,11 @@ function aggregateStatus(checks: HealthServiceEntry['Checks']): InstanceStatus {
   return status;
 }
 
-/** Same instances with the same fields, in any order. */
+/**
+ * Same instances with the same fields, in the same order. Order counts on purpose: the discovery
+ * loop sorts each answer by id and node before comparing, so Consul listing the same instances in
+ * another order is not a change, and the list a balancer walks keeps one stable order.
+ */
 export function sameInstances(a: readonly ServiceInstance[], b: readonly ServiceInstance[]): boolean {
   if (a.length !== b.length) return false;
   return JSON.stringify(a) === JSON.stringify(b);

@@ -4,6 +4,7 @@ import { useConsulAgent } from '../helpers/agent-suite.js';
 import type { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, listenFailure, startHttpApp } from '../helpers/consul-app.js';
 import { eventually } from '../helpers/eventually.js';
+import { serviceCheckPassing } from '../helpers/service-checks.js';
 
 describe('ACL default-deny agent (real Consul agent)', () => {
   const master = randomUUID();
@@ -37,12 +38,7 @@ describe('ACL default-deny agent (real Consul agent)', () => {
         service: { name: 'secure_api', check: { type: 'ttl', ttl: '3s' } },
       }),
     );
-    await eventually(
-      async () => (await agent.health('secure_api'))[0]?.Checks.find((c) => c.ServiceID)?.Status === 'passing',
-      {
-        what: 'secure_api passing',
-      },
-    );
+    await serviceCheckPassing(agent, 'secure_api', 'secure_api passing');
     const ping = await started.app.get(ConsulHealthIndicator).pingCheck('consul');
     expect(ping.consul.status).toBe('up');
 

@@ -8,8 +8,8 @@ import {
 } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
-import { eventually } from '../helpers/eventually.js';
 import { HttpUpstream } from '../helpers/http-upstream.js';
+import { allChecksPassing } from '../helpers/service-checks.js';
 
 @Injectable()
 class WhoCaller {
@@ -29,9 +29,7 @@ describe('An app without a service: it discovers and reads configuration, and re
     const { agent } = suite;
     const upstream = await HttpUpstream.start(agent, 'who', 'who-1');
     await agent.api('/v1/kv/config/application/greeting', { method: 'PUT', body: 'hello' });
-    await eventually(async () => (await agent.health('who'))[0]?.Checks.every((c) => c.Status === 'passing'), {
-      what: 'who-1 passing',
-    });
+    await allChecksPassing(agent, 'who', 'who-1 passing');
     try {
       const started = await startHttpApp(consulOptions(agent, { config: { profiles: [] } }), {
         imports: [WhoCallerModule],

@@ -8,15 +8,10 @@ import { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
 import { CountingHttpProxy } from '../helpers/counting-proxy.js';
 import { eventually } from '../helpers/eventually.js';
+import { ttlInstance as ttlInstanceOf } from '../helpers/service-checks.js';
 
-const ttlInstance = (id: string, port: number, extra: Record<string, unknown> = {}) => ({
-  ID: id,
-  Name: 'user_service',
-  Address: '127.0.0.1',
-  Port: port,
-  Check: { CheckID: `service:${id}`, TTL: '60s', Status: 'passing' },
-  ...extra,
-});
+const ttlInstance = (id: string, port: number, extra: Record<string, unknown> = {}) =>
+  ttlInstanceOf(id, 'user_service', port, extra, { CheckID: `service:${id}` });
 
 describe('ConsulDiscoveryService (real Consul agent)', () => {
   const suite = useConsulAgent();

@@ -2,6 +2,7 @@ import { ConsulDnsError, ConsulDnsResolver } from '../../lib/discovery/consul-dn
 import { ConsulAgent } from '../helpers/consul-agent.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-ports.js';
+import { ttlInstance } from '../helpers/service-checks.js';
 
 const instances = [
   { ID: 'dns-us-1', Port: 5001, Tags: ['user'], Status: 'passing' },
@@ -19,18 +20,7 @@ describe('ConsulDnsResolver (real Consul agent DNS interface)', () => {
   beforeAll(async () => {
     agent = await ConsulAgent.start();
     for (const { ID, Port, Tags, Status } of instances) {
-      const res = await agent.api('/v1/agent/service/register', {
-        method: 'PUT',
-        body: JSON.stringify({
-          ID,
-          Name: 'user_service',
-          Address: '127.0.0.1',
-          Port,
-          Tags,
-          Check: { TTL: '30s', Status },
-        }),
-      });
-      if (!res.ok) throw new Error(`register ${ID}: ${res.status} ${await res.text()}`);
+      await agent.register(ttlInstance(ID, 'user_service', Port, { Tags }, { TTL: '30s', Status }));
     }
     // DNS answers come from the catalog, which the agent fills by anti-entropy sync, not at once.
     const ready = agent;

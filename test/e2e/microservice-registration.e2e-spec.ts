@@ -6,14 +6,13 @@ import { consulOptions } from '../helpers/consul-app.js';
 import { createMicroservice, GreeterController, grpcTransport, tcpTransport } from '../helpers/consul-microservice.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-ports.js';
+import { serviceCheckPassing } from '../helpers/service-checks.js';
 
 describe('microservice registration (real Consul agent)', () => {
   const suite = useConsulAgent();
   const { apps } = suite;
   let agent: ConsulAgent;
   beforeAll(() => (agent = suite.agent));
-
-  const checkOf = async (service: string) => (await agent.health(service))[0]?.Checks.find((c) => c.ServiceID);
 
   it('registers a TCP microservice with a passing TCP check on its port (the default for microservices)', async () => {
     const port = await freePort();
@@ -24,13 +23,7 @@ describe('microservice registration (real Consul agent)', () => {
     apps.push(ms);
     await ms.app.listen();
 
-    const check = await eventually(
-      async () => {
-        const c = await checkOf('orders');
-        return c?.Status === 'passing' && c.Output !== '' && c; // registered passing; output from Consul's first run
-      },
-      { what: 'orders TCP check passing' },
-    );
+    const check = await serviceCheckPassing(agent, 'orders', 'orders TCP check passing');
     expect(check.Output).toContain(`TCP connect 127.0.0.1:${port}: Success`);
     const [entry] = await agent.health('orders');
     expect(entry.Service.Port).toBe(port);
@@ -46,13 +39,7 @@ describe('microservice registration (real Consul agent)', () => {
     apps.push(ms);
     await ms.app.listen();
 
-    const check = await eventually(
-      async () => {
-        const c = await checkOf('user_service');
-        return c?.Status === 'passing' && c.Output !== '' && c; // registered passing; output from Consul's first run
-      },
-      { what: 'user_service gRPC check passing' },
-    );
+    const check = await serviceCheckPassing(agent, 'user_service', 'user_service gRPC check passing');
     expect(check.Output).toBe(`gRPC check 127.0.0.1:${port}: success`);
   });
 

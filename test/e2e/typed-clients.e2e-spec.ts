@@ -16,6 +16,7 @@ import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app
 import { type Greeter, HELLO_PROTO } from '../helpers/consul-microservice.js';
 import { CountingTcpRelay } from '../helpers/counting-proxy.js';
 import { eventually } from '../helpers/eventually.js';
+import { ttlInstance } from '../helpers/service-checks.js';
 import { startGreeter, startTcpWhoAmI, whoAmI } from '../helpers/upstreams.js';
 
 @Injectable()
@@ -89,13 +90,7 @@ describe('@ConsulService typed clients (real Consul agent, real upstream servers
           ['greeter-a', relayA],
           ['greeter-b', relayB],
         ] as const) {
-          await agent.register({
-            ID: id,
-            Name: 'greeter',
-            Address: '127.0.0.1',
-            Port: relay.port,
-            Check: { TTL: '60s', Status: 'passing' },
-          });
+          await agent.register(ttlInstance(id, 'greeter', relay.port));
         }
         const client = callers.grpc as ConsulGrpcClient;
         const greeter = client.getService<Greeter>('Greeter');
@@ -132,20 +127,8 @@ describe('@ConsulService typed clients (real Consul agent, real upstream servers
     it('retries a call on another instance when its instance dies without deregistering', async () => {
       const [a, b] = await Promise.all([startGreeter('a'), startGreeter('b')]);
       try {
-        await agent.register({
-          ID: 'greeter-a',
-          Name: 'greeter',
-          Address: '127.0.0.1',
-          Port: a.port,
-          Check: { TTL: '60s', Status: 'passing' },
-        });
-        await agent.register({
-          ID: 'greeter-b',
-          Name: 'greeter',
-          Address: '127.0.0.1',
-          Port: b.port,
-          Check: { TTL: '60s', Status: 'passing' },
-        });
+        await agent.register(ttlInstance('greeter-a', 'greeter', a.port));
+        await agent.register(ttlInstance('greeter-b', 'greeter', b.port));
         const greeter = callers.grpc.getService<Greeter>('Greeter');
         const hello = async () => (await firstValueFrom(greeter.hello({ name: 'y' }))).message;
         await eventually(async () => (await load(20, 2, hello)).answers.size === 2, {
@@ -248,13 +231,7 @@ describe('@ConsulService with a Nest TCP transport (real Consul agent, real TCP 
     );
     try {
       for (const [i, upstream] of upstreams.entries()) {
-        await agent.register({
-          ID: `tcp-${i}`,
-          Name: 'tcp_who',
-          Address: '127.0.0.1',
-          Port: upstream.port,
-          Check: { TTL: '60s', Status: 'passing' },
-        });
+        await agent.register(ttlInstance(`tcp-${i}`, 'tcp_who', upstream.port));
       }
       const client = caller.app.get(TcpCaller).client;
       const who = () => firstValueFrom(client.send<string>('who', {}));

@@ -4,6 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import { ConsulModule, type ConsulModuleOptions } from '../../lib/index.js';
 import { CapturingLogger } from './capturing-logger.js';
 import type { ConsulAgent } from './consul-agent.js';
+import { HttpUpstream } from './http-upstream.js';
 
 export interface TestApp {
   app: INestApplication;
@@ -54,5 +55,29 @@ export function listenFailure(app: INestApplication): Promise<Error | undefined>
   return app.listen(0, '127.0.0.1').then(
     () => undefined,
     (error: Error) => error,
+  );
+}
+
+/**
+ * The subject of the reliability suites: `greeting` in KV for the app, two `who` upstreams (added to
+ * `upstreams`, which the suite closes) and an HTTP app reading KV configuration that reaches Consul
+ * through `port`: a relay or a proxy in front of `agent`.
+ */
+export async function startAppBehind(
+  agent: ConsulAgent,
+  port: number,
+  upstreams: HttpUpstream[],
+  options: ConsulModuleOptions & { service: { name: string } },
+  extra: { imports?: Array<Type | DynamicModule> } = {},
+): Promise<TestApp> {
+  await agent.api(`/v1/kv/config/${options.service.name}/greeting`, { method: 'PUT', body: 'hello' });
+  upstreams.push(await HttpUpstream.start(agent, 'who', 'who-1'), await HttpUpstream.start(agent, 'who', 'who-2'));
+  return startHttpApp(
+    consulOptions(agent, {
+      ...options,
+      consul: { port, ...options.consul },
+      config: { profiles: [], ...options.config },
+    }),
+    extra,
   );
 }

@@ -13,6 +13,7 @@ import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app
 import { ConsulCluster } from '../helpers/consul-cluster.js';
 import { eventually } from '../helpers/eventually.js';
 import { HttpUpstream } from '../helpers/http-upstream.js';
+import { allChecksPassing } from '../helpers/service-checks.js';
 import { failureSummary, steadyLoad } from '../helpers/steady-load.js';
 import { report } from './report.js';
 
@@ -69,9 +70,7 @@ async function killLeaderUnderLoad(
   const discovery = subject.app.get(ConsulDiscoveryService);
   const { pong } = subject.app.get(PongCaller);
   await registrar.whenRegistered();
-  await eventually(async () => (await cluster.client.health(service))[0]?.Checks.every((c) => c.Status === 'passing'), {
-    what: `${service} passing`,
-  });
+  await allChecksPassing(cluster.client, service, `${service} passing`);
   await eventually(async () => (await discovery.getInstances('pong')).length === upstreams.length, {
     what: `${upstreams.length} pong instances`,
   });

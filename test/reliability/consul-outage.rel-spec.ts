@@ -8,7 +8,7 @@ import {
   ConsulService,
 } from '../../lib/index.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
-import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { startAppBehind, type TestApp } from '../helpers/consul-app.js';
 import { CountingTcpRelay } from '../helpers/counting-proxy.js';
 import { eventually } from '../helpers/eventually.js';
 import { HttpUpstream } from '../helpers/http-upstream.js';
@@ -60,17 +60,16 @@ describe(`Consul unreachable for ${OUTAGE_MS / 1000} s while the app runs`, () =
   beforeAll(async () => {
     agent = await ConsulAgent.start();
     line = await CountingTcpRelay.start(agent.httpPort);
-    await agent.api('/v1/kv/config/outage_app/greeting', { method: 'PUT', body: 'hello' });
-    upstreams.push(await HttpUpstream.start(agent, 'who', 'who-1'), await HttpUpstream.start(agent, 'who', 'who-2'));
-    app = await startHttpApp(
-      consulOptions(agent, {
-        consul: { port: line.port },
+    app = await startAppBehind(
+      agent,
+      line.port,
+      upstreams,
+      {
         service: { name: 'outage_app' },
         // The defaults (the test helper shortens them): after 60 s away every loop sleeps up to 30 s.
         registration: { retry: { initialDelay: '1s', maxDelay: '30s' } },
         discovery: { retry: { initialDelay: '1s', maxDelay: '30s' } },
-        config: { profiles: [] },
-      }),
+      },
       { imports: [WhoCallerModule] },
     );
   }, 60_000);

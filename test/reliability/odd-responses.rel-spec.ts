@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { ConsulConfigService, ConsulDiscoveryService } from '../../lib/index.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
-import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { startAppBehind, type TestApp } from '../helpers/consul-app.js';
 import { CountingHttpProxy, type ForgedAnswer } from '../helpers/counting-proxy.js';
 import { eventually } from '../helpers/eventually.js';
 import { HttpUpstream } from '../helpers/http-upstream.js';
@@ -90,22 +90,16 @@ describe('Odd answers from "Consul" (a proxy in front of a real agent forges the
     process.on('uncaughtException', onCrash);
     agent = await ConsulAgent.start();
     proxy = await CountingHttpProxy.start(agent.httpPort);
-    await agent.api('/v1/kv/config/odd_app/greeting', { method: 'PUT', body: 'hello' });
-    upstreams.push(await HttpUpstream.start(agent, 'who', 'who-1'), await HttpUpstream.start(agent, 'who', 'who-2'));
-    app = await startHttpApp(
-      consulOptions(agent, {
-        consul: { port: proxy.port },
-        service: { name: 'odd_app' },
-        registration: { enabled: false, retry: { initialDelay: '20ms', maxDelay: '50ms' } },
-        // Short waits: a forged index far ahead of the agent's holds a blocking read this long.
-        discovery: {
-          wait: '2s',
-          rateLimit: { perSecond: 200, burst: 20 },
-          retry: { initialDelay: '20ms', maxDelay: '50ms' },
-        },
-        config: { profiles: [] },
-      }),
-    );
+    app = await startAppBehind(agent, proxy.port, upstreams, {
+      service: { name: 'odd_app' },
+      registration: { enabled: false, retry: { initialDelay: '20ms', maxDelay: '50ms' } },
+      // Short waits: a forged index far ahead of the agent's holds a blocking read this long.
+      discovery: {
+        wait: '2s',
+        rateLimit: { perSecond: 200, burst: 20 },
+        retry: { initialDelay: '20ms', maxDelay: '50ms' },
+      },
+    });
   }, 60_000);
 
   afterAll(async () => {
