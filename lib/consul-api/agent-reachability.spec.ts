@@ -81,13 +81,13 @@ describe('AgentReachability', () => {
           else reachability.unreachable(refused);
         },
       });
+      let reconnected = 0;
+      reachability.onReconnect(() => reconnected++); // a loop that waits for the agent (the registrar's)
       await jest.advanceTimersByTimeAsync(5_000);
       expect(probes).toBe(0); // nothing lost, nothing probed
       reachability.unreachable(refused);
       await jest.advanceTimersByTimeAsync(3_000);
       expect(probes).toBe(3);
-      let reconnected = 0;
-      reachability.onReconnect(() => reconnected++);
       agentUp = true;
       await jest.advanceTimersByTimeAsync(1_000);
       expect(reconnected).toBe(1);
@@ -97,6 +97,32 @@ describe('AgentReachability', () => {
       reachability.close();
       await jest.advanceTimersByTimeAsync(10_000);
       expect(probes).toBe(4); // closed: no more probes
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('probes only while someone waits to hear the agent is back (a failed bootstrap leaves nobody)', async () => {
+    jest.useFakeTimers();
+    try {
+      let probes = 0;
+      const reachability: AgentReachability = new AgentReachability({
+        logger: { log: () => undefined, warn: () => undefined },
+        probeIntervalMs: 1_000,
+        probe: async () => {
+          probes++;
+          reachability.unreachable(refused);
+        },
+      });
+      reachability.unreachable(refused);
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(probes).toBe(0); // nobody listens: nothing to wake, nothing probed
+      const stop = reachability.onReconnect(() => undefined); // a loop goes to sleep in backoff
+      await jest.advanceTimersByTimeAsync(2_000);
+      expect(probes).toBe(2);
+      stop(); // it woke up on its own
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(probes).toBe(2);
     } finally {
       jest.useRealTimers();
     }

@@ -44,7 +44,11 @@ export class AgentReachability {
   readonly onReconnect = (listener: () => void): (() => void) => {
     // An arrow function: loops take it as their backoff's wake source as it is (a WakeSource).
     this.reconnectListeners.add(listener);
-    return () => this.reconnectListeners.delete(listener);
+    if (this.lostAt !== undefined) this.scheduleProbe();
+    return () => {
+      this.reconnectListeners.delete(listener);
+      if (this.reconnectListeners.size === 0) this.stopProbing();
+    };
   };
 
   /** The agent answered (any HTTP status: it is there). */
@@ -77,9 +81,14 @@ export class AgentReachability {
     this.stopProbing();
   }
 
+  /**
+   * Probes only while someone waits to hear that the agent is back. Nobody does in an app whose
+   * bootstrap failed (its config could not be read, say): Nest never closes that app's client,
+   * and a probe forever, each with a socket and a request timer, would outlive it.
+   */
   private scheduleProbe(): void {
     const { probe, probeIntervalMs = 1_000 } = this.options;
-    if (!probe || this.closed || this.probeTimer) return;
+    if (!probe || this.closed || this.probeTimer || this.reconnectListeners.size === 0) return;
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
       // The probe's own outcome reaches answered()/unreachable() through the client.
