@@ -159,4 +159,21 @@ sed "s#'user_service'#42#" consumer.ts >bad.ts && sed 's#"files": \["consumer.ts
 out=$(tsc ts7 tsconfig.bad.json) && fail "TypeScript 7 accepted a consumer with a type error"
 grep -q 'bad.ts' <<<"$out" || fail "TypeScript 7 failed on the bad consumer, but not in it: $out"
 step "types compile in an ESM and a CommonJS consumer"
+
+# An HTTP-only CommonJS app, as a new user writes it: only the peers an HTTP app needs (the optional ones,
+# @nestjs/microservices and @grpc/grpc-js, are left out, as npm does, or --legacy-peer-deps and pnpm do),
+# run against a real Consul agent named by hostname.
+http_app="$work/http-app"
+mkdir -p "$http_app" && cd "$http_app"
+echo '{ "name": "http-consumer", "private": true, "type": "commonjs" }' >package.json
+http_peers=()
+for pkg in @nestjs/common @nestjs/core @nestjs/platform-express @nestjs/terminus reflect-metadata rxjs; do
+  http_peers+=("$pkg@$(version "$pkg")")
+done
+npm install --no-audit --no-fund --prefer-offline "$work/$tarball" "${http_peers[@]}" >"$work/install-http.log" 2>&1 ||
+  { tail -n 20 "$work/install-http.log" >&2; fail "npm install of the tarball into an HTTP-only app failed"; }
+cp "$root/scripts/consumer-smoke.cjs" .
+timeout 120 node consumer-smoke.cjs "$(bash "$root/scripts/consul.sh" ensure)" ||
+  fail "an HTTP-only CommonJS app against a real agent (see the consumer-smoke lines above)"
+step "an HTTP-only CommonJS app without @nestjs/microservices runs against a real agent named localhost"
 step "all checks passed"

@@ -100,7 +100,7 @@ export function resolveClientDefinitions(
     if (!transports) {
       v.fail(
         'transport',
-        `${describe(definition.transport)} needs @nestjs/microservices, which is not installed`,
+        `${describe(definition.transport)} is a Nest transport, which needs @nestjs/microservices: it is not installed`,
         'npm install @nestjs/microservices (and @grpc/grpc-js @grpc/proto-loader for gRPC), or use transport: "http"',
       );
       return definition as ResolvedClientDefinition;
