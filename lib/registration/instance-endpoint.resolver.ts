@@ -29,35 +29,32 @@ export async function awaitInstanceEndpoint(
   ctx: EndpointContext,
   signal: AbortSignal,
 ): Promise<InstanceEndpoint | undefined> {
-  const { service, adapterHost } = ctx;
-  let http: AddressInfo | undefined;
-  if (adapterHost.httpAdapter) {
-    if (!(await httpListening(adapterHost, signal))) return undefined;
-    const info = adapterHost.httpAdapter.getHttpServer().address();
-    http = info && typeof info === 'object' ? info : undefined;
-  }
-  const port = service.port ?? http?.port;
-  if (port === undefined) return undefined; // ruled out by resolveCheckType; kept for the type checker
-  const { address, how } = await registeredAddress(ctx, http);
-  if (port !== http?.port) {
+  const { adapterHost } = ctx;
+  if (adapterHost.httpAdapter && !(await httpListening(adapterHost, signal))) return undefined;
+  const endpoint = await endpointNow(ctx, httpAddress(adapterHost));
+  if (!endpoint) return undefined; // no port: ruled out by resolveCheckType; kept for the type checker
+  const { address, port } = endpoint;
+  if (port !== endpoint.httpPort) {
     const slow = () => ctx.logger.warn(`Still waiting for ${address}:${port} to accept connections before registering`);
     if (!(await waitForPort(address, port, signal, slow))) return undefined;
   }
-  return {
-    id: service.id ?? defaultInstanceId(service.name, port),
-    address,
-    addressChosenBy: how,
-    port,
-    checkType: ctx.checkType,
-    httpPort: http?.port,
-  };
+  return endpoint;
 }
 
 /** The endpoint right now, without waiting: for `ConsulRegistrar.register()` called by hand. */
-export async function currentInstanceEndpoint(ctx: EndpointContext): Promise<InstanceEndpoint | undefined> {
-  const { service, adapterHost } = ctx;
-  const info = adapterHost.listening ? adapterHost.httpAdapter?.getHttpServer().address() : undefined;
-  const http = info && typeof info === 'object' ? info : undefined;
+export function currentInstanceEndpoint(ctx: EndpointContext): Promise<InstanceEndpoint | undefined> {
+  return endpointNow(ctx, ctx.adapterHost.listening ? httpAddress(ctx.adapterHost) : undefined);
+}
+
+/** The HTTP server's bound address and port, if it has one. */
+function httpAddress(adapterHost: HttpAdapterHost): AddressInfo | undefined {
+  const info = adapterHost.httpAdapter?.getHttpServer().address();
+  return info && typeof info === 'object' ? info : undefined;
+}
+
+/** The endpoint from `service.port` or the HTTP server's port; `undefined` when neither is known. */
+async function endpointNow(ctx: EndpointContext, http: AddressInfo | undefined): Promise<InstanceEndpoint | undefined> {
+  const { service } = ctx;
   const port = service.port ?? http?.port;
   if (port === undefined) return undefined;
   const { address, how } = await registeredAddress(ctx, http);
