@@ -1,7 +1,7 @@
-import { EventEmitter } from 'node:events';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Consul from 'consul';
+import { Agent } from 'undici';
 import type { ResolvedConnectionOptions } from '../options/connection.options.js';
 import type {
   AgentService,
@@ -12,31 +12,19 @@ import type {
 } from './consul-api.types.js';
 import { AgentReachability } from './agent-reachability.js';
 import { ConsulRequestError } from './consul-request.error.js';
-
-interface RawResponse {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-}
-
-interface Call {
-  /** Said in errors: "could not <action>". */
-  action: string;
-  method: 'GET' | 'PUT';
-  path: string;
-  params?: Record<string, string | { encode: false; toString(): string }>;
-  query?: Record<string, string | number | boolean | string[]>;
-  body?: unknown;
-  /** Statuses that are answers, not errors (e.g. 404 when asking whether a service exists). */
-  accept?: readonly number[];
-  timeoutMs?: number;
-  /** Aborts the request (used to stop blocking queries at shutdown). */
-  signal?: AbortSignal;
-  /** Send `body` as it is (a KV value), not as JSON. */
-  raw?: boolean;
-  /** Use DELETE instead of `method`. */
-  deleteMethod?: boolean;
-}
+import {
+  bodyText,
+  callDirect,
+  callPackage,
+  consulIndex,
+  isValidationError,
+  networkReason,
+  preview,
+  type CallOptions,
+  type ConsulCalls,
+  type Outcome,
+  type RawResponse,
+} from './consul-transport.js';
 
 /** What to ask `/v1/health/service/:name`. */
 export interface HealthQuery {
@@ -53,19 +41,36 @@ export interface HealthQuery {
   stale?: boolean;
 }
 
-type PapiRequest = { res?: { statusCode: number; headers: RawResponse['headers']; body?: unknown }; err?: Error };
-type PapiClient = { _request(opts: object, ...middleware: unknown[]): Promise<unknown>; destroy(): void };
+interface Call {
+  /** Said in errors: "could not <action>". */
+  action: string;
+  /** Statuses that are answers, not errors (e.g. 404 when asking whether a service exists). */
+  accept?: readonly number[];
+  timeoutMs?: number;
+  /** Aborts the request (used to stop blocking queries at shutdown). */
+  signal?: AbortSignal;
+}
+
+interface DirectCall extends Call {
+  method: 'GET' | 'PUT';
+  /** Under `/v1`, already escaped. */
+  path: string;
+  query?: Record<string, string>;
+  /** Sent as JSON. */
+  json?: unknown;
+}
 
 /**
- * The only code that talks to the `consul` package. It uses the package's transport
- * (keep-alive agent, base URL, timeouts) and its request pipeline directly, because the
- * package's typed helpers miss endpoints we need (`agent/service/:id`, `agent/check/update`)
- * and return untyped results; everything above this class sees typed shapes and
- * {@link ConsulRequestError}s that name the agent and never carry the token.
+ * The only code that talks to Consul. It goes through the public API of the `consul` package,
+ * except for three calls the package cannot make as Consul needs them, which go through undici
+ * with the same TLS, keep-alive, timeouts and cancellation (see {@link direct}). Everything above
+ * this class sees typed shapes and {@link ConsulRequestError}s that name the agent and never carry
+ * the token.
  */
 export class ConsulApi {
-  private readonly consul: PapiClient;
-  private readonly agent: HttpAgent;
+  private readonly consul: ConsulCalls;
+  /** Connections of the undici calls (the package's own agent is closed by its destroy()). */
+  private readonly pool: Agent;
   /**
    * One line when the agent stops answering, one when it is back, for the whole app; while it is
    * away, a leader probe every second tells sleeping loops the moment it answers again.
@@ -73,13 +78,24 @@ export class ConsulApi {
   readonly reachability = new AgentReachability({ probe: () => this.leader(1_000) });
 
   constructor(private readonly options: ResolvedConnectionOptions) {
-    const { host, port, secure, ca, cert, key } = options;
-    // Keep-alive, but an idle connection closes after IDLE_SOCKET_MS: a burst (every loop retrying
-    // at once when the agent is back) must not leave its extra connections open for good. Active
-    // requests are not affected: papi sets each request's own timeout on its socket.
+    const { host, port, secure, ca, cert, key, token } = options;
+    // Keep-alive in both pools, but an idle connection closes after IDLE_SOCKET_MS: a burst (every
+    // loop retrying at once when the agent is back) must not leave its extra connections open for
+    // good. Active requests are not affected: each has its own timeout.
+    this.pool = new Agent({
+      keepAliveTimeout: IDLE_SOCKET_MS,
+      keepAliveMaxTimeout: IDLE_SOCKET_MS,
+      ...(secure ? { connect: { ca, cert, key } } : {}),
+    });
     const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_MS };
-    this.agent = secure ? new HttpsAgent({ ...agentOptions, ca, cert, key }) : new HttpAgent(agentOptions);
-    this.consul = new Consul({ host, port, secure, agent: this.agent } as any) as unknown as PapiClient;
+    this.consul = new Consul({
+      host,
+      port,
+      secure,
+      agent: secure ? new HttpsAgent({ ...agentOptions, ca, cert, key }) : new HttpAgent(agentOptions),
+      // The token goes with every call of the package; the undici calls add it themselves.
+      ...(token ? { defaults: { token } } : {}),
+    });
   }
 
   /** `http(s)://host:port` of the agent, for messages. */
@@ -89,7 +105,7 @@ export class ConsulApi {
 
   /** The leader's address, or `''` when the cluster has none. */
   async leader(timeoutMs?: number): Promise<string> {
-    const res = await this.call({ action: 'report its leader', method: 'GET', path: '/status/leader', timeoutMs });
+    const res = await this.call({ action: 'report its leader', timeoutMs }, (o) => this.consul.status.leader(o));
     return typeof res.body === 'string' ? res.body : '';
   }
 
@@ -101,25 +117,26 @@ export class ConsulApi {
     query: HealthQuery,
     { index, waitMs, signal }: { index: number; waitMs: number; signal?: AbortSignal },
   ): Promise<{ entries: HealthServiceEntry[]; index: number }> {
-    const params: Record<string, string | string[] | number> = {};
-    if (query.dc) params.dc = query.dc;
-    if (query.tags?.length) params.tag = [...query.tags];
-    if (query.passingOnly) params.passing = 1;
-    if (query.filter) params.filter = query.filter;
-    if (query.near) params.near = query.near;
-    if (query.stale) params.stale = '';
-    if (index > 0) Object.assign(params, { index, wait: `${Math.ceil(waitMs / 1000)}s` });
     const action = `list instances of service "${query.service}"${query.dc ? ` in ${query.dc}` : ''}`;
-    const res = await this.call({
-      action,
-      method: 'GET',
-      path: '/health/service/{service}',
-      params: { service: query.service },
-      query: params as Call['query'],
-      // Consul adds up to wait/16 of jitter; the timeout must outlast that, or every quiet watch errors.
-      timeoutMs: index > 0 ? waitMs + waitMs / 16 + this.options.timeoutMs : undefined,
-      signal,
-    });
+    // The package takes one `tag`; further tags become filter clauses (every tag must match).
+    const [tag, ...moreTags] = query.tags ?? [];
+    const clauses = moreTags.map((more) => `${filterLiteral(more) ?? JSON.stringify(more)} in Service.Tags`);
+    if (query.filter) clauses.push(`(${query.filter})`);
+    const res = await this.call(
+      { action, timeoutMs: index > 0 ? blockingTimeout(waitMs, this.options.timeoutMs) : undefined, signal },
+      (o) =>
+        this.consul.health.service({
+          ...o,
+          service: query.service,
+          ...(query.dc ? { dc: query.dc } : {}),
+          ...(tag !== undefined ? { tag } : {}),
+          ...(query.passingOnly ? { passing: true } : {}),
+          ...(clauses.length ? { filter: clauses.join(' and ') } : {}),
+          ...(query.near ? { near: query.near } : {}),
+          ...(query.stale ? { stale: true } : {}),
+          ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}),
+        }),
+    );
     // Odd entries are the mapper's to skip (with one log line); a body that is no list at all is
     // not "no instances": it is an error, so the watch keeps the last known answer.
     return {
@@ -137,18 +154,19 @@ export class ConsulApi {
     { index, waitMs, signal, stale }: { index: number; waitMs: number; signal?: AbortSignal; stale?: boolean },
   ): Promise<{ entries: KvEntry[]; index: number }> {
     const action = `read the KV prefix "${prefix}"`;
-    const res = await this.call({
+    // Direct: the package's kv.get decodes the values in place (so a value that is not base64
+    // passes unseen) and throws outside any promise on a list holding a null.
+    const res = await this.direct({
       action,
       method: 'GET',
-      path: '/kv/{prefix}',
-      params: { prefix: encodeKvPath(prefix) },
+      path: `/kv/${encodeKvPath(prefix)}`,
       query: {
-        recurse: true,
-        ...(index > 0 ? { index, wait: `${Math.ceil(waitMs / 1000)}s` } : {}),
+        recurse: 'true',
+        ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}),
         ...(stale ? { stale: '' } : {}),
       },
       accept: [404],
-      timeoutMs: index > 0 ? waitMs + waitMs / 16 + this.options.timeoutMs : undefined,
+      timeoutMs: index > 0 ? blockingTimeout(waitMs, this.options.timeoutMs) : undefined,
       signal,
     });
     const entries = res.statusCode === 404 ? [] : this.expectList<Record<string, unknown>>(res, action);
@@ -173,31 +191,19 @@ export class ConsulApi {
 
   /** Writes `value` at `key`; with `cas`, only if the key's ModifyIndex is still `cas` (0: only if absent). */
   async kvPut(key: string, value: string, cas?: number): Promise<boolean> {
-    const res = await this.call({
-      action: `write the KV key "${key}"`,
-      method: 'PUT',
-      path: '/kv/{key}',
-      params: { key: encodeKvPath(key) },
-      query: cas === undefined ? {} : { cas },
-      body: value,
-      raw: true,
-    });
+    const res = await this.call({ action: `write the KV key "${key}"` }, (o) =>
+      this.consul.kv.set({ ...o, key, value, ...(cas === undefined ? {} : { cas }) }),
+    );
     return res.body === true || bodyText(res.body) === 'true';
   }
 
   async kvDelete(key: string): Promise<void> {
-    await this.call({
-      action: `delete the KV key "${key}"`,
-      method: 'PUT',
-      path: '/kv/{key}',
-      params: { key: encodeKvPath(key) },
-      deleteMethod: true,
-    });
+    await this.call({ action: `delete the KV key "${key}"` }, (o) => this.consul.kv.del({ ...o, key }));
   }
 
   /** Known datacenters, nearest first: the first is the agent's own. */
   async datacenters(): Promise<string[]> {
-    const res = await this.call({ action: 'list datacenters', method: 'GET', path: '/catalog/datacenters' });
+    const res = await this.call({ action: 'list datacenters' }, (o) => this.consul.catalog.datacenters(o));
     return Array.isArray(res.body) ? (res.body as string[]) : [];
   }
 
@@ -207,49 +213,54 @@ export class ConsulApi {
    */
   async verifyToken(): Promise<void> {
     if (!this.options.token) return;
+    // Direct: the package has no call for /acl/token/self (only bootstrap, replication, legacy).
     // 401: ACLs disabled, so any token is fine.
-    await this.call({ action: 'accept the ACL token', method: 'GET', path: '/acl/token/self', accept: [401] });
+    await this.direct({ action: 'accept the ACL token', method: 'GET', path: '/acl/token/self', accept: [401] });
   }
 
   async registerService(definition: AgentServiceRegistration): Promise<void> {
-    await this.call({
+    // Direct: the package's agent.service.register rebuilds the definition without
+    // EnableTagOverride and Weights, and cannot ask to replace the existing checks.
+    await this.direct({
       action: `register service "${definition.Name}" (id "${definition.ID}")`,
       method: 'PUT',
       path: '/agent/service/register',
-      query: { 'replace-existing-checks': true },
-      body: definition,
+      query: { 'replace-existing-checks': 'true' },
+      json: definition,
     });
   }
 
   async deregisterService(id: string): Promise<void> {
-    await this.call({
-      action: `deregister service id "${id}"`,
-      method: 'PUT',
-      path: '/agent/service/deregister/{id}',
-      params: { id },
-    });
+    await this.call({ action: `deregister service id "${id}"` }, (o) =>
+      this.consul.agent.service.deregister({ ...o, id }),
+    );
   }
 
   /** The agent's local registration of `id`, or `undefined` when the agent does not know it. */
   async agentService(id: string): Promise<AgentService | undefined> {
-    const res = await this.call({
-      action: `read service id "${id}"`,
-      method: 'GET',
-      path: '/agent/service/{id}',
-      params: { id },
-      accept: [404],
-    });
-    return res.statusCode === 404 ? undefined : (res.body as AgentService);
+    const action = `read service id "${id}"`;
+    // The package has no call for /agent/service/:id; the agent's list, filtered to that id, says
+    // the same (an id no filter can spell gets the whole list, looked up the same way).
+    const literal = filterLiteral(id);
+    const res = await this.call({ action }, (o) =>
+      this.consul.agent.service.list({ ...o, ...(literal ? { filter: `ID == ${literal}` } : {}) }),
+    );
+    const services = res.body;
+    if (typeof services !== 'object' || services === null || Array.isArray(services) || Buffer.isBuffer(services)) {
+      throw new ConsulRequestError(
+        action,
+        this.address,
+        res.statusCode,
+        `expected a JSON object, got ${preview(services)}`,
+      );
+    }
+    return (services as Record<string, AgentService | undefined>)[id];
   }
 
   async setServiceMaintenance(id: string, enable: boolean, reason?: string): Promise<void> {
-    await this.call({
-      action: `${enable ? 'enable' : 'disable'} maintenance of service id "${id}"`,
-      method: 'PUT',
-      path: '/agent/service/maintenance/{id}',
-      params: { id },
-      query: reason ? { enable, reason } : { enable },
-    });
+    await this.call({ action: `${enable ? 'enable' : 'disable'} maintenance of service id "${id}"` }, (o) =>
+      this.consul.agent.service.maintenance({ ...o, id, enable, ...(reason ? { reason } : {}) }),
+    );
   }
 
   /**
@@ -257,20 +268,19 @@ export class ConsulApi {
    * (it forgot the service), so the caller can re-register.
    */
   async updateTtlCheck(checkId: string, status: CheckStatus, output: string): Promise<boolean> {
-    const res = await this.call({
-      action: `update check "${checkId}"`,
-      method: 'PUT',
-      path: '/agent/check/update/{id}',
-      params: { id: checkId },
-      body: { Status: status, Output: output },
+    const action = `update check "${checkId}"`;
+    // pass/warn/fail with a note: the same update as /agent/check/update with an Output, and the
+    // same answers when the agent does not know the check.
+    const res = await this.call(
       // Consul 1.8 answers an unknown check with 500 "Unknown check"; newer ones with 404.
-      accept: [404, 500],
-    });
+      { action, accept: [404, 500] },
+      (o) => this.consul.agent.check[TTL_CALL[status]]({ ...o, id: checkId, note: output }),
+    );
     if (res.statusCode === 404) return false;
     if (res.statusCode === 500) {
       const reason = bodyText(res.body);
       if (/unknown check|does not have associated ttl|not found/i.test(reason)) return false;
-      throw new ConsulRequestError(`update check "${checkId}"`, this.address, 500, reason);
+      throw new ConsulRequestError(action, this.address, 500, reason);
     }
     return true;
   }
@@ -284,7 +294,8 @@ export class ConsulApi {
   close(): void {
     this.reachability.close();
     this.consul.destroy();
-    this.agent.destroy();
+    // Like the package's destroy(): requests still running fail now, they do not hold the app.
+    this.pool.destroy().catch(() => undefined);
   }
 
   /** The body as a list, or a ConsulRequestError saying what came instead (a proxy's error page, a truncated answer…). */
@@ -300,39 +311,40 @@ export class ConsulApi {
     );
   }
 
-  private async call(call: Call): Promise<RawResponse> {
+  /** A call through the `consul` package. */
+  private async call(call: Call, send: (options: CallOptions) => Promise<unknown>): Promise<RawResponse> {
+    const outcome = await callPackage(send, {
+      timeoutMs: call.timeoutMs ?? this.options.timeoutMs,
+      signal: call.signal,
+    });
+    return this.settle(call, outcome);
+  }
+
+  /** A call with undici, for what the package cannot ask (each caller says why). */
+  private async direct(call: DirectCall): Promise<RawResponse> {
     const headers: Record<string, string> = {};
     if (this.options.token) headers['x-consul-token'] = this.options.token;
-    const cancellation = call.signal ? cancellationContext(call.signal) : undefined;
-    const ctx = cancellation?.ctx;
-    const outcome = (await this.consul
-      ._request(
-        {
-          method: call.method,
-          path: call.path,
-          params: call.params,
-          query: call.query,
-          headers,
-          ...(call.body === undefined
-            ? {}
-            : call.raw
-              ? { type: 'text', body: String(call.body) }
-              : { type: 'json', body: call.body }),
-          timeout: call.timeoutMs ?? this.options.timeoutMs,
-          ...(ctx ? { ctx } : {}),
-        },
-        settle,
-      )
-      // papi itself rejects only before sending (e.g. a request cancelled before it started).
-      .catch((networkError: unknown) => ({ networkError }))
-      .finally(() => cancellation?.dispose())) as RawResponse | { networkError: unknown };
-    if ('networkError' in outcome) {
-      const error = new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.networkError));
-      // A request we cancelled (shutdown, a watch stopped) says nothing about the agent.
-      if (!call.signal?.aborted) this.reachability.unreachable(error);
+    if (call.json !== undefined) headers['content-type'] = 'application/json';
+    const query = call.query ? `?${new URLSearchParams(call.query)}` : '';
+    const outcome = await callDirect(this.pool, `${this.address}/v1${call.path}${query}`, {
+      method: call.method,
+      headers,
+      body: call.json === undefined ? undefined : JSON.stringify(call.json),
+      timeoutMs: call.timeoutMs ?? this.options.timeoutMs,
+      signal: call.signal,
+    });
+    return this.settle(call, outcome);
+  }
+
+  /** An answer with an accepted status, else a ConsulRequestError; tells reachability which it was. */
+  private settle(call: Call, outcome: Outcome): RawResponse {
+    if ('failure' in outcome) {
+      const error = new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.failure));
+      // A request we cancelled (shutdown, a watch stopped) or refused to send says nothing about the agent.
+      if (!call.signal?.aborted && !isValidationError(outcome.failure)) this.reachability.unreachable(error);
       throw error;
     }
-    const res = outcome;
+    const { res } = outcome;
     this.reachability.answered(this.address);
     if ((res.statusCode >= 200 && res.statusCode < 300) || call.accept?.includes(res.statusCode)) return res;
     throw new ConsulRequestError(call.action, this.address, res.statusCode, bodyText(res.body) || 'no reason given');
@@ -341,69 +353,24 @@ export class ConsulApi {
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const IDLE_SOCKET_MS = 10_000;
+const TTL_CALL = { passing: 'pass', warning: 'warn', critical: 'fail' } as const;
 
-/**
- * X-Consul-Index as a blocking query needs it: a positive safe integer, else 0 (treated as no
- * index: the next read does not block). A garbled header must not stall or break the watch.
- */
-function consulIndex(res: RawResponse): number {
-  const header = res.headers['x-consul-index'];
-  const text = Array.isArray(header) ? header[0] : header;
-  if (!text || !/^\d{1,16}$/.test(text)) return 0;
-  const index = Number(text);
-  return Number.isSafeInteger(index) ? index : 0;
+/** Consul adds up to wait/16 of jitter; the timeout must outlast that, or every quiet watch errors. */
+function blockingTimeout(waitMs: number, timeoutMs: number): number {
+  return waitMs + waitMs / 16 + timeoutMs;
 }
 
-/** A short, safe rendering of an unexpected value for an error message. */
-function preview(value: unknown): string {
-  if (value === undefined || value === '' || (Buffer.isBuffer(value) && value.length === 0)) return 'an empty body';
-  const text =
-    typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+function waitParam(waitMs: number): string {
+  return `${Math.ceil(waitMs / 1000)}s`;
 }
 
-/**
- * papi middleware: always resolves, with the HTTP answer (error statuses included) or with
- * `{ networkError }` when nothing answered. Never hands papi an Error to reject with: papi tells
- * errors apart with `instanceof Error`, which fails for Node's own errors under a VM realm (Jest).
- */
-function settle(request: PapiRequest, next: (stop: false, value: unknown) => void): void {
-  if (!request.res) return next(false, { networkError: request.err ?? 'no response' });
-  next(false, { statusCode: request.res.statusCode, headers: request.res.headers, body: request.res.body });
+/** A string literal for a Consul filter, if one can spell `value`: Consul 1.8's parser knows no escapes. */
+function filterLiteral(value: string): string | undefined {
+  if (!value.includes('`')) return `\`${value}\``;
+  return /["\\]/.test(value) ? undefined : `"${value}"`;
 }
 
 /** KV keys keep their slashes in the URL; each segment is escaped on its own. */
-function encodeKvPath(key: string): { encode: false; toString(): string } {
-  const path = key.split('/').map(encodeURIComponent).join('/');
-  return { encode: false, toString: () => path };
-}
-
-/**
- * papi cancels a request when its `ctx` emits "cancel". The listener on the caller's long-lived
- * signal must go when the request ends (`dispose`), or a watch loop would add one per request.
- */
-function cancellationContext(signal: AbortSignal): { ctx: EventEmitter; dispose(): void } {
-  const ctx = new EventEmitter();
-  const cancel = () => {
-    (ctx as EventEmitter & { canceled?: boolean }).canceled = true;
-    ctx.emit('cancel');
-  };
-  if (signal.aborted) cancel();
-  else signal.addEventListener('abort', cancel, { once: true });
-  return { ctx, dispose: () => signal.removeEventListener('abort', cancel) };
-}
-
-function bodyText(body: unknown): string {
-  const text = Buffer.isBuffer(body)
-    ? body.toString('utf8')
-    : typeof body === 'string'
-      ? body
-      : JSON.stringify(body ?? '');
-  return text.trim().slice(0, 300);
-}
-
-function networkReason(error: unknown): string {
-  const err = error as { code?: string; message?: string };
-  const message = (err?.message ?? String(error)).replace(/^(consul: )+/, '');
-  return err?.code && !message.includes(err.code) ? `${message} (${err.code})` : message;
+function encodeKvPath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
 }

@@ -1,0 +1,223 @@
+import { EventEmitter } from 'node:events';
+import { request, type Dispatcher } from 'undici';
+
+/** One answer from the agent, whatever its status. */
+export interface RawResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Decoded as the `consul` package decodes it: JSON, text, or the bytes; `undefined` when empty. */
+  body: unknown;
+}
+
+/** An answer, or the reason none came (refused, reset, timed out, cancelled). */
+export type Outcome = { res: RawResponse } | { failure: unknown };
+
+/** What every call passes to the `consul` package (its README's "options [that] work for all methods"). */
+export interface CallOptions {
+  ctx: CallContext;
+  timeout: number;
+  /** The package's one typed common option; the client sends it by default (`defaults.token`). */
+  token?: string;
+}
+
+/**
+ * The part of the `consul` package's public API this adapter uses, with the options it passes.
+ * The package's own typings omit `ctx` and `timeout`, which its README documents for every call;
+ * `new Consul()` is checked against this interface, so a call the package lacks does not compile.
+ */
+export interface ConsulCalls {
+  status: { leader(options: CallOptions): Promise<unknown> };
+  catalog: { datacenters(options: CallOptions): Promise<unknown> };
+  health: {
+    service(
+      options: CallOptions & {
+        service: string;
+        dc?: string;
+        tag?: string;
+        passing?: boolean;
+        filter?: string;
+        near?: string;
+        stale?: boolean;
+        index?: string;
+        wait?: string;
+      },
+    ): Promise<unknown>;
+  };
+  kv: {
+    set(options: CallOptions & { key: string; value: string; cas?: number }): Promise<unknown>;
+    del(options: CallOptions & { key: string }): Promise<unknown>;
+  };
+  agent: {
+    service: {
+      list(options: CallOptions & { filter?: string }): Promise<unknown>;
+      deregister(options: CallOptions & { id: string }): Promise<unknown>;
+      maintenance(options: CallOptions & { id: string; enable: boolean; reason?: string }): Promise<unknown>;
+    };
+    check: {
+      pass(options: CallOptions & { id: string; note: string }): Promise<unknown>;
+      warn(options: CallOptions & { id: string; note: string }): Promise<unknown>;
+      fail(options: CallOptions & { id: string; note: string }): Promise<unknown>;
+    };
+  };
+  /** Destroys the client's HTTP agent. */
+  destroy(): void;
+}
+
+/**
+ * The package's per-call `ctx`. papi (its HTTP layer) aborts the request when it emits "cancel"
+ * and refuses to start one already `canceled`; with `includeResponse` the package resolves
+ * `[response, body]` and attaches `response` to HTTP errors (how its own Watch reads X-Consul-Index).
+ */
+export class CallContext extends EventEmitter {
+  readonly includeResponse = true;
+  canceled = false;
+}
+
+/** One call through the `consul` package, settled as an answer (any status) or a failure. */
+export async function callPackage(
+  send: (options: CallOptions) => Promise<unknown>,
+  { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal },
+): Promise<Outcome> {
+  const ctx = new CallContext();
+  const unlink = onAbort(signal, () => {
+    ctx.canceled = true;
+    ctx.emit('cancel');
+  });
+  try {
+    const result = await send({ ctx, timeout: timeoutMs });
+    // Success is `[response, body?]`. Anything else is a network error papi resolved instead of
+    // rejecting: it tells errors apart with `instanceof Error`, which fails for Node's own errors
+    // when the package runs in another realm (Jest's VM). So no `instanceof` here either.
+    const res = Array.isArray(result) ? responseOf(result[0]) : undefined;
+    return res ? { res } : { failure: result };
+  } catch (failure) {
+    // An error status (papi's ResponseError) or an undecodable body (CodecError) is still an
+    // answer; both carry the response. Timeouts and resets carry no such flag.
+    const answered = hasFlag(failure, 'isResponse') || hasFlag(failure, 'isCodec');
+    const res = answered ? responseOf((failure as { response?: unknown }).response) : undefined;
+    return res ? { res } : { failure };
+  } finally {
+    unlink();
+  }
+}
+
+/**
+ * One HTTP call with undici, for the endpoints the package cannot call as Consul needs (see
+ * ConsulApi). Same timeout, cancellation and body decoding as a package call.
+ */
+export async function callDirect(
+  dispatcher: Dispatcher,
+  url: string,
+  init: {
+    method: 'GET' | 'PUT';
+    headers: Record<string, string>;
+    body?: string;
+    timeoutMs: number;
+    signal?: AbortSignal;
+  },
+): Promise<Outcome> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error(`request timed out (${init.timeoutMs}ms)`)),
+    init.timeoutMs,
+  );
+  const unlink = onAbort(init.signal, () => controller.abort(new Error('request aborted')));
+  try {
+    const res = await request(url, {
+      dispatcher,
+      method: init.method,
+      headers: init.headers,
+      body: init.body,
+      signal: controller.signal,
+    });
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    return {
+      res: { statusCode: res.statusCode, headers: res.headers, body: decode(bytes, res.headers['content-type']) },
+    };
+  } catch (failure) {
+    return { failure };
+  } finally {
+    clearTimeout(timer);
+    unlink();
+  }
+}
+
+/** Whether `failure` was refused before anything was sent (a validation error of the package or papi). */
+export function isValidationError(failure: unknown): boolean {
+  return hasFlag(failure, 'isValidation');
+}
+
+/**
+ * X-Consul-Index as a blocking query needs it: a positive safe integer, else 0 (treated as no
+ * index: the next read does not block). A garbled header must not stall or break the watch.
+ */
+export function consulIndex(res: RawResponse): number {
+  const header = res.headers['x-consul-index'];
+  const text = Array.isArray(header) ? header[0] : header;
+  if (!text || !/^\d{1,16}$/.test(text)) return 0;
+  const index = Number(text);
+  return Number.isSafeInteger(index) ? index : 0;
+}
+
+/** A short, safe rendering of an unexpected value for an error message. */
+export function preview(value: unknown): string {
+  if (value === undefined || value === '' || (Buffer.isBuffer(value) && value.length === 0)) return 'an empty body';
+  const text =
+    typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+export function bodyText(body: unknown): string {
+  const text = Buffer.isBuffer(body)
+    ? body.toString('utf8')
+    : typeof body === 'string'
+      ? body
+      : JSON.stringify(body ?? '');
+  return text.trim().slice(0, 300);
+}
+
+export function networkReason(error: unknown): string {
+  const err = error as { code?: string; message?: string } | undefined;
+  // The package prefixes its errors with the client's and the call's names ("consul: kv.get: ").
+  const message = (err?.message ?? String(error)).replace(/^(consul: )+([a-z]+(\.[a-z]+)+: )?/i, '');
+  return err?.code && !message.includes(err.code) ? `${message} (${err.code})` : message;
+}
+
+/** Calls `listener` when `signal` aborts; the returned function removes it (a loop must not add one per request). */
+function onAbort(signal: AbortSignal | undefined, listener: () => void): () => void {
+  if (!signal) return () => undefined;
+  if (signal.aborted) {
+    listener();
+    return () => undefined;
+  }
+  signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}
+
+function hasFlag(value: unknown, flag: string): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[flag] === true;
+}
+
+/** papi's response (Node's IncomingMessage with the decoded `body` papi adds), as a RawResponse. */
+function responseOf(value: unknown): RawResponse | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { statusCode, headers, body } = value as Partial<RawResponse>;
+  if (typeof statusCode !== 'number' || typeof headers !== 'object' || headers === null) return undefined;
+  return { statusCode, headers, body };
+}
+
+/** As papi decodes: JSON (the bytes when it does not parse), text, else the bytes. */
+function decode(bytes: Buffer, contentType: string | string[] | undefined): unknown {
+  if (bytes.length === 0) return undefined;
+  const mime = String(Array.isArray(contentType) ? contentType[0] : (contentType ?? ''))
+    .split(';')[0]
+    .trim();
+  if (mime === 'application/json' || mime === 'text/json') {
+    try {
+      return JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return bytes;
+    }
+  }
+  return mime === 'text/plain' || mime === 'text/html' ? bytes.toString('utf8') : bytes;
+}
