@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import type { ConsulClientDefinition } from './clients/consul-client.definition.js';
 import { createConsulClientProviders } from './clients/consul-clients.providers.js';
@@ -11,6 +12,10 @@ import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
 import { ConsulRegistrar } from './registration/consul.registrar.js';
 import { ConsulGrpcHealthController } from './registration/grpc-health.controller.js';
 import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
+import { ConsulLeaderExplorer } from './locks/consul-leader.explorer.js';
+import { ConsulLeaderService } from './locks/consul-leader.service.js';
+import { ConsulLockService } from './locks/consul-lock.service.js';
+import { ConsulSessionManager } from './locks/consul-session.js';
 
 /**
  * Registers the app in Consul once it listens, with a real health check, takes it out on
@@ -18,7 +23,7 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
  * or `forRootAsync()`; typed clients per module with `ConsulModule.forFeature([...])`.
  */
 @Module({
-  imports: [TerminusModule],
+  imports: [TerminusModule, DiscoveryModule],
   controllers: [ConsulGrpcHealthController],
   // The options, the adapter and the configuration come from the core (see consul.module-definition.ts).
   providers: [
@@ -28,8 +33,21 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
     ConsulRegistrar,
     ConsulDiscoveryService,
     ConsulGrpcSource,
+    // Locks: nothing reaches Consul until a lock or an election is used.
+    ConsulSessionManager,
+    ConsulLockService,
+    ConsulLeaderService,
+    ConsulLeaderExplorer,
   ],
-  exports: [ConsulHealthService, ConsulHealthIndicator, ConsulRegistrar, ConsulDiscoveryService, ConsulGrpcSource],
+  exports: [
+    ConsulHealthService,
+    ConsulHealthIndicator,
+    ConsulRegistrar,
+    ConsulDiscoveryService,
+    ConsulGrpcSource,
+    ConsulLockService,
+    ConsulLeaderService,
+  ],
 })
 export class ConsulModule extends ConsulConfigurableModule {
   /**

@@ -60,6 +60,16 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     return this.endpoint?.id;
   }
 
+  /** The id of this instance's health check in Consul, once registered with one (sessions tie locks to it). */
+  get checkId(): string | undefined {
+    return this.endpoint && this.endpoint.checkType !== 'none' ? checkIdOf(this.endpoint.id) : undefined;
+  }
+
+  /** The registered address and port, once known. */
+  get instanceAddress(): string | undefined {
+    return this.endpoint && `${this.endpoint.address}:${this.endpoint.port}`;
+  }
+
   /** Whether Consul has (as far as we last saw) this instance registered. */
   get isRegistered(): boolean {
     return this.registered;
