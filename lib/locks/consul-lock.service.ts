@@ -135,13 +135,14 @@ export class ConsulLockService {
     stop: AbortSignal,
     giveBack: () => void,
   ): Promise<ConsulLock | undefined> {
-    const value = options.value ?? this.holderValue();
     const backoff = new Backoff(200, 2_000);
     /** When we first saw the key free but could not take it: it is in its lock-delay. */
     let freeSince: number | undefined;
     for (;;) {
       stop.throwIfAborted();
       const lease = await this.sessions.session(stop);
+      // After the session: it waits for the registration, which gives the instance id and address.
+      const value = options.value ?? this.holderValue();
       try {
         if (await this.api.kvAcquire(key, value, lease.id)) {
           const lock = await this.holdOrUndefined(key, lease, value, options, giveBack);
