@@ -213,7 +213,6 @@ export class ConsulLockService {
     let released: Promise<void> | undefined;
     const release = (): Promise<void> =>
       (released ??= (async () => {
-        unhold();
         if (!controller.signal.aborted) controller.abort(new ConsulLockError(key, `Lock "${key}" released`));
         giveBack();
         if (!lease.signal.aborted) {
@@ -223,6 +222,9 @@ export class ConsulLockService {
             this.logger.warn(`Could not release lock "${key}": ${(error as Error).message}`);
           }
         }
+        // Only now: on shutdown the session is destroyed once every release is done, since a
+        // session destroyed while it still holds the key would put the key in its lock-delay.
+        unhold();
       })());
     const unhold = this.sessions.hold({ release });
     const lock = new ConsulLock(key, pair.ModifyIndex, lease.id, signal, () => lease.valid, release);
