@@ -16,6 +16,7 @@ import { ConsulLeaderExplorer } from './locks/consul-leader.explorer.js';
 import { ConsulLeaderService } from './locks/consul-leader.service.js';
 import { ConsulLockService } from './locks/consul-lock.service.js';
 import { ConsulSessionManager } from './locks/consul-session.js';
+import { ConsulSemaphoreService } from './locks/consul-semaphore.service.js';
 
 /**
  * Registers the app in Consul once it listens, with a real health check, takes it out on
@@ -38,6 +39,7 @@ import { ConsulSessionManager } from './locks/consul-session.js';
     ConsulLockService,
     ConsulLeaderService,
     ConsulLeaderExplorer,
+    ConsulSemaphoreService,
   ],
   exports: [
     ConsulHealthService,
@@ -47,6 +49,7 @@ import { ConsulSessionManager } from './locks/consul-session.js';
     ConsulGrpcSource,
     ConsulLockService,
     ConsulLeaderService,
+    ConsulSemaphoreService,
   ],
 })
 export class ConsulModule extends ConsulConfigurableModule {

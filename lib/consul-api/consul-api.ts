@@ -187,6 +187,7 @@ export class ConsulApi {
         Key: entry.Key as string,
         Value: entry.Value === null ? null : Buffer.from(entry.Value as string, 'base64').toString('utf8'),
         ModifyIndex: Number(entry.ModifyIndex) || 0,
+        ...(typeof entry.Session === 'string' && entry.Session ? { Session: entry.Session } : {}),
       })),
       index: consulIndex(res),
     };

@@ -66,6 +66,8 @@ export interface KvEntry {
   Key: string;
   Value: string | null;
   ModifyIndex: number;
+  /** The session holding the key, if any. */
+  Session?: string;
 }
 
 /** `POST /v1/session/create` as this library sends it. */

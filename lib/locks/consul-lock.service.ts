@@ -112,9 +112,10 @@ export class ConsulLockService {
       await raceAbort(this.local.get(key)!, stop);
     }
     let freeSlot!: () => void;
-    this.local.set(key, new Promise<void>((resolve) => (freeSlot = resolve)));
+    const slot = new Promise<void>((resolve) => (freeSlot = resolve));
+    this.local.set(key, slot);
     const giveBack = () => {
-      this.local.delete(key);
+      if (this.local.get(key) === slot) this.local.delete(key);
       freeSlot();
     };
     try {
@@ -211,21 +212,31 @@ export class ConsulLockService {
     const controller = new AbortController();
     const signal = anySignal(controller.signal, lease.signal);
     let released: Promise<void> | undefined;
-    const release = (): Promise<void> =>
-      (released ??= (async () => {
-        if (!controller.signal.aborted) controller.abort(new ConsulLockError(key, `Lock "${key}" released`));
-        giveBack();
-        if (!lease.signal.aborted) {
-          try {
-            await this.api.kvRelease(key, '', lease.id);
-          } catch (error) {
-            this.logger.warn(`Could not release lock "${key}": ${(error as Error).message}`);
+    // `released` is set before the work starts: aborting the signal calls release() again
+    // (its abort listener), which must get this same promise, not start a second release.
+    const release = (): Promise<void> => {
+      if (released) return released;
+      let settle!: (done: Promise<void>) => void;
+      released = new Promise<void>((resolve) => (settle = resolve));
+      settle(
+        (async () => {
+          if (!controller.signal.aborted) controller.abort(new ConsulLockError(key, `Lock "${key}" released`));
+          if (!lease.signal.aborted) {
+            try {
+              await this.api.kvRelease(key, '', lease.id);
+            } catch (error) {
+              this.logger.warn(`Could not release lock "${key}": ${(error as Error).message}`);
+            }
           }
-        }
-        // Only now: on shutdown the session is destroyed once every release is done, since a
-        // session destroyed while it still holds the key would put the key in its lock-delay.
-        unhold();
-      })());
+          // Only now may this app take the key again (the old release would free the new lock), and
+          // on shutdown the session is destroyed once every release is done: a session destroyed
+          // while it still holds the key would put the key in its lock-delay.
+          giveBack();
+          unhold();
+        })(),
+      );
+      return released;
+    };
     const unhold = this.sessions.hold({ release });
     const lock = new ConsulLock(key, pair.ModifyIndex, lease.id, signal, () => lease.valid, release);
     // If the lock ends any other way (session lost, key taken), the slot is free again.

@@ -5,3 +5,4 @@ export { ConsulLeaderService } from './consul-leader.service.js';
 export { ConsulElection } from './consul-election.js';
 export { LeaderOnly, OnLeadershipGranted, OnLeadershipRevoked } from './leader.decorators.js';
 export type { ConsulLocksOptions } from './locks.options.js';
+export { ConsulSemaphoreService, ConsulSemaphoreLease } from './consul-semaphore.service.js';
