@@ -9,7 +9,8 @@ import { report } from './report.js';
 const LEADER_APP = fileURLToPath(new URL('../fixtures/leader-app.mjs', import.meta.url));
 
 interface LeaderEvent {
-  event: 'started' | 'granted' | 'abort' | 'revoked' | 'act' | 'stale' | 'fence-error';
+  event: 'started' | 'granted' | 'abort' | 'revoked' | 'act' | 'stale' | 'fence-error' | 'tick';
+  second?: number;
   name: string;
   t: number;
   token?: number;
@@ -82,6 +83,22 @@ class Fleet {
 
   first(event: LeaderEvent['event'], name: string, since = 0): LeaderEvent | undefined {
     return this.events.find((e) => e.event === event && e.name === name && e.t >= since);
+  }
+
+  /** Seconds of `@Cron('* * * * * *') @LeaderOnly` runs, from the first tick to the last. */
+  cronSeconds(): { seconds: number; ranOnce: number; missed: number; ranTwice: number } {
+    const perSecond = new Map<number, number>();
+    for (const tick of this.events.filter((e) => e.event === 'tick')) {
+      perSecond.set(tick.second!, (perSecond.get(tick.second!) ?? 0) + 1);
+    }
+    const seconds = Math.max(...perSecond.keys()) - Math.min(...perSecond.keys()) + 1;
+    const counts = [...perSecond.values()];
+    return {
+      seconds,
+      ranOnce: counts.filter((n) => n === 1).length,
+      missed: seconds - perSecond.size,
+      ranTwice: counts.filter((n) => n > 1).length,
+    };
   }
 
   /**
@@ -160,6 +177,7 @@ describe('Leader election across 3 processes (real Consul agent)', () => {
         leader = next.name;
       }
       const safety = fleet.checkSafety();
+      expect(fleet.cronSeconds().ranTwice).toBe(0);
       report('leader failover (SIGKILL, 1s check interval, lock-delay 1s)', {
         kills: failovers.length,
         medianMs: median(failovers),
@@ -211,6 +229,31 @@ describe('Leader election across 3 processes (real Consul agent)', () => {
     } finally {
       await fleet.stopAll();
       await line.stop();
+    }
+  }, 60_000);
+
+  it('@Cron every second with @LeaderOnly on 3 instances for 30 s, leader SIGKILLed at 12 s: each second ran at most once', async () => {
+    const fleet = new Fleet(agent, 'locks/rel-cron');
+    try {
+      for (let i = 0; i < 3; i++) fleet.start();
+      const leader = (await fleet.actingAfter(0)).name;
+      const from = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      const killedAt = await fleet.stop(leader, 'SIGKILL');
+      const next = await fleet.actingAfter(killedAt, leader);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, from + 30_000 - Date.now())));
+      const cron = fleet.cronSeconds();
+      report('@Cron every second with @LeaderOnly, 3 instances, 30 s, one SIGKILL', {
+        ...cron,
+        failoverMs: next.t - killedAt,
+      });
+      expect(cron.ranTwice).toBe(0);
+      // Only around the failover may seconds pass without a run.
+      expect(cron.missed).toBeLessThanOrEqual(3);
+      expect(cron.ranOnce).toBeGreaterThanOrEqual(cron.seconds - 3);
+      fleet.checkSafety();
+    } finally {
+      await fleet.stopAll();
     }
   }, 60_000);
 });
