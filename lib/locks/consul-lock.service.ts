@@ -93,7 +93,7 @@ export class ConsulLockService {
     return `${this.options.locks.prefix}/${key}`;
   }
 
-  /** This instance, as written in the keys it holds. */
+  /** @internal This instance, as written in the keys it holds. */
   holderValue(): string {
     const holder: ConsulLockHolder = {
       instanceId: this.registrar.instanceId ?? `${hostname()}:${process.pid}`,
@@ -155,10 +155,14 @@ export class ConsulLockService {
         let read = await this.api.kvGet(key, { signal: stop });
         options.onObserve?.(read.pair);
         if (!read.pair?.Session) {
-          // Free but refused: Consul's lock-delay after the last holder's session ended. Consul
-          // sends no event when it ends, so sleep out the rest of it (as measured from when we saw
-          // the key freed, with our own lock-delay), then retry at a short interval.
-          freeSince ??= performance.now();
+          // Released between our acquire and this read: try again at once.
+          if (freeSince === undefined) {
+            freeSince = performance.now();
+            continue;
+          }
+          // Free but refused again: Consul's lock-delay after the last holder's session ended. It
+          // sends no event when that ends, so sleep out the rest of it (as measured from when we
+          // saw the key freed, with our own lock-delay), then retry at a short interval.
           const left = this.options.locks.lockDelayMs - (performance.now() - freeSince);
           await sleep(Math.max(LOCK_DELAY_RETRY_MS, left + 20), stop);
           continue;
@@ -175,7 +179,10 @@ export class ConsulLockService {
         backoff.reset();
       } catch (error) {
         if (stop.aborted) throw stop.reason;
-        if (!this.recoverable(key, lease, error) || !options.wait) throw error;
+        if (!this.recoverable(key, lease, error)) throw error;
+        // A session Consul had already ended is replaced at once, also for tryAcquire().
+        if (lease.signal.aborted) continue;
+        if (!options.wait) throw error;
         await sleep(backoff.next(), stop);
       }
     }

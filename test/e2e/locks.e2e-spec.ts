@@ -104,6 +104,27 @@ describe('ConsulLockService (real Consul agent)', () => {
     expect(text.indexOf('Destroyed session')).toBeLessThan(text.indexOf('Deregistered'));
   });
 
+  it('a session Consul ends aborts the lock at once; acquire() then waits out the lock-delay with a new session', async () => {
+    const locks = (await app()).app.get(ConsulLockService);
+    const lock = await locks.acquire('invalidated');
+    const destroyedAt = performance.now();
+    await suite.agent.api(`/v1/session/destroy/${lock.sessionId}`, { method: 'PUT' });
+    let abortedAt = performance.now();
+    lock.signal.addEventListener('abort', () => (abortedAt = performance.now()), { once: true });
+    await eventually(() => lock.signal.aborted, { intervalMs: 5, what: 'the lock aborted' });
+    const abortedAfter = abortedAt - destroyedAt;
+    expect(abortedAfter).toBeLessThan(500);
+    expect(lock.isHeld).toBe(false);
+    const again = await locks.acquire('invalidated');
+    const reacquiredAfter = performance.now() - destroyedAt;
+    expect(again.sessionId).not.toBe(lock.sessionId);
+    expect(again.fencingToken).toBeGreaterThan(lock.fencingToken);
+    // Consul's lock-delay (1s) after the session ended, honoured, then taken within a retry.
+    expect(reacquiredAfter).toBeGreaterThanOrEqual(900);
+    expect(reacquiredAfter).toBeLessThan(2_500);
+    await again.release();
+  });
+
   it('rejects bad keys and options with errors naming them, and leaves no session behind', async () => {
     const locks = (await app()).app.get(ConsulLockService);
     for (const key of ['/abs', 'a//b', 'trailing/', '', 'with space', '../up']) {
