@@ -32,8 +32,8 @@ class Fleet {
     private readonly prefix: string,
   ) {}
 
-  start(consulPort = this.agent.httpPort): string {
-    const name = `contender-${++this.serial}`;
+  /** A new contender, or `name` again (a restart: the same service id). */
+  start(consulPort = this.agent.httpPort, name = `contender-${++this.serial}`): string {
     const child = spawn(
       process.execPath,
       [LEADER_APP, String(consulPort), String(this.agent.httpPort), name, this.prefix],
@@ -252,6 +252,39 @@ describe('Leader election across 3 processes (real Consul agent)', () => {
       expect(cron.missed).toBeLessThanOrEqual(3);
       expect(cron.ranOnce).toBeGreaterThanOrEqual(cron.seconds - 3);
       fleet.checkSafety();
+    } finally {
+      await fleet.stopAll();
+    }
+  }, 60_000);
+
+  it('no two leaders over 50 s while the leader is SIGKILLed, SIGTERMed or restarted about every 8 s', async () => {
+    const fleet = new Fleet(agent, 'locks/rel-chaos');
+    try {
+      for (let i = 0; i < 3; i++) fleet.start();
+      let leader = (await fleet.actingAfter(0)).name;
+      const until = Date.now() + 50_000;
+      const faults: string[] = [];
+      const gaps: number[] = [];
+      for (let round = 0; Date.now() < until - 8_000; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+        const fault = (['SIGKILL', 'SIGTERM', 'restart'] as const)[round % 3];
+        const at = await fleet.stop(leader, fault === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM');
+        // A restart brings the same instance (same service id) back at once; a kill or stop, a new one.
+        fleet.start(undefined, fault === 'restart' ? leader : undefined);
+        const next = await fleet.actingAfter(at, leader);
+        faults.push(fault);
+        gaps.push(next.t - at);
+        leader = next.name;
+      }
+      const safety = fleet.checkSafety();
+      report('no two leaders: leader SIGKILLed, SIGTERMed or restarted every ~8 s for 50 s', {
+        faults: faults.join(' '),
+        gapsMs: gaps.join(' '),
+        ...safety,
+        cronRanTwice: fleet.cronSeconds().ranTwice,
+      });
+      expect(faults.length).toBeGreaterThanOrEqual(4);
+      expect(fleet.cronSeconds().ranTwice).toBe(0);
     } finally {
       await fleet.stopAll();
     }
