@@ -170,6 +170,8 @@ export class ConsulLockService {
         // Held by another session: block on the key until it changes hands.
         let index = read.index;
         while (read.pair?.Session) {
+          // Index 0 (no usable X-Consul-Index) does not block: do not spin on it.
+          if (index === 0) await sleep(1_000, stop);
           read = await this.api.kvGet(key, { index, waitMs: this.options.locks.waitMs, signal: stop });
           index = read.index < index ? 0 : read.index;
           options.onObserve?.(read.pair);
@@ -265,6 +267,7 @@ export class ConsulLockService {
     let index = startIndex;
     while (!signal.aborted) {
       try {
+        if (index === 0 && !(await sleep(1_000, signal))) return;
         const read = await this.api.kvGet(key, { index, waitMs: this.options.locks.waitMs, signal });
         if (signal.aborted) return;
         index = read.index < index ? 0 : read.index;

@@ -159,6 +159,8 @@ export class ConsulSemaphoreService {
             await this.api.kvDelete(contenderKey).catch(() => undefined);
             return undefined;
           }
+          // Full: the next read blocks until the prefix changes (index 0 would not: do not spin on it).
+          if (index === 0) await sleep(1_000, stop);
         }
       } catch (error) {
         if (stop.aborted) throw stop.reason;
@@ -268,8 +270,12 @@ export class ConsulSemaphoreService {
   ): Promise<void> {
     const backoff = new Backoff(200, 2_000);
     let index = 0;
+    let first = true;
     while (!signal.aborted) {
       try {
+        // The first read answers at once; later ones block, and index 0 would not: do not spin on it.
+        if (!first && index === 0 && !(await sleep(1_000, signal))) return;
+        first = false;
         const read = await this.api.kvTree(`${prefix}/`, { index, waitMs: this.options.locks.waitMs, signal });
         if (signal.aborted) return;
         index = read.index < index ? 0 : read.index;
