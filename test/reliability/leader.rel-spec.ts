@@ -106,7 +106,7 @@ class Fleet {
    * overlap, the fencing tokens strictly increase, and nobody acted with a stale token.
    */
   checkSafety(): { leaderships: number; minGapMs: number } {
-    const grants = this.events.filter((e) => e.event === 'granted').sort((a, b) => a.t - b.t);
+    const grants = this.events.filter((e) => e.event === 'granted').toSorted((a, b) => a.t - b.t);
     const ends = grants.map((grant) => {
       const abort = this.first('abort', grant.name, grant.t);
       const killed = this.killedAt.get(grant.name);
@@ -120,7 +120,7 @@ class Fleet {
       minGapMs = Math.min(minGapMs, gap);
     }
     // Acts, in time order, never go back in token.
-    const acts = this.events.filter((e) => e.event === 'act').sort((a, b) => a.t - b.t);
+    const acts = this.events.filter((e) => e.event === 'act').toSorted((a, b) => a.t - b.t);
     for (let i = 1; i < acts.length; i++) expect(acts[i].token!).toBeGreaterThanOrEqual(acts[i - 1].token!);
     expect(this.events.filter((e) => e.event === 'stale')).toEqual([]);
     return { leaderships: grants.length, minGapMs };
@@ -128,7 +128,7 @@ class Fleet {
 }
 
 function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.toSorted((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
 }
