@@ -8,4 +8,5 @@ export const LOG_CONTEXT = {
   health: 'ConsulHealth',
   discovery: 'ConsulDiscovery',
   config: 'ConsulConfig',
+  locks: 'ConsulLocks',
 } as const;

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import type { ConsulClientDefinition } from './clients/consul-client.options.js';
 import { createConsulClientProviders } from './clients/consul-clients.providers.js';
@@ -9,6 +10,11 @@ import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js'
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
 import { ConsulRegistrar } from './registration/consul.registrar.js';
 import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
+import { ConsulLeaderExplorer } from './locks/consul-leader.explorer.js';
+import { ConsulLeaderService } from './locks/consul-leader.service.js';
+import { ConsulLockService } from './locks/consul-lock.service.js';
+import { ConsulSessionManager } from './locks/consul-session.js';
+import { ConsulSemaphoreService } from './locks/consul-semaphore.service.js';
 
 /**
  * Registers the app in Consul once it listens, with a real health check, takes it out on
@@ -16,11 +22,31 @@ import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
  * or `forRootAsync()`; typed clients per module with `ConsulModule.forFeature([...])`.
  */
 @Module({
-  imports: [TerminusModule],
+  imports: [TerminusModule, DiscoveryModule],
   // The options, the adapter and the configuration come from the core, the app's health from the
   // health module, and the gRPC health service from its own module (see consul.module-definition.ts).
-  providers: [ConsulHealthEndpoint, ConsulHealthIndicator, ConsulRegistrar, ConsulDiscoveryService, ConsulGrpcSource],
-  exports: [ConsulHealthIndicator, ConsulRegistrar, ConsulDiscoveryService, ConsulGrpcSource],
+  providers: [
+    ConsulHealthEndpoint,
+    ConsulHealthIndicator,
+    ConsulRegistrar,
+    ConsulDiscoveryService,
+    ConsulGrpcSource,
+    // Locks: nothing reaches Consul until a lock or an election is used.
+    ConsulSessionManager,
+    ConsulLockService,
+    ConsulLeaderService,
+    ConsulLeaderExplorer,
+    ConsulSemaphoreService,
+  ],
+  exports: [
+    ConsulHealthIndicator,
+    ConsulRegistrar,
+    ConsulDiscoveryService,
+    ConsulGrpcSource,
+    ConsulLockService,
+    ConsulLeaderService,
+    ConsulSemaphoreService,
+  ],
 })
 export class ConsulModule extends ConsulConfigurableModule {
   /**

@@ -54,3 +54,4 @@ export type { ConfigFormat } from './config/formats/config-formats.js';
 export type { ConfigChange } from './config/config-paths.js';
 export { ConsulConfigLoadError, ConsulConfigMissingError } from './config/consul-config.errors.js';
 export { ConsulConfigParseError } from './config/config-context.parser.js';
+export * from './locks/index.js';

@@ -2,12 +2,13 @@
 # npm run sample [-- --check]
 #
 # The tutorial's two services, registered in and discovered through Consul:
-#   user_service  gRPC (sample/user-service), two instances, gRPC health checks
+#   user_service  gRPC (sample/user-service), two instances, gRPC health checks, a job every second on the leader only
 #   user_api      HTTP (sample/user-api), calls user_service through @ConsulService, greeting from Consul KV
 # Starts a Consul dev agent on 127.0.0.1 (or uses CONSUL_HTTP_ADDR), writes the sample's KV keys, builds,
 # starts everything, waits until Consul reports all three passing, and shows how to look at it.
 # Ctrl-C shuts down gracefully: every instance deregisters itself and the catalog is left empty.
-# --check: the same, non-interactive, plus a live KV change and a DNS lookup; exits 0 only if every step worked.
+# --check: the same, non-interactive, plus a live KV change, a DNS lookup, and the leader's job taken over after a
+# SIGKILL of the leader; exits 0 only if every step worked.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -136,6 +137,23 @@ if [ "$check" = 1 ]; then
   echo "  the greeting followed the KV change"
   [ "$(probe dns "$dns_port" user_service | wc -l)" -eq 2 ] || fail "DNS did not return two user_service instances"
   echo "  DNS returns both user_service instances"
+  ran_on() { grep -l 'leader job ran' "$logs"/user-service-[12].log 2>/dev/null | wc -l; }
+  wait_for "the leader job to run" 150 bash -c "grep -q 'leader job ran' $logs/user-service-[12].log"
+  sleep 3
+  [ "$(ran_on)" -eq 1 ] || fail "the leader job ran on $(ran_on) instances, expected exactly 1"
+  leader=$(grep -l 'leader job ran' "$logs"/user-service-[12].log | grep -o '[12]\.log' | cut -c1)
+  other=$((3 - leader))
+  leader_id=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/user-service-$leader.log" | grep -o 'leader job ran on [^ ]*' | tail -n 1 | awk '{print $5}')
+  echo "  @Cron('* * * * * *') @LeaderOnly: $leader_id runs the job every second, the other instance skips it"
+  killed_at=$(date +%s%N)
+  kill -KILL "${app_pids[$((leader - 1))]}"
+  wait "${app_pids[$((leader - 1))]}" 2>/dev/null || true
+  wait_for "the other instance to take the job over" 100 bash -c "grep -q 'leader job ran' $logs/user-service-$other.log"
+  echo "  leader SIGKILLed: user-service-$other took the job over in $((($(date +%s%N) - killed_at) / 1000000)) ms"
+  # A crashed instance stays in the catalog, critical, until deregisterCriticalServiceAfter: take it out now.
+  curl -fsS -X PUT "$consul_http/v1/agent/service/deregister/$leader_id" >/dev/null
+  unset "app_pids[$((leader - 1))]"
+  app_pids=("${app_pids[@]}")
   stop_apps
   left="$(probe instances "$consul_http" user_service)$(probe instances "$consul_http" user_api)"
   [ -z "$left" ] || fail "instances left in the catalog after shutdown:$left"

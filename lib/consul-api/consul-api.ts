@@ -9,6 +9,9 @@ import type {
   CheckStatus,
   HealthServiceEntry,
   KvEntry,
+  KvPair,
+  SessionDefinition,
+  SessionInfo,
 } from './consul-api.types.js';
 import { AgentReachability } from './agent-reachability.js';
 import { ConsulRequestError } from './consul-request.error.js';
@@ -196,6 +199,7 @@ export class ConsulApi {
         Key: entry.Key as string,
         Value: entry.Value === null ? null : Buffer.from(entry.Value as string, 'base64').toString('utf8'),
         ModifyIndex: Number(entry.ModifyIndex) || 0,
+        ...(typeof entry.Session === 'string' && entry.Session ? { Session: entry.Session } : {}),
       })),
       index: consulIndex(res),
     };
@@ -211,6 +215,110 @@ export class ConsulApi {
 
   async kvDelete(key: string): Promise<void> {
     await this.call({ action: `delete the KV key "${key}"` }, (o) => this.consul.kv.del({ ...o, key }));
+  }
+
+  /**
+   * One key with its lock state, or `undefined` when it does not exist. With `index` > 0 a
+   * blocking read: Consul answers when the key changes or `waitMs` passes.
+   */
+  async kvGet(
+    key: string,
+    { index = 0, waitMs = 0, signal }: { index?: number; waitMs?: number; signal?: AbortSignal } = {},
+  ): Promise<{ pair: KvPair | undefined; index: number }> {
+    const action = `read the KV key "${key}"`;
+    const res = await this.call(
+      {
+        action,
+        accept: [404],
+        timeoutMs: index > 0 ? blockingTimeout(waitMs, this.options.timeoutMs) : undefined,
+        signal,
+      },
+      (o) => this.consul.kv.get({ ...o, key, ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}) }),
+    );
+    if (res.statusCode === 404) return { pair: undefined, index: consulIndex(res) };
+    // The package decoded the Value of the list's one entry in place.
+    const entry = (this.expectList<Record<string, unknown>>(res, action)[0] ?? {}) as Record<string, unknown>;
+    if (typeof entry.Key !== 'string' || (entry.Value != null && typeof entry.Value !== 'string')) {
+      throw new ConsulRequestError(action, this.address, res.statusCode, `unexpected KV entry ${preview(entry)}`);
+    }
+    return {
+      pair: {
+        Key: entry.Key,
+        Value: (entry.Value as string | null | undefined) ?? null,
+        ModifyIndex: Number(entry.ModifyIndex) || 0,
+        LockIndex: Number(entry.LockIndex) || 0,
+        ...(typeof entry.Session === 'string' && entry.Session ? { Session: entry.Session } : {}),
+      },
+      index: consulIndex(res),
+    };
+  }
+
+  /**
+   * `PUT /kv/:key?acquire=<session>`: true when `session` now holds `key` (or already did), false
+   * when another session holds it or the key is in its lock-delay. Rejects with
+   * {@link ConsulRequestError} 500 "invalid session" when the session is gone.
+   */
+  async kvAcquire(key: string, value: string, session: string): Promise<boolean> {
+    const res = await this.call({ action: `acquire the KV key "${key}"` }, (o) =>
+      this.consul.kv.set({ ...o, key, value, acquire: session }),
+    );
+    return res.body === true || bodyText(res.body) === 'true';
+  }
+
+  /** `PUT /kv/:key?release=<session>`: true when the key was held by `session` and is now free. */
+  async kvRelease(key: string, value: string, session: string): Promise<boolean> {
+    const res = await this.call({ action: `release the KV key "${key}"` }, (o) =>
+      this.consul.kv.set({ ...o, key, value, release: session }),
+    );
+    return res.body === true || bodyText(res.body) === 'true';
+  }
+
+  /** Creates a session on the agent's node; resolves its id. */
+  async createSession(definition: SessionDefinition): Promise<string> {
+    const action = `create session "${definition.Name}"`;
+    const res = await this.call({ action }, (o) =>
+      this.consul.session.create({
+        ...o,
+        name: definition.Name,
+        ttl: definition.TTL,
+        lockdelay: definition.LockDelay,
+        behavior: definition.Behavior,
+        checks: definition.Checks,
+      }),
+    );
+    const id = (res.body as { ID?: unknown } | undefined)?.ID;
+    if (typeof id !== 'string' || !id) {
+      throw new ConsulRequestError(
+        action,
+        this.address,
+        res.statusCode,
+        `expected a session ID, got ${preview(res.body)}`,
+      );
+    }
+    return id;
+  }
+
+  /**
+   * Renews a TTL session. Resolves false when Consul no longer knows it (expired, invalidated by a
+   * check, destroyed): its locks are gone. `timeoutMs`: the renewal must not outlive the lease.
+   */
+  async renewSession(id: string, timeoutMs?: number): Promise<boolean> {
+    const res = await this.call({ action: `renew session "${id}"`, accept: [404], timeoutMs }, (o) =>
+      this.consul.session.renew({ ...o, id }),
+    );
+    return res.statusCode !== 404;
+  }
+
+  /** Destroys a session: Consul releases (or deletes, per its Behavior) every key it holds. */
+  async destroySession(id: string, timeoutMs?: number): Promise<void> {
+    await this.call({ action: `destroy session "${id}"`, timeoutMs }, (o) => this.consul.session.destroy({ ...o, id }));
+  }
+
+  /** Every session of the datacenter. */
+  async listSessions(): Promise<SessionInfo[]> {
+    const action = 'list sessions';
+    const res = await this.call({ action }, (o) => this.consul.session.list(o));
+    return this.expectList<SessionInfo>(res, action);
   }
 
   /** Known datacenters, nearest first: the first is the agent's own. */

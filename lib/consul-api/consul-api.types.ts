@@ -66,4 +66,43 @@ export interface KvEntry {
   Key: string;
   Value: string | null;
   ModifyIndex: number;
+  /** The session holding the key, if any. */
+  Session?: string;
+}
+
+/** `POST /v1/session/create` as this library sends it. */
+export interface SessionDefinition {
+  Name: string;
+  /** Go duration, "10s".."86400s". */
+  TTL: string;
+  /** Go duration, "0s".."60s". */
+  LockDelay: string;
+  Behavior: 'release' | 'delete';
+  /** Health checks of the agent's node the session depends on (`serfHealth` must be listed explicitly). */
+  Checks: string[];
+}
+
+/** One session of `GET /v1/session/list` / `info` (fields we read). */
+export interface SessionInfo {
+  ID: string;
+  Name?: string;
+  Node?: string;
+  TTL?: string;
+  Behavior?: string;
+  /** Consul 1.8 lists the Checks a session was created with here. */
+  NodeChecks?: string[] | null;
+  ServiceChecks?: unknown[] | null;
+  LockDelay?: number;
+}
+
+/** One KV key with its lock state (`GET /v1/kv/:key`, value decoded). */
+export interface KvPair {
+  Key: string;
+  Value: string | null;
+  /** Raft index of the key's last write: strictly increases across writes, never reused. */
+  ModifyIndex: number;
+  /** How many times a session acquired the key (resets if the key is deleted). */
+  LockIndex: number;
+  /** The session holding the key, if any. */
+  Session?: string;
 }

@@ -44,8 +44,27 @@ export interface ConsulCalls {
     ): Promise<unknown>;
   };
   kv: {
-    set(options: CallOptions & { key: string; value: string; cas?: number }): Promise<unknown>;
+    /** One key (not `recurse`): the package decodes its Value from base64 in place. */
+    get(options: CallOptions & { key: string; index?: string; wait?: string }): Promise<unknown>;
+    set(
+      options: CallOptions & { key: string; value: string; cas?: number; acquire?: string; release?: string },
+    ): Promise<unknown>;
     del(options: CallOptions & { key: string }): Promise<unknown>;
+  };
+  session: {
+    create(
+      options: CallOptions & {
+        name?: string;
+        ttl?: string;
+        lockdelay?: string;
+        behavior?: 'release' | 'delete';
+        checks?: string[];
+      },
+    ): Promise<unknown>;
+    renew(options: CallOptions & { id: string }): Promise<unknown>;
+    destroy(options: CallOptions & { id: string }): Promise<unknown>;
+    info(options: CallOptions & { id: string }): Promise<unknown>;
+    list(options: CallOptions): Promise<unknown>;
   };
   agent: {
     service: {

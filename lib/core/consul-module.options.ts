@@ -3,6 +3,7 @@ import {
   type ResolvedConfigOptions,
   resolveConfigOptions,
 } from '../config/consul-config.options.js';
+import { type ConsulLocksOptions, resolveLocksOptions } from '../locks/locks.options.js';
 import { type ConsulAddressOptions, resolveAddressOptions } from '../options/address.options.js';
 import {
   type ConsulConnectionOptions,
@@ -35,6 +36,8 @@ export interface ConsulModuleOptions {
   discovery?: ConsulDiscoveryOptions;
   /** Configuration from Consul KV (`ConsulConfigService`). Off unless set. */
   config?: ConsulConfigOptions;
+  /** Locks, leader election and semaphores on Consul sessions. Nothing is sent to Consul until they are used. */
+  locks?: ConsulLocksOptions;
 }
 
 /** Options of the standalone `ConsulConfigModule` (and `consulConfigLoader()`): configuration, no registration. */
@@ -53,6 +56,7 @@ const MODULE_KEYS: SectionKeys<ConsulModuleOptions> = {
   health: true,
   discovery: true,
   config: true,
+  locks: true,
 };
 const CONFIG_MODULE_KEYS: SectionKeys<ConsulConfigModuleOptions> = { consul: true, config: true, discovery: true };
 
@@ -73,6 +77,7 @@ export function resolveConsulOptions(raw: ConsulModuleOptions) {
     health: resolveHealthOptions(v, options.health),
     discovery: resolveDiscoveryOptions(v, options.discovery, consul.host),
     config: resolveConfigOptions(v, options.config, service?.name),
+    locks: resolveLocksOptions(v, options.locks, service?.name),
   };
   v.throwIfAny('ConsulModule');
   return resolved;

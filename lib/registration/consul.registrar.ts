@@ -25,7 +25,7 @@ import { awaitInstanceEndpoint, currentInstanceEndpoint, type EndpointContext } 
 import { KeepAlive } from './keep-alive.js';
 import { acceptsConnections } from './port-waiter.js';
 import { RegistrationStateMachine } from './registration-state.js';
-import { buildServiceDefinition, type InstanceEndpoint } from './service-definition.js';
+import { buildServiceDefinition, checkIdOf, type InstanceEndpoint } from './service-definition.js';
 import { leaveConsul } from './shutdown.js';
 import { checkStatusOf } from './ttl-heartbeat.js';
 
@@ -61,6 +61,16 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   /** The registered instance id, once the app's port is known. */
   get instanceId(): string | undefined {
     return this.endpoint?.id;
+  }
+
+  /** The id of this instance's health check in Consul, once registered with one (sessions tie locks to it). */
+  get checkId(): string | undefined {
+    return this.endpoint && this.endpoint.checkType !== 'none' ? checkIdOf(this.endpoint.id) : undefined;
+  }
+
+  /** The registered address and port, once known. */
+  get instanceAddress(): string | undefined {
+    return this.endpoint && hostPort(this.endpoint.address, this.endpoint.port);
   }
 
   /** Whether Consul has (as far as we last saw) this instance registered. */

@@ -19,6 +19,8 @@ describe('npm run sample -- --check (real Consul agent started by the script)', 
     expect(stdout).toContain('both user_service instances answered');
     expect(stdout).toContain('the greeting followed the KV change');
     expect(stdout).toContain('DNS returns both user_service instances');
+    expect(stdout).toMatch(/@LeaderOnly: user-service-\S+ runs the job every second, the other instance skips it/);
+    expect(stdout).toMatch(/leader SIGKILLed: user-service-[12] took the job over in \d+ ms/);
     expect(stdout).toContain('every instance deregistered itself on shutdown');
     expect(stdout).toContain('Check passed.');
   }, 180_000); // above the script's own limit: building and three apps on two cores

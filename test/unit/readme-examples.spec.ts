@@ -14,12 +14,14 @@ import { NestFactory } from '@nestjs/core';
 import { type ClientGrpc, type ClientProxy, type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { MemoryHealthIndicator, TerminusModule } from '@nestjs/terminus';
 import { ConfigModule } from '@nestjs/config';
+import { Cron } from '@nestjs/schedule';
 import { readFileSync } from 'node:fs';
 import type { Observable } from 'rxjs';
 import {
   type ConfigChange, ConsulConfigModule, ConsulConfigService, consulConfigLoader, ConsulDiscoveryService,
   ConsulHealthIndicator, ConsulHealthService, ConsulHttpClient, ConsulModule, ConsulRegistrar, ConsulService,
   getConsulServiceToken, NoAvailableInstanceError, OnConsulConfigChange, type ServiceInstance, withGrpcHealth,
+  ConsulLeaderService, ConsulLockService, ConsulSemaphoreService, LeaderOnly, OnLeadershipGranted, OnLeadershipRevoked,
 } from '../lib/index.js';
 `;
 const READER_NAMES: Record<string, string> = {

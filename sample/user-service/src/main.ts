@@ -2,10 +2,12 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { ScheduleModule } from '@nestjs/schedule';
 import { createServer } from 'node:net';
 import { ConsulModule, withGrpcHealth } from 'nestjs-consul-kit';
 import { consulFromEnv } from '../../consul-address.js';
 import { USER_PROTO } from '../../proto-path.js';
+import { LeaderJob } from './leader-job.js';
 import { UsersController } from './users.controller.js';
 
 /** The tutorial's get_ip_port(), port half: let the OS pick a free port. */
@@ -29,9 +31,13 @@ const port = Number(process.env.PORT) || (await freePort());
       service: { name: 'user_service', port, tags: ['user'], check: { type: 'grpc', interval: '2s' } },
       address: { preferredNetworks: ['127.0.0.0/8'] },
       registration: { drainDelay: '1s' },
+      // LeaderJob's election: a killed leader's session ends when its gRPC check fails (2 s), then 1 s of lock-delay.
+      locks: { lockDelay: '1s' },
     }),
+    ScheduleModule.forRoot(),
   ],
   controllers: [UsersController],
+  providers: [LeaderJob],
 })
 class UserServiceModule {}
 

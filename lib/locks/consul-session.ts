@@ -1,0 +1,275 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { ConsulApi } from '../consul-api/consul-api.js';
+import { ConsulRequestError } from '../consul-api/consul-request.error.js';
+import { Backoff } from '../common/backoff.js';
+import { sleep } from '../common/sleep.js';
+import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
+import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
+import { formatDuration } from '../options/duration.js';
+import { ConsulRegistrar } from '../registration/consul.registrar.js';
+import { ConsulLockError } from './consul-lock.errors.js';
+
+/** A live Consul session of this app, as the locks see it. */
+export interface SessionLease {
+  readonly id: string;
+  /** Aborted when the session is, or may be, gone: invalidated, not renewed in time, or the app stops. */
+  readonly signal: AbortSignal;
+  /** Whether the session is still ours by our own clock (false from the step-down deadline on). */
+  readonly valid: boolean;
+}
+
+/** Something holding keys with the session, released before the session is destroyed on shutdown. */
+export interface SessionHolder {
+  release(): Promise<void>;
+}
+
+class Lease implements SessionLease {
+  readonly controller = new AbortController();
+  /** performance.now() after which we no longer count on the session (the step-down deadline). */
+  validUntil: number;
+  deadline?: NodeJS.Timeout;
+
+  constructor(
+    readonly id: string,
+    sentAt: number,
+    readonly stepDownAfterMs: number,
+  ) {
+    this.validUntil = sentAt + stepDownAfterMs;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get valid(): boolean {
+    return !this.controller.signal.aborted && performance.now() < this.validUntil;
+  }
+}
+
+/**
+ * The app's one Consul session, created on first use (never for an app that takes no lock),
+ * renewed every `locks.renewInterval`, and destroyed on shutdown after every lock is released
+ * (in `onModuleDestroy`, before the registrar deregisters in `beforeApplicationShutdown`).
+ *
+ * Step-down: the session is only counted on until `sent + TTL − margin`, where `sent` is when the
+ * last successful renewal (or the creation) was sent. Consul expires a session no sooner than TTL
+ * after it processed the renewal (it actually waits 2×TTL), which is after we sent it, and then
+ * still keeps the keys for the lock-delay: so a holder that cannot renew aborts its signal before
+ * anyone else can take its locks. The timing argument is in docs/locks.md.
+ */
+@Injectable()
+export class ConsulSessionManager implements OnModuleDestroy {
+  private readonly logger = new Logger(LOG_CONTEXT.locks);
+  private readonly lifetime = new AbortController();
+  private current?: Promise<Lease>;
+  private readonly holders = new Set<SessionHolder>();
+  private renewing?: Promise<void>;
+
+  constructor(
+    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly api: ConsulApi,
+    private readonly registrar: ConsulRegistrar,
+  ) {}
+
+  /** Ended when the app shuts down: waits and campaigns stop. */
+  get closing(): AbortSignal {
+    return this.lifetime.signal;
+  }
+
+  /** The live session, created if there is none (or the last one was lost). */
+  async session(signal?: AbortSignal): Promise<SessionLease> {
+    for (;;) {
+      this.throwIfClosing();
+      signal?.throwIfAborted();
+      const creating = (this.current ??= this.create().catch((error: unknown) => {
+        this.current = undefined;
+        throw error;
+      }));
+      const lease = await raceAbort(creating, signal);
+      if (lease.valid) return lease;
+      if (this.current === creating) this.current = undefined;
+    }
+  }
+
+  /** A lock holds keys with the session until it calls the returned function. */
+  hold(holder: SessionHolder): () => void {
+    this.holders.add(holder);
+    return () => this.holders.delete(holder);
+  }
+
+  /** Called by a lock that learned its session is gone (invalid session on acquire, key lost). */
+  invalidate(id: string, reason: string): void {
+    const lease = this.lastLease;
+    if (lease?.id === id) this.lose(lease, reason, false);
+  }
+
+  /** Locks released first (no lock-delay for the next holder), then the session destroyed. */
+  async onModuleDestroy(): Promise<void> {
+    this.lifetime.abort();
+    await Promise.allSettled([...this.holders].map((holder) => holder.release()));
+    this.holders.clear();
+    const lease = await this.current?.catch(() => undefined);
+    this.current = undefined;
+    if (!lease) return;
+    clearTimeout(lease.deadline);
+    lease.controller.abort(new ConsulLockError(lease.id, 'The app is shutting down'));
+    try {
+      await this.api.destroySession(lease.id);
+      this.logger.log(`Destroyed session ${lease.id}`);
+    } catch (error) {
+      this.logger.warn(
+        `Could not destroy session ${lease.id}: ${(error as Error).message}. Consul expires it within 2×${formatDuration(this.locks.sessionTtlMs)} (locks.sessionTtl).`,
+      );
+    }
+    await this.renewing;
+  }
+
+  private lastLease?: Lease;
+
+  private get locks() {
+    return this.options.locks;
+  }
+
+  private throwIfClosing(): void {
+    if (this.lifetime.signal.aborted) {
+      throw new ConsulLockError('', 'ConsulLockService: the app is shutting down; no new lock is taken');
+    }
+  }
+
+  private async create(): Promise<Lease> {
+    const checks = await this.checks();
+    const name = this.sessionName();
+    const backoff = new Backoff(200, 2_000);
+    for (;;) {
+      this.throwIfClosing();
+      const sentAt = performance.now();
+      try {
+        const id = await this.api.createSession({
+          Name: name,
+          TTL: formatDuration(this.locks.sessionTtlMs),
+          LockDelay: formatDuration(this.locks.lockDelayMs),
+          Behavior: 'release',
+          Checks: checks,
+        });
+        const lease = new Lease(id, sentAt, stepDownAfter(this.locks.sessionTtlMs));
+        this.lastLease = lease;
+        this.armDeadline(lease);
+        this.renewing = this.renewLoop(lease);
+        this.logger.log(
+          `Created session ${id} (TTL ${formatDuration(this.locks.sessionTtlMs)}, lock-delay ${formatDuration(this.locks.lockDelayMs)}, checks ${checks.join(', ')})`,
+        );
+        return lease;
+      } catch (error) {
+        if (error instanceof ConsulRequestError && error.forbidden) {
+          throw new ConsulLockError(
+            '',
+            `Consul refused to create a session for the locks: ${error.reason}`,
+            'give consul.token session:write on this node, e.g. session_prefix "" { policy = "write" } (see docs/locks.md)',
+          );
+        }
+        // A check that has not passed yet (just registered) makes Consul refuse the session: retry.
+        const critical = error instanceof ConsulRequestError && /critical state/i.test(error.reason);
+        if (!critical && !(error instanceof ConsulRequestError && error.unreachable)) throw error;
+        await sleep(backoff.next(), this.lifetime.signal);
+      }
+    }
+  }
+
+  /** `serfHealth`, and this app's own check once it is registered with one. */
+  private async checks(): Promise<string[]> {
+    const { service, registration } = this.options;
+    if (service && registration.enabled && !this.registrar.isRegistered) {
+      // The session must depend on the service check, which exists once the app is registered.
+      await raceAbort(this.registrar.whenRegistered(), this.lifetime.signal).catch(() => undefined);
+      this.throwIfClosing();
+    }
+    const check = this.registrar.checkId;
+    return check ? ['serfHealth', check] : ['serfHealth'];
+  }
+
+  private sessionName(): string {
+    const service = this.options.service?.name ?? 'nestjs-consul-kit';
+    const id = this.registrar.instanceId;
+    return id ? `${service} (${id})` : service;
+  }
+
+  private armDeadline(lease: Lease): void {
+    clearTimeout(lease.deadline);
+    lease.deadline = setTimeout(
+      () =>
+        this.lose(
+          lease,
+          `could not renew it for ${formatDuration(lease.stepDownAfterMs)}; stepping down before Consul may expire it (TTL ${formatDuration(this.locks.sessionTtlMs)})`,
+          true,
+        ),
+      Math.max(0, lease.validUntil - performance.now()),
+    );
+    lease.deadline.unref?.();
+  }
+
+  private async renewLoop(lease: Lease): Promise<void> {
+    let delay = this.locks.renewIntervalMs;
+    while (await sleep(delay, anySignal(this.lifetime.signal, lease.signal))) {
+      const sentAt = performance.now();
+      try {
+        // The renewal must not outlive the lease: an answer after the deadline changes nothing.
+        const timeoutMs = Math.max(500, Math.min(this.options.consul.timeoutMs, lease.validUntil - sentAt));
+        if (!(await this.api.renewSession(lease.id, timeoutMs))) {
+          this.lose(
+            lease,
+            'Consul no longer knows it (expired, destroyed, or a check it depends on went critical)',
+            false,
+          );
+          return;
+        }
+        if (lease.signal.aborted) return;
+        lease.validUntil = sentAt + lease.stepDownAfterMs;
+        this.armDeadline(lease);
+        delay = this.locks.renewIntervalMs;
+      } catch (error) {
+        this.logger.debug(`Could not renew session ${lease.id}: ${(error as Error).message}; retrying`);
+        // Retry soon, several times before the deadline.
+        delay = Math.min(1_000, Math.max(100, (lease.validUntil - performance.now()) / 4));
+      }
+    }
+  }
+
+  private lose(lease: Lease, reason: string, mayStillExist: boolean): void {
+    clearTimeout(lease.deadline);
+    if (lease.signal.aborted) return;
+    lease.controller.abort(new ConsulLockError(lease.id, `Session ${lease.id} lost: ${reason}`));
+    this.logger.warn(`Session ${lease.id} lost: ${reason}; its locks are released`);
+    if (this.lastLease === lease) this.current = undefined;
+    // Once we stepped down, the session is no use to us: let Consul free its keys now if it can hear us.
+    if (mayStillExist) void this.api.destroySession(lease.id, 2_000).catch(() => undefined);
+  }
+}
+
+/** Margin kept between our step-down and Consul's earliest expiry: timer lateness, clock rate drift. */
+export function stepDownAfter(ttlMs: number): number {
+  return ttlMs - Math.max(1_000, ttlMs / 10);
+}
+
+export function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal {
+  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+}
+
+/** `promise`, or a rejection with the signal's reason once `signal` aborts. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,292 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConsulAgent } from '../helpers/consul-agent.js';
+import { CountingTcpRelay } from '../helpers/counting-proxy.js';
+import { eventually } from '../helpers/eventually.js';
+import { report } from './report.js';
+
+const LEADER_APP = fileURLToPath(new URL('../fixtures/leader-app.mjs', import.meta.url));
+
+interface LeaderEvent {
+  event: 'started' | 'granted' | 'abort' | 'revoked' | 'act' | 'stale' | 'fence-error' | 'tick';
+  second?: number;
+  name: string;
+  t: number;
+  token?: number;
+  reason?: string;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+
+/** Every event of every contender, in arrival order, with the test's own kill times. */
+class Fleet {
+  readonly events: LeaderEvent[] = [];
+  readonly killedAt = new Map<string, number>();
+  private readonly children = new Map<string, ChildProcess>();
+  private serial = 0;
+
+  constructor(
+    private readonly agent: ConsulAgent,
+    private readonly prefix: string,
+  ) {}
+
+  /** A new contender, or `name` again (a restart: the same service id). */
+  start(consulPort = this.agent.httpPort, name = `contender-${++this.serial}`): string {
+    const child = spawn(
+      process.execPath,
+      [LEADER_APP, String(consulPort), String(this.agent.httpPort), name, this.prefix],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) if (line.startsWith('{')) this.events.push(JSON.parse(line) as LeaderEvent);
+    });
+    child.stderr!.on('data', () => undefined);
+    this.children.set(name, child);
+    return name;
+  }
+
+  async stop(name: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<number> {
+    const child = this.children.get(name)!;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const at = Date.now();
+    if (signal === 'SIGKILL') this.killedAt.set(name, at);
+    child.kill(signal);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(killer);
+    this.children.delete(name);
+    return at;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.children.keys()].map((name) => this.stop(name, 'SIGKILL')));
+  }
+
+  /** The instance that acted last, once one acted after `since`. */
+  actingAfter(since: number, except?: string): Promise<LeaderEvent> {
+    return eventually(() => this.events.find((e) => e.event === 'act' && e.t > since && e.name !== except), {
+      timeoutMs: 40_000,
+      intervalMs: 20,
+      what: 'a leader acting',
+    });
+  }
+
+  first(event: LeaderEvent['event'], name: string, since = 0): LeaderEvent | undefined {
+    return this.events.find((e) => e.event === event && e.name === name && e.t >= since);
+  }
+
+  /** Seconds of `@Cron('* * * * * *') @LeaderOnly` runs, from the first tick to the last. */
+  cronSeconds(): { seconds: number; ranOnce: number; missed: number; ranTwice: number } {
+    const perSecond = new Map<number, number>();
+    for (const tick of this.events.filter((e) => e.event === 'tick')) {
+      perSecond.set(tick.second!, (perSecond.get(tick.second!) ?? 0) + 1);
+    }
+    const seconds = Math.max(...perSecond.keys()) - Math.min(...perSecond.keys()) + 1;
+    const counts = [...perSecond.values()];
+    return {
+      seconds,
+      ranOnce: counts.filter((n) => n === 1).length,
+      missed: seconds - perSecond.size,
+      ranTwice: counts.filter((n) => n > 1).length,
+    };
+  }
+
+  /**
+   * Leaderships in grant order, each ending at its abort (or its process's SIGKILL): no two
+   * overlap, the fencing tokens strictly increase, and nobody acted with a stale token.
+   */
+  checkSafety(): { leaderships: number; minGapMs: number } {
+    const grants = this.events.filter((e) => e.event === 'granted').toSorted((a, b) => a.t - b.t);
+    const ends = grants.map((grant) => {
+      const abort = this.first('abort', grant.name, grant.t);
+      const killed = this.killedAt.get(grant.name);
+      return Math.min(abort?.t ?? Infinity, killed ?? Infinity);
+    });
+    let minGapMs = Infinity;
+    for (let i = 1; i < grants.length; i++) {
+      expect(grants[i].token!).toBeGreaterThan(grants[i - 1].token!);
+      const gap = grants[i].t - ends[i - 1];
+      expect(gap).toBeGreaterThanOrEqual(0);
+      minGapMs = Math.min(minGapMs, gap);
+    }
+    // Acts, in time order, never go back in token.
+    const acts = this.events.filter((e) => e.event === 'act').toSorted((a, b) => a.t - b.t);
+    for (let i = 1; i < acts.length; i++) expect(acts[i].token!).toBeGreaterThanOrEqual(acts[i - 1].token!);
+    expect(this.events.filter((e) => e.event === 'stale')).toEqual([]);
+    return { leaderships: grants.length, minGapMs };
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+}
+
+describe('Leader election across 3 processes (real Consul agent)', () => {
+  let agent: ConsulAgent;
+
+  beforeAll(async () => {
+    agent = await ConsulAgent.start();
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  it('fails over after SIGKILL of the leader within seconds, hands over on SIGTERM within 200 ms, never two leaders', async () => {
+    const fleet = new Fleet(agent, 'locks/rel-failover');
+    try {
+      for (let i = 0; i < 3; i++) fleet.start();
+      let leader = (await fleet.actingAfter(0)).name;
+      const failovers: number[] = [];
+      for (let kill = 0; kill < 4; kill++) {
+        const killedAt = await fleet.stop(leader, 'SIGKILL');
+        fleet.start();
+        const next = await fleet.actingAfter(killedAt, leader);
+        failovers.push(next.t - killedAt);
+        leader = next.name;
+      }
+      const handovers: number[] = [];
+      const grantHandovers: number[] = [];
+      for (let term = 0; term < 2; term++) {
+        // Every contender campaigning (a new process waits for its check to pass before its session).
+        await eventually(async () => ((await (await agent.api('/v1/session/list')).json()) as unknown[]).length === 3, {
+          what: '3 sessions',
+          timeoutMs: 15_000,
+        });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const stoppedAt = Date.now();
+        const stopping = fleet.stop(leader, 'SIGTERM');
+        const next = await fleet.actingAfter(stoppedAt, leader);
+        await stopping;
+        const released = fleet.first('abort', leader, stoppedAt)!;
+        handovers.push(next.t - released.t);
+        grantHandovers.push(fleet.first('granted', next.name, stoppedAt)!.t - released.t);
+        fleet.start();
+        leader = next.name;
+      }
+      const safety = fleet.checkSafety();
+      expect(fleet.cronSeconds().ranTwice).toBe(0);
+      report('leader failover (SIGKILL, 1s check interval, lock-delay 1s)', {
+        kills: failovers.length,
+        medianMs: median(failovers),
+        maxMs: Math.max(...failovers),
+        all: failovers.join(' '),
+      });
+      report('leader handover (SIGTERM)', {
+        medianMs: median(handovers),
+        maxMs: Math.max(...handovers),
+        grantedMaxMs: Math.max(...grantHandovers),
+      });
+      if (process.env.LEADER_EVENTS) writeFileSync(process.env.LEADER_EVENTS, JSON.stringify(fleet.events));
+      report('leader safety (failover run)', safety);
+      expect(Math.max(...failovers)).toBeLessThanOrEqual(3_000);
+      expect(Math.max(...handovers)).toBeLessThan(200);
+    } finally {
+      await fleet.stopAll();
+    }
+  }, 60_000);
+
+  it('a leader cut off from its agent aborts its signal before another is elected', async () => {
+    const fleet = new Fleet(agent, 'locks/rel-cut');
+    const line = await CountingTcpRelay.start(agent.httpPort);
+    try {
+      const cutOff = fleet.start(line.port);
+      await fleet.actingAfter(0);
+      expect(fleet.events.find((e) => e.event === 'act')!.name).toBe(cutOff);
+      fleet.start();
+      fleet.start();
+      await eventually(() => fleet.events.filter((e) => e.event === 'started').length === 3, { what: '3 started' });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const cutAt = Date.now();
+      await line.cut();
+      const next = await fleet.actingAfter(cutAt, cutOff);
+      const aborted = fleet.first('abort', cutOff, cutAt);
+      const granted = fleet.first('granted', next.name, cutAt)!;
+      expect(aborted).toBeDefined();
+      expect(aborted!.t).toBeLessThan(granted.t);
+      // It stopped acting when it stepped down.
+      const lastAct = fleet.events.filter((e) => e.event === 'act' && e.name === cutOff).at(-1)!;
+      expect(lastAct.t).toBeLessThanOrEqual(aborted!.t);
+      const safety = fleet.checkSafety();
+      report('leader cut off from its agent (TTL 10s)', {
+        abortAfterCutMs: aborted!.t - cutAt,
+        newLeaderAfterCutMs: granted.t - cutAt,
+        marginMs: granted.t - aborted!.t,
+        ...safety,
+      });
+    } finally {
+      await fleet.stopAll();
+      await line.stop();
+    }
+  }, 60_000);
+
+  it('@Cron every second with @LeaderOnly on 3 instances for 30 s, leader SIGKILLed at 12 s: each second ran at most once', async () => {
+    const fleet = new Fleet(agent, 'locks/rel-cron');
+    try {
+      for (let i = 0; i < 3; i++) fleet.start();
+      const leader = (await fleet.actingAfter(0)).name;
+      const from = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      const killedAt = await fleet.stop(leader, 'SIGKILL');
+      const next = await fleet.actingAfter(killedAt, leader);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, from + 30_000 - Date.now())));
+      const cron = fleet.cronSeconds();
+      report('@Cron every second with @LeaderOnly, 3 instances, 30 s, one SIGKILL', {
+        ...cron,
+        failoverMs: next.t - killedAt,
+      });
+      expect(cron.ranTwice).toBe(0);
+      // Only around the failover may seconds pass without a run.
+      expect(cron.missed).toBeLessThanOrEqual(3);
+      expect(cron.ranOnce).toBeGreaterThanOrEqual(cron.seconds - 3);
+      fleet.checkSafety();
+    } finally {
+      await fleet.stopAll();
+    }
+  }, 60_000);
+
+  it('no two leaders over 50 s while the leader is SIGKILLed, SIGTERMed or restarted about every 8 s', async () => {
+    const fleet = new Fleet(agent, 'locks/rel-chaos');
+    try {
+      for (let i = 0; i < 3; i++) fleet.start();
+      let leader = (await fleet.actingAfter(0)).name;
+      const until = Date.now() + 50_000;
+      const faults: string[] = [];
+      const gaps: number[] = [];
+      for (let round = 0; Date.now() < until - 8_000; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+        const fault = (['SIGKILL', 'SIGTERM', 'restart'] as const)[round % 3];
+        const at = await fleet.stop(leader, fault === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM');
+        // A restart brings the same instance (same service id) back at once; a kill or stop, a new one.
+        fleet.start(undefined, fault === 'restart' ? leader : undefined);
+        const next = await fleet.actingAfter(at, leader);
+        faults.push(fault);
+        gaps.push(next.t - at);
+        leader = next.name;
+      }
+      const safety = fleet.checkSafety();
+      report('no two leaders: leader SIGKILLed, SIGTERMed or restarted every ~8 s for 50 s', {
+        faults: faults.join(' '),
+        gapsMs: gaps.join(' '),
+        ...safety,
+        cronRanTwice: fleet.cronSeconds().ranTwice,
+      });
+      expect(faults.length).toBeGreaterThanOrEqual(4);
+      expect(fleet.cronSeconds().ranTwice).toBe(0);
+    } finally {
+      await fleet.stopAll();
+    }
+  }, 60_000);
+});
