@@ -9,6 +9,7 @@ import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulRegistrar } from '../registration/consul.registrar.js';
 import { ConsulLock, type ConsulLockOptions } from './consul-lock.js';
+import { releaseOnce } from './release-once.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import { anySignal, ConsulSessionManager, raceAbort, type SessionLease } from './consul-session.js';
 import { keyProblem } from './lock-key.js';
@@ -220,32 +221,21 @@ export class ConsulLockService {
     if (!pair || pair.Session !== lease.id) return undefined;
     const controller = new AbortController();
     const signal = anySignal(controller.signal, lease.signal);
-    let released: Promise<void> | undefined;
-    // `released` is set before the work starts: aborting the signal calls release() again
-    // (its abort listener), which must get this same promise, not start a second release.
-    const release = (): Promise<void> => {
-      if (released) return released;
-      let settle!: (done: Promise<void>) => void;
-      released = new Promise<void>((resolve) => (settle = resolve));
-      settle(
-        (async () => {
-          if (!controller.signal.aborted) controller.abort(new ConsulLockError(key, `Lock "${key}" released`));
-          if (!lease.signal.aborted) {
-            try {
-              await this.api.kvRelease(key, '', lease.id);
-            } catch (error) {
-              this.logger.warn(`Could not release lock "${key}": ${(error as Error).message}`);
-            }
-          }
-          // Only now may this app take the key again (the old release would free the new lock), and
-          // on shutdown the session is destroyed once every release is done: a session destroyed
-          // while it still holds the key would put the key in its lock-delay.
-          giveBack();
-          unhold();
-        })(),
-      );
-      return released;
-    };
+    const release = releaseOnce(async () => {
+      if (!controller.signal.aborted) controller.abort(new ConsulLockError(key, `Lock "${key}" released`));
+      if (!lease.signal.aborted) {
+        try {
+          await this.api.kvRelease(key, '', lease.id);
+        } catch (error) {
+          this.logger.warn(`Could not release lock "${key}": ${(error as Error).message}`);
+        }
+      }
+      // Only now may this app take the key again (the old release would free the new lock), and
+      // on shutdown the session is destroyed once every release is done: a session destroyed
+      // while it still holds the key would put the key in its lock-delay.
+      giveBack();
+      unhold();
+    });
     const unhold = this.sessions.hold({ release });
     const lock = new ConsulLock(key, pair.ModifyIndex, lease.id, signal, () => lease.valid, release);
     // If the lock ends any other way (session lost, key taken), the slot is free again.

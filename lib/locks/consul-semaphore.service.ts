@@ -6,6 +6,7 @@ import { Backoff } from '../common/backoff.js';
 import { sleep } from '../common/sleep.js';
 import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
+import { releaseOnce } from './release-once.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import { ConsulLockService } from './consul-lock.service.js';
 import { anySignal, ConsulSessionManager, raceAbort, type SessionLease } from './consul-session.js';
@@ -217,32 +218,20 @@ export class ConsulSemaphoreService {
   ): ConsulSemaphoreLease {
     const controller = new AbortController();
     const signal = anySignal(controller.signal, session.signal);
-    let released: Promise<void> | undefined;
-    // `released` is set before the work starts: aborting the signal calls release() again
-    // (its abort listener), which must get this same promise, not start a second release.
-    const release = (): Promise<void> => {
-      if (released) return released;
-      let settle!: (done: Promise<void>) => void;
-      released = new Promise<void>((resolve) => (settle = resolve));
-      settle(
-        (async () => {
-          if (!controller.signal.aborted)
-            controller.abort(new ConsulLockError(prefix, `Semaphore "${prefix}" released`));
-          if (!session.signal.aborted) {
-            try {
-              await this.removeHolder(prefix, lockKey, limit, session.id);
-              await this.api.kvDelete(contenderKey);
-            } catch (error) {
-              this.logger.warn(`Could not release semaphore "${prefix}": ${(error as Error).message}`);
-            }
-          }
-          // Only now may this app contend again: its old release must not delete its new contender key.
-          giveBack();
-          unhold();
-        })(),
-      );
-      return released;
-    };
+    const release = releaseOnce(async () => {
+      if (!controller.signal.aborted) controller.abort(new ConsulLockError(prefix, `Semaphore "${prefix}" released`));
+      if (!session.signal.aborted) {
+        try {
+          await this.removeHolder(prefix, lockKey, limit, session.id);
+          await this.api.kvDelete(contenderKey);
+        } catch (error) {
+          this.logger.warn(`Could not release semaphore "${prefix}": ${(error as Error).message}`);
+        }
+      }
+      // Only now may this app contend again: its old release must not delete its new contender key.
+      giveBack();
+      unhold();
+    });
     const unhold = this.sessions.hold({ release });
     signal.addEventListener('abort', () => void release(), { once: true });
     void this.monitor(prefix, lockKey, limit, session.id, signal, controller);
