@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { filter, pairwise, startWith, type Subscription } from 'rxjs';
+import { findDecoratedMethods } from '../common/decorated-methods.js';
 import { LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulLeaderService } from './consul-leader.service.js';
 import {
@@ -28,28 +29,29 @@ export class ConsulLeaderExplorer implements OnApplicationBootstrap, OnApplicati
 
   // Bootstrap, not init: the registrar (whose check the session depends on) starts then too.
   onApplicationBootstrap(): void {
-    for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
-      const instance = wrapper.instance as Record<string | symbol, unknown> | undefined;
-      if (!instance || typeof instance !== 'object') continue;
-      for (const method of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
-        const fn = instance[method] as () => unknown;
-        const only = this.reflector.get<string | undefined>(CONSUL_LEADER_ONLY, fn);
-        const granted = this.reflector.get<string | undefined>(CONSUL_LEADERSHIP_GRANTED, fn);
-        const revoked = this.reflector.get<string | undefined>(CONSUL_LEADERSHIP_REVOKED, fn);
-        if (only === undefined && granted === undefined && revoked === undefined) continue;
-        if (!wrapper.isDependencyTreeStatic()) {
-          this.logger.warn(
-            `Leadership decorators on ${wrapper.name}.${method} are ignored: the provider is request-scoped`,
-          );
-          continue;
-        }
-        if (only !== undefined) {
-          Object.defineProperty(instance, LEADERS, { value: this.leaders, configurable: true });
-          this.leaders.elect(only);
-        }
-        if (granted !== undefined) this.hook(instance, method, granted, true);
-        if (revoked !== undefined) this.hook(instance, method, revoked, false);
+    const read = (method: () => unknown) => {
+      const only = this.reflector.get<string | undefined>(CONSUL_LEADER_ONLY, method);
+      const granted = this.reflector.get<string | undefined>(CONSUL_LEADERSHIP_GRANTED, method);
+      const revoked = this.reflector.get<string | undefined>(CONSUL_LEADERSHIP_REVOKED, method);
+      return only === undefined && granted === undefined && revoked === undefined
+        ? undefined
+        : { only, granted, revoked };
+    };
+    const methods = findDecoratedMethods(
+      this.discovery,
+      this.scanner,
+      read,
+      this.logger,
+      (_, where) => `Leadership decorators on ${where} are ignored`,
+    );
+    for (const { instance, method, metadata } of methods) {
+      const { only, granted, revoked } = metadata;
+      if (only !== undefined) {
+        Object.defineProperty(instance, LEADERS, { value: this.leaders, configurable: true });
+        this.leaders.elect(only);
       }
+      if (granted !== undefined) this.hook(instance, method, granted, true);
+      if (revoked !== undefined) this.hook(instance, method, revoked, false);
     }
   }
 

@@ -11,7 +11,8 @@ import { ConsulRegistrar } from '../registration/consul.registrar.js';
 import { ConsulLock, type ConsulLockOptions } from './consul-lock.js';
 import { releaseOnce } from './release-once.js';
 import { ConsulLockError } from './consul-lock.errors.js';
-import { anySignal, ConsulSessionManager, raceAbort, type SessionLease } from './consul-session.js';
+import { anySignal, ConsulSessionManager, type SessionLease } from './consul-session.js';
+import { LocalSlots } from './local-slots.js';
 import { keyProblem } from './lock-key.js';
 
 /** @internal What the leader election adds to a lock request. */
@@ -38,8 +39,8 @@ export interface ConsulLockHolder {
 @Injectable()
 export class ConsulLockService {
   private readonly logger = new Logger(LOG_CONTEXT.locks);
-  /** Keys this app holds or is acquiring: Consul lets one session acquire a key twice, we do not. */
-  private readonly local = new Map<string, Promise<void>>();
+  /** Keys this app holds or is acquiring. */
+  private readonly local = new LocalSlots();
 
   constructor(
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
@@ -108,17 +109,8 @@ export class ConsulLockService {
   async take(key: string, options: TakeOptions): Promise<ConsulLock | undefined> {
     const stop = anySignal(this.sessions.closing, options.signal);
     // One acquisition of a key at a time in this app (the slot is ours until release or failure).
-    while (this.local.has(key)) {
-      if (!options.wait) return undefined;
-      await raceAbort(this.local.get(key)!, stop);
-    }
-    let freeSlot!: () => void;
-    const slot = new Promise<void>((resolve) => (freeSlot = resolve));
-    this.local.set(key, slot);
-    const giveBack = () => {
-      if (this.local.get(key) === slot) this.local.delete(key);
-      freeSlot();
-    };
+    const giveBack = await this.local.take(key, options.wait, stop);
+    if (!giveBack) return undefined;
     try {
       const lock = await this.acquireLoop(key, options, stop, giveBack);
       if (!lock) giveBack();

@@ -1,9 +1,11 @@
+import { SessionHold } from './session-hold.js';
+
 /**
  * A lock this app holds in Consul. Act on what it protects only while `signal` is not aborted, and
  * pass `fencingToken` to whatever you write if a paused holder must not overwrite a newer one
  * (see docs/locks.md).
  */
-export class ConsulLock {
+export class ConsulLock extends SessionHold {
   /** @internal */
   constructor(
     /** The full KV key. */
@@ -15,25 +17,12 @@ export class ConsulLock {
      * from an older holder.
      */
     readonly fencingToken: number,
-    /** The session holding the lock. */
-    readonly sessionId: string,
-    /** Aborted the moment the lock is, or may be, lost (released, session lost or not renewed in time, key taken). */
-    readonly signal: AbortSignal,
-    private readonly stillValid: () => boolean,
-    private readonly releaseFn: () => Promise<void>,
-  ) {}
-
-  /**
-   * Whether the lock is still held by our own clock: false once `signal` aborted, and also from the
-   * step-down deadline on even if the timer that aborts `signal` has not run yet (a blocked event loop).
-   */
-  get isHeld(): boolean {
-    return !this.signal.aborted && this.stillValid();
-  }
-
-  /** Releases the lock (the next waiter gets it without lock-delay). Never rejects; a second call does nothing. */
-  release(): Promise<void> {
-    return this.releaseFn();
+    sessionId: string,
+    signal: AbortSignal,
+    stillValid: () => boolean,
+    release: () => Promise<void>,
+  ) {
+    super(sessionId, signal, stillValid, release);
   }
 }
 

@@ -9,32 +9,24 @@ import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { releaseOnce } from './release-once.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import { ConsulLockService } from './consul-lock.service.js';
-import { anySignal, ConsulSessionManager, raceAbort, type SessionLease } from './consul-session.js';
+import { anySignal, ConsulSessionManager, type SessionLease } from './consul-session.js';
+import { LocalSlots } from './local-slots.js';
+import { SessionHold } from './session-hold.js';
 import { keyProblem } from './lock-key.js';
 
-/** One of the `limit` slots of a semaphore, held by this app. */
-export class ConsulSemaphoreLease {
+/** One of the `limit` slots of a semaphore, held by this app (its contender key is `<prefix>/<sessionId>`). */
+export class ConsulSemaphoreLease extends SessionHold {
   /** @internal */
   constructor(
     /** The semaphore's KV prefix. */
     readonly prefix: string,
     readonly limit: number,
-    /** The session holding the slot (its contender key is `<prefix>/<sessionId>`). */
-    readonly sessionId: string,
-    /** Aborted the moment the slot is, or may be, lost. */
-    readonly signal: AbortSignal,
-    private readonly stillValid: () => boolean,
-    private readonly releaseFn: () => Promise<void>,
-  ) {}
-
-  /** Whether the slot is still held by our own clock (see `ConsulLock.isHeld`). */
-  get isHeld(): boolean {
-    return !this.signal.aborted && this.stillValid();
-  }
-
-  /** Gives the slot back. Never rejects; a second call does nothing. */
-  release(): Promise<void> {
-    return this.releaseFn();
+    sessionId: string,
+    signal: AbortSignal,
+    stillValid: () => boolean,
+    release: () => Promise<void>,
+  ) {
+    super(sessionId, signal, stillValid, release);
   }
 }
 
@@ -53,7 +45,8 @@ interface SemaphoreState {
 @Injectable()
 export class ConsulSemaphoreService {
   private readonly logger = new Logger(LOG_CONTEXT.locks);
-  private readonly local = new Map<string, Promise<void>>();
+  /** Semaphores this app holds a slot of or is contending for. */
+  private readonly local = new LocalSlots();
 
   constructor(
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
@@ -91,17 +84,8 @@ export class ConsulSemaphoreService {
     }
     const prefix = `${this.options.locks.prefix}/semaphore/${name}`;
     const stop = anySignal(this.sessions.closing, signal);
-    while (this.local.has(prefix)) {
-      if (!wait) return undefined;
-      await raceAbort(this.local.get(prefix)!, stop);
-    }
-    let freeSlot!: () => void;
-    const slot = new Promise<void>((resolve) => (freeSlot = resolve));
-    this.local.set(prefix, slot);
-    const giveBack = () => {
-      if (this.local.get(prefix) === slot) this.local.delete(prefix);
-      freeSlot();
-    };
+    const giveBack = await this.local.take(prefix, wait, stop);
+    if (!giveBack) return undefined;
     try {
       const lease = await this.contend(prefix, limit, wait, stop, giveBack);
       if (!lease) giveBack();
