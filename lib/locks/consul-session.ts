@@ -8,6 +8,7 @@ import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { formatDuration } from '../options/duration.js';
 import { ConsulRegistrar } from '../registration/consul.registrar.js';
 import { ConsulLockError } from './consul-lock.errors.js';
+import { LivenessCheck } from './liveness-check.js';
 
 /** A live Consul session of this app, as the locks see it. */
 export interface SessionLease {
@@ -25,20 +26,26 @@ export interface SessionHolder {
 
 class Lease implements SessionLease {
   readonly controller = new AbortController();
-  /** performance.now() after which we no longer count on the session (the step-down deadline). */
-  validUntil: number;
+  /** performance.now() after which we no longer count on the session's TTL (its step-down deadline). */
+  sessionValidUntil: number;
   deadline?: NodeJS.Timeout;
 
   constructor(
     readonly id: string,
     sentAt: number,
     readonly stepDownAfterMs: number,
+    readonly liveness?: LivenessCheck,
   ) {
-    this.validUntil = sentAt + stepDownAfterMs;
+    this.sessionValidUntil = sentAt + stepDownAfterMs;
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  /** The step-down deadline: the session's TTL, or the liveness check it depends on, whichever ends first. */
+  get validUntil(): number {
+    return Math.min(this.sessionValidUntil, this.liveness?.validUntil ?? Infinity);
   }
 
   get valid(): boolean {
@@ -49,13 +56,16 @@ class Lease implements SessionLease {
 /**
  * The app's one Consul session, created on first use (never for an app that takes no lock),
  * renewed every `locks.renewInterval`, and destroyed on shutdown after every lock is released
- * (in `onModuleDestroy`, before the registrar deregisters in `beforeApplicationShutdown`).
+ * (in `onModuleDestroy`, before the registrar deregisters in `beforeApplicationShutdown`). A
+ * registered app ties it to a {@link LivenessCheck} too, so a crash frees its locks within seconds.
  *
  * Step-down: the session is only counted on until `sent + TTL − margin`, where `sent` is when the
- * last successful renewal (or the creation) was sent. Consul expires a session no sooner than TTL
- * after it processed the renewal (it actually waits 2×TTL), which is after we sent it, and then
- * still keeps the keys for the lock-delay: so a holder that cannot renew aborts its signal before
- * anyone else can take its locks. The timing argument is in docs/locks.md.
+ * last successful renewal (or the creation) was sent, and, with the liveness check, until
+ * `sent + check TTL − TTL/4` from its last confirmed pass. Consul ends a session no sooner than
+ * TTL after it processed the renewal (it actually waits 2×TTL), or than the check's TTL after the
+ * pass, both after we sent them, and then still keeps the keys for the lock-delay: so a holder that
+ * cannot reach Consul aborts its signal before anyone else can take its locks. The timing argument
+ * is in docs/locks.md.
  */
 @Injectable()
 export class ConsulSessionManager implements OnModuleDestroy {
@@ -64,6 +74,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
   private current?: Promise<Lease>;
   private readonly holders = new Set<SessionHolder>();
   private renewing?: Promise<void>;
+  private liveness?: LivenessCheck;
 
   constructor(
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
@@ -110,7 +121,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
     this.holders.clear();
     const lease = await this.current?.catch(() => undefined);
     this.current = undefined;
-    if (!lease) return;
+    if (!lease) return void (await this.liveness?.stop());
     clearTimeout(lease.deadline);
     lease.controller.abort(new ConsulLockError(lease.id, 'The app is shutting down'));
     try {
@@ -121,7 +132,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
         `Could not destroy session ${lease.id}: ${(error as Error).message}. Consul expires it within 2×${formatDuration(this.locks.sessionTtlMs)} (locks.sessionTtl).`,
       );
     }
-    await this.renewing;
+    await Promise.all([this.renewing, this.liveness?.stop()]);
   }
 
   private lastLease?: Lease;
@@ -137,13 +148,13 @@ export class ConsulSessionManager implements OnModuleDestroy {
   }
 
   private async create(): Promise<Lease> {
-    const checks = await this.checks();
     const name = this.sessionName();
     const backoff = new Backoff(200, 2_000);
     for (;;) {
       this.throwIfClosing();
-      const sentAt = performance.now();
       try {
+        const checks = await this.checks();
+        const sentAt = performance.now();
         const id = await this.api.createSession({
           Name: name,
           TTL: formatDuration(this.locks.sessionTtlMs),
@@ -151,7 +162,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
           Behavior: 'release',
           Checks: checks,
         });
-        const lease = new Lease(id, sentAt, stepDownAfter(this.locks.sessionTtlMs));
+        const lease = new Lease(id, sentAt, stepDownAfter(this.locks.sessionTtlMs), this.liveness);
         this.lastLease = lease;
         this.armDeadline(lease);
         this.renewing = this.renewLoop(lease);
@@ -175,7 +186,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
     }
   }
 
-  /** `serfHealth`, and this app's own check once it is registered with one. */
+  /** `serfHealth`, and this app's own check and liveness check once it is registered. */
   private async checks(): Promise<string[]> {
     const { service, registration } = this.options;
     if (service && registration.enabled && !this.registrar.isRegistered) {
@@ -183,8 +194,29 @@ export class ConsulSessionManager implements OnModuleDestroy {
       await raceAbort(this.registrar.whenRegistered(), this.lifetime.signal).catch(() => undefined);
       this.throwIfClosing();
     }
+    const checks = ['serfHealth'];
     const check = this.registrar.checkId;
-    return check ? ['serfHealth', check] : ['serfHealth'];
+    if (check) checks.push(check);
+    const liveness = this.livenessCheck();
+    if (liveness) {
+      await liveness.start();
+      // A session that would step down at once is no use: wait until the agent confirms a pass again.
+      while (!liveness.fresh) await raceAbort(liveness.nextPass(), this.lifetime.signal);
+      checks.push(liveness.id);
+    }
+    return checks;
+  }
+
+  /** The liveness check, for a registered instance unless `locks.livenessTtl` is false. */
+  private livenessCheck(): LivenessCheck | undefined {
+    const instanceId = this.registrar.isRegistered ? this.registrar.instanceId : undefined;
+    if (this.liveness || !instanceId || this.locks.livenessTtlMs === undefined) return this.liveness;
+    this.liveness = new LivenessCheck(this.api, this.registrar, instanceId, this.locks.livenessTtlMs, this.logger);
+    this.liveness.onPass(() => {
+      const lease = this.lastLease;
+      if (lease && !lease.signal.aborted) this.armDeadline(lease);
+    });
+    return this.liveness;
   }
 
   private sessionName(): string {
@@ -196,15 +228,19 @@ export class ConsulSessionManager implements OnModuleDestroy {
   private armDeadline(lease: Lease): void {
     clearTimeout(lease.deadline);
     lease.deadline = setTimeout(
-      () =>
-        this.lose(
-          lease,
-          `could not renew it for ${formatDuration(lease.stepDownAfterMs)}; stepping down before Consul may expire it (TTL ${formatDuration(this.locks.sessionTtlMs)})`,
-          true,
-        ),
+      () => this.lose(lease, this.stepDownReason(lease), true),
       Math.max(0, lease.validUntil - performance.now()),
     );
     lease.deadline.unref?.();
+  }
+
+  private stepDownReason(lease: Lease): string {
+    const consulMayEndIt = 'stepping down before Consul may end the session';
+    if (lease.liveness && lease.liveness.validUntil < lease.sessionValidUntil) {
+      const ttl = formatDuration(this.locks.livenessTtlMs!);
+      return `could not pass its liveness check ${lease.liveness.id} for ${formatDuration(this.locks.livenessTtlMs! - lease.liveness.marginMs)}; ${consulMayEndIt} (check TTL ${ttl}, locks.livenessTtl)`;
+    }
+    return `could not renew it for ${formatDuration(lease.stepDownAfterMs)}; ${consulMayEndIt} (TTL ${formatDuration(this.locks.sessionTtlMs)})`;
   }
 
   private async renewLoop(lease: Lease): Promise<void> {
@@ -213,7 +249,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
       const sentAt = performance.now();
       try {
         // The renewal must not outlive the lease: an answer after the deadline changes nothing.
-        const timeoutMs = Math.max(500, Math.min(this.options.consul.timeoutMs, lease.validUntil - sentAt));
+        const timeoutMs = Math.max(500, Math.min(this.options.consul.timeoutMs, lease.sessionValidUntil - sentAt));
         if (!(await this.api.renewSession(lease.id, timeoutMs))) {
           this.lose(
             lease,
@@ -223,13 +259,13 @@ export class ConsulSessionManager implements OnModuleDestroy {
           return;
         }
         if (lease.signal.aborted) return;
-        lease.validUntil = sentAt + lease.stepDownAfterMs;
+        lease.sessionValidUntil = sentAt + lease.stepDownAfterMs;
         this.armDeadline(lease);
         delay = this.locks.renewIntervalMs;
       } catch (error) {
         this.logger.debug(`Could not renew session ${lease.id}: ${(error as Error).message}; retrying`);
         // Retry soon, several times before the deadline.
-        delay = Math.min(1_000, Math.max(100, (lease.validUntil - performance.now()) / 4));
+        delay = Math.min(1_000, Math.max(100, (lease.sessionValidUntil - performance.now()) / 4));
       }
     }
   }

@@ -20,11 +20,21 @@ export interface ConsulLocksOptions {
   renewInterval?: string;
   /**
    * After a session is invalidated (crash, check critical), Consul lets nobody take its locks for
-   * this long, 0s to 60s: time for a holder that is still running to hear it lost them. Consul's
-   * default is 15s; ours is short so that failover stays within seconds (see docs/locks.md).
-   * @default "1s"
+   * this long, 0s to 60s: time for a holder that is still running to hear it lost them (its key watch
+   * hears it within milliseconds). Consul's default is 15s; ours is short so that failover stays
+   * under 3 s (liveness TTL 2s + 500ms; see docs/locks.md).
+   * @default "500ms"
    */
   lockDelay?: string;
+  /**
+   * TTL of the liveness check a registered app attaches to its instance when it first takes a lock,
+   * passes every TTL/4 and ties its session to, 1s to 60s: a crashed holder's locks are freed this
+   * long after its last pass (plus the lock-delay), not after the next run of the service check or the
+   * session TTL. A holder that cannot pass it steps down at 3/4 of it. `false`: no liveness check (a
+   * crash then frees the locks when the service check fails, or after the session TTL).
+   * @default "2s"
+   */
+  livenessTtl?: string | false;
   /** Longest single blocking read while waiting for a lock, up to Consul's 10m. @default "5m" */
   wait?: string;
 }
@@ -34,12 +44,15 @@ const LOCKS_KEYS: SectionKeys<ConsulLocksOptions> = {
   sessionTtl: true,
   renewInterval: true,
   lockDelay: true,
+  livenessTtl: true,
   wait: true,
 };
 
 const MIN_TTL_MS = 10_000;
 const MAX_TTL_MS = 86_400_000;
 const MAX_LOCK_DELAY_MS = 60_000;
+const MIN_LIVENESS_TTL_MS = 1_000;
+const MAX_LIVENESS_TTL_MS = 60_000;
 
 /** `locks`. `serviceName`: the default prefix's last segment. */
 export function resolveLocksOptions(parent: Validator, raw: unknown, serviceName: string | undefined) {
@@ -69,14 +82,26 @@ export function resolveLocksOptions(parent: Validator, raw: unknown, serviceName
     );
     renewIntervalMs = sessionTtlMs / 2;
   }
-  let lockDelayMs = v.duration(locks.lockDelay, 'lockDelay', '1s');
+  let lockDelayMs = v.duration(locks.lockDelay, 'lockDelay', '500ms');
   if (lockDelayMs < 0 || lockDelayMs > MAX_LOCK_DELAY_MS) {
     v.fail('lockDelay', `${describe(locks.lockDelay)} is outside Consul's range of 0s to 60s`);
-    lockDelayMs = 1_000;
+    lockDelayMs = 500;
+  }
+  let livenessTtlMs: number | undefined;
+  if (locks.livenessTtl !== false) {
+    livenessTtlMs = v.duration(locks.livenessTtl, 'livenessTtl', '2s', { positive: true });
+    if (livenessTtlMs < MIN_LIVENESS_TTL_MS || livenessTtlMs > MAX_LIVENESS_TTL_MS) {
+      v.fail(
+        'livenessTtl',
+        `${describe(locks.livenessTtl)} is outside 1s to 60s`,
+        'use a duration like "2s", or false for no liveness check',
+      );
+      livenessTtlMs = 2_000;
+    }
   }
   const waitMs = v.duration(locks.wait, 'wait', '5m', { positive: true });
   if (waitMs > 600_000) v.fail('wait', `${describe(locks.wait)} is longer than Consul's maximum of 10m`);
-  return { prefix, sessionTtlMs, renewIntervalMs, lockDelayMs, waitMs: Math.min(waitMs, 600_000) };
+  return { prefix, sessionTtlMs, renewIntervalMs, lockDelayMs, livenessTtlMs, waitMs: Math.min(waitMs, 600_000) };
 }
 
 export type ResolvedLocksOptions = ReturnType<typeof resolveLocksOptions>;

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ConsulApi } from '../consul-api/consul-api.js';
-import type { CheckStatus } from '../consul-api/consul-api.types.js';
+import type { AgentCheckDefinition, CheckStatus } from '../consul-api/consul-api.types.js';
 import { ConsulRequestError, isUnreachable } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { hostPort } from '../common/host-port.js';
@@ -49,6 +49,8 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   private keepAlive?: KeepAlive;
   /** The running attempt loop (first registration or re-registration); `deregister()` aborts it. */
   private attempts?: { loop: Promise<void>; cancel: AbortController };
+  /** Checks other parts of the module attached to the instance (the locks' liveness check), by id. */
+  private readonly attachedChecks = new Map<string, AgentCheckDefinition>();
 
   constructor(
     @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
@@ -81,6 +83,19 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   /** Resolves once the instance is registered (at once if it already is). */
   whenRegistered(): Promise<void> {
     return this.machine.whenRegistered();
+  }
+
+  /**
+   * Adds a check to this instance's registration, now (one re-registration, if it is registered) and
+   * in every later one: a re-registration replaces the agent's checks with the definition's, so a
+   * check registered on the side would be dropped by the next one. The agent keeps the status of
+   * checks it already has.
+   */
+  async attachCheck(check: AgentCheckDefinition & { CheckID: string }): Promise<void> {
+    this.attachedChecks.set(check.CheckID, check);
+    if (this.machine.isRegistered && this.endpoint) {
+      await this.client.registerService(this.definition(this.endpoint), { signal: this.lifetime.signal });
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -260,16 +275,22 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     const endpoint = this.endpoint!;
     const status = await this.initialStatus(endpoint, signal);
     if (signal.aborted) return;
-    const definition = buildServiceDefinition(this.service, endpoint, status);
-    await this.client.registerService(definition, { signal });
+    await this.client.registerService(this.definition(endpoint, status), { signal });
     const check =
       endpoint.checkType === 'none' ? 'no check' : [`${endpoint.checkType} check`, status].filter(Boolean).join(', ');
     if (!this.machine.to('registered', 'log', `Registered ${this.describe()} (${check})`)) return;
     this.startKeepAlive(() =>
-      this.client.registerService(definition, { signal: this.lifetime.signal }).catch((error: unknown) => {
-        this.logger.debug(`Could not sync the first check result of ${this.describe()}: ${(error as Error).message}`);
-      }),
+      // Built again: a check attached since then must not be dropped.
+      this.client
+        .registerService(this.definition(endpoint, status), { signal: this.lifetime.signal })
+        .catch((error: unknown) => {
+          this.logger.debug(`Could not sync the first check result of ${this.describe()}: ${(error as Error).message}`);
+        }),
     );
+  }
+
+  private definition(endpoint: InstanceEndpoint, status?: CheckStatus) {
+    return buildServiceDefinition(this.service, endpoint, status, [...this.attachedChecks.values()]);
   }
 
   /**

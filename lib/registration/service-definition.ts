@@ -25,12 +25,13 @@ export function checkIdOf(serviceId: string): string {
  * Builds the agent registration payload: service and check in one call, so it is never half-registered.
  * `status` is the check's status until Consul first runs it (after a random stagger of up to one interval):
  * what the registrar found the app to be, so a healthy instance is discoverable at once. Without it, Consul's
- * default: critical.
+ * default: critical. `attachedChecks`: checks other parts of the module added (the locks' liveness check).
  */
 export function buildServiceDefinition(
   service: ResolvedServiceOptions,
   endpoint: InstanceEndpoint,
   status?: CheckStatus,
+  attachedChecks: AgentCheckDefinition[] = [],
 ): AgentServiceRegistration {
   const check = buildCheck(service, endpoint, status);
   return {
@@ -42,7 +43,7 @@ export function buildServiceDefinition(
     Meta: service.meta,
     EnableTagOverride: service.enableTagOverride,
     ...(service.weights ? { Weights: { Passing: service.weights.passing, Warning: service.weights.warning } } : {}),
-    Checks: check ? [check] : [],
+    Checks: [...(check ? [check] : []), ...attachedChecks],
   };
 }
 

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { ConsulLockError, ConsulLockService, type ConsulModuleOptions, ConsulOptionsError } from '../../lib/index.js';
+import {
+  ConsulLockError,
+  ConsulLockService,
+  type ConsulModuleOptions,
+  ConsulOptionsError,
+  ConsulRegistrar,
+} from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import type { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
@@ -60,7 +66,7 @@ describe('ConsulLockService (real Consul agent)', () => {
     await lockB.release();
   });
 
-  it('withLock releases when fn throws; the session has TTL 10s, Behavior release, lock-delay 1s and serfHealth', async () => {
+  it('withLock releases when fn throws; the session has TTL 10s, Behavior release, lock-delay 500ms and serfHealth', async () => {
     const locks = (await app()).app.get(ConsulLockService);
     await expect(
       locks.withLock('boom', (signal) => {
@@ -73,7 +79,7 @@ describe('ConsulLockService (real Consul agent)', () => {
       TTL: '10s',
       Behavior: 'release',
       NodeChecks: ['serfHealth'],
-      LockDelay: 1_000_000_000,
+      LockDelay: 500_000_000,
     });
     const again = await locks.tryAcquire('boom');
     expect(again).toBeDefined();
@@ -85,7 +91,11 @@ describe('ConsulLockService (real Consul agent)', () => {
     const lock = await holder.app.get(ConsulLockService).acquire('handover');
     const [session] = await sessions(suite.agent);
     // Consul 1.8 lists the checks of a session created with `Checks` (as the package sends them) there.
-    expect(session.Checks ?? session.NodeChecks).toEqual(['serfHealth', expect.stringMatching(/^service:locker-/)]);
+    expect(session.Checks ?? session.NodeChecks).toEqual([
+      'serfHealth',
+      expect.stringMatching(/^service:locker-/),
+      expect.stringMatching(/^locks:locker-/),
+    ]);
     expect(session.Name).toMatch(/^locker \(locker-/);
 
     const otherApp = await app();
@@ -104,6 +114,34 @@ describe('ConsulLockService (real Consul agent)', () => {
     expect(text.indexOf('Destroyed session')).toBeLessThan(text.indexOf('Deregistered'));
   });
 
+  it('attaches a liveness check (TTL 2s) to the instance on the first lock, keeps it through re-registration, and loses the lock when it fails', async () => {
+    const holder = await app({ service: { name: 'alive' } });
+    const registrar = holder.app.get(ConsulRegistrar);
+    const checkId = `locks:${registrar.instanceId}`;
+    const agentChecks = async () =>
+      (await (await suite.agent.api('/v1/agent/checks')).json()) as Record<
+        string,
+        { Status: string; ServiceID: string }
+      >;
+    // No lock yet: no liveness check.
+    expect(Object.keys(await agentChecks())).not.toContain(checkId);
+
+    const lock = await holder.app.get(ConsulLockService).acquire('alive');
+    expect((await agentChecks())[checkId]).toMatchObject({ Status: 'passing', ServiceID: registrar.instanceId });
+    // Registering the instance again (as the registrar does after the first check ran, or when the
+    // agent forgot it) replaces its checks with the definition's: the liveness check is in it.
+    await registrar.register();
+    expect((await agentChecks())[checkId]).toMatchObject({ Status: 'passing' });
+    expect(lock.isHeld).toBe(true);
+
+    // The check going critical (as when the app stops passing it) ends the session at once.
+    await suite.agent.api(`/v1/agent/check/fail/${encodeURIComponent(checkId)}?note=test`, { method: 'PUT' });
+    await eventually(() => lock.signal.aborted, { intervalMs: 5, what: 'the lock aborted' });
+    expect((lock.signal.reason as Error).message).toMatch(/lost/);
+    // Consul ended the session itself (it is tied to the check), not only our view of the key.
+    expect((await sessions(suite.agent)).map((s) => s.ID)).not.toContain(lock.sessionId);
+  });
+
   it('a session Consul ends aborts the lock at once; acquire() then waits out the lock-delay with a new session', async () => {
     const locks = (await app()).app.get(ConsulLockService);
     const lock = await locks.acquire('invalidated');
@@ -119,9 +157,9 @@ describe('ConsulLockService (real Consul agent)', () => {
     const reacquiredAfter = performance.now() - destroyedAt;
     expect(again.sessionId).not.toBe(lock.sessionId);
     expect(again.fencingToken).toBeGreaterThan(lock.fencingToken);
-    // Consul's lock-delay (1s) after the session ended, honoured, then taken within a retry.
-    expect(reacquiredAfter).toBeGreaterThanOrEqual(900);
-    expect(reacquiredAfter).toBeLessThan(2_500);
+    // Consul's lock-delay (500ms) after the session ended, honoured, then taken within a retry.
+    expect(reacquiredAfter).toBeGreaterThanOrEqual(450);
+    expect(reacquiredAfter).toBeLessThan(2_000);
     await again.release();
   });
 

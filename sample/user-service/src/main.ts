@@ -31,8 +31,6 @@ const port = Number(process.env.PORT) || (await freePort());
       service: { name: 'user_service', port, tags: ['user'], check: { type: 'grpc', interval: '2s' } },
       address: { preferredNetworks: ['127.0.0.0/8'] },
       registration: { drainDelay: '1s' },
-      // LeaderJob's election: a killed leader's session ends when its gRPC check fails (2 s), then 1 s of lock-delay.
-      locks: { lockDelay: '1s' },
     }),
     ScheduleModule.forRoot(),
   ],
