@@ -211,7 +211,15 @@ export class ConsulSessionManager implements OnModuleDestroy {
   private livenessCheck(): LivenessCheck | undefined {
     const instanceId = this.registrar.isRegistered ? this.registrar.instanceId : undefined;
     if (this.liveness || !instanceId || this.locks.livenessTtlMs === undefined) return this.liveness;
-    this.liveness = new LivenessCheck(this.api, this.registrar, instanceId, this.locks.livenessTtlMs, this.logger);
+    const serviceName = this.options.service?.name ?? 'app';
+    this.liveness = new LivenessCheck(
+      this.api,
+      this.registrar,
+      serviceName,
+      instanceId,
+      this.locks.livenessTtlMs,
+      this.logger,
+    );
     this.liveness.onPass(() => {
       const lease = this.lastLease;
       if (lease && !lease.signal.aborted) this.armDeadline(lease);

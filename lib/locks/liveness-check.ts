@@ -22,6 +22,7 @@ export class LivenessCheck {
   constructor(
     private readonly api: ConsulApi,
     private readonly registrar: ConsulRegistrar,
+    private readonly serviceName: string,
     private readonly instanceId: string,
     private readonly ttlMs: number,
     private readonly logger: Logger,
@@ -83,7 +84,8 @@ export class LivenessCheck {
     const sentAt = performance.now();
     await this.registrar.attachCheck({
       CheckID: this.id,
-      Name: `Liveness of the locks' session (nestjs-consul-kit, passed every ${formatDuration(this.ttlMs / 4)})`,
+      Name: `${this.serviceName} liveness for locks`,
+      Notes: `Passed every ${formatDuration(this.ttlMs / 4)} by nestjs-consul-kit while the app uses locks; its session depends on it`,
       TTL: formatDuration(this.ttlMs),
       Status: 'passing',
     });

@@ -14,7 +14,10 @@ describe('npm run sample -- --check (real Consul agent started by the script)', 
     stop = run.stop;
     const { stdout, stderr, code } = await run.done;
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
-    expect(stdout).toMatch(/user_service +user-service-\S+ +127\.0\.0\.1:\d+ +\[user_service gRPC health: passing\]/);
+    // The leader job's instances carry the locks' liveness check too.
+    expect(stdout).toMatch(
+      /user_service +user-service-\S+ +127\.0\.0\.1:\d+ +\[(?=[^\]]*user_service liveness for locks: passing)[^\]]*user_service gRPC health: passing/,
+    );
     expect(stdout).toMatch(/"name":"Ada Lovelace","servedBy":"user-service-/);
     expect(stdout).toContain('both user_service instances answered');
     expect(stdout).toContain('the greeting followed the KV change');
