@@ -152,7 +152,9 @@ export class ConsulConfigService implements OnApplicationShutdown {
       {
         name: `KV prefix "${state.context.prefix}"`,
         ...settings,
-        equals: (a, b) => JSON.stringify(a) === JSON.stringify(b),
+        // Keys and values only: a lock taken on a key under the prefix changes its Session and
+        // ModifyIndex, not the configuration.
+        equals: (a, b) => JSON.stringify(a.map(content)) === JSON.stringify(b.map(content)),
         logger: this.logger,
         wake: this.client!.reachability.onReconnect,
         seed: { value: state.raw ? (JSON.parse(state.raw) as KvEntry[]) : [], index },
@@ -206,4 +208,8 @@ function bootFailureFix(error: unknown, context: ConfigContext): string {
   if (isUnreachable(error)) return `. Check consul.host and consul.port (is the agent running?), ${orBootWithout}`;
   if (error instanceof ConsulConfigParseError) return `. Fix the value in Consul KV, ${orBootWithout}`;
   return '';
+}
+
+function content(entry: KvEntry): [string, string | null] {
+  return [entry.Key, entry.Value];
 }

@@ -144,6 +144,31 @@ describe('KV configuration (real Consul agent)', () => {
     expect(greeter.seen[1]).toEqual({ path: 'db.host', previous: 'b', current: undefined });
   });
 
+  it('does not reload when a lock is taken on a key under the prefix (only its Session and ModifyIndex change)', async () => {
+    await put('user_api/greeting', 'hi');
+    const { app, logger } = await bootConfig(agent, { prefix, app: 'user_api', profiles: [] });
+    suite.apps.push({ app });
+    const session = (
+      (await (await agent.api('/v1/session/create', { method: 'PUT', body: '{}' })).json()) as {
+        ID: string;
+      }
+    ).ID;
+    try {
+      const acquired = await agent.api(`/v1/kv/${prefix}/user_api/greeting?acquire=${session}`, {
+        method: 'PUT',
+        body: 'hi',
+      });
+      expect((await acquired.text()).trim()).toBe('true');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(logger.text).not.toMatch(/reloaded/);
+      // The watch is alive: a real change reloads.
+      await put('user_api/greeting', 'hello');
+      await eventually(() => /reloaded/.test(logger.text), { what: 'the reload' });
+    } finally {
+      await agent.api(`/v1/session/destroy/${session}`, { method: 'PUT' });
+    }
+  });
+
   it('hands a @OnConsulConfigChange handler the new value when its key changes kind (a string becomes an object)', async () => {
     await put('user_api/db', 'a string');
     const { app, greeter } = await bootConfig(agent, { prefix, app: 'user_api', profiles: [] });
