@@ -59,3 +59,38 @@ export function table(title: string, header: string[], rows: string[][], notes: 
     '',
   ].join('\n');
 }
+
+/** Median, min and max of some numbers. */
+export function spread(values: readonly number[]): { median: number; min: number; max: number } {
+  const sorted = values.toSorted((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1] };
+}
+
+/**
+ * Runs two measurements in turns, `rounds` times each, after one warm-up run of each: the
+ * machine's drift (other processes, thermal, GC) then falls on both sides alike. The order
+ * swaps every round (A B, B A, A B…) so neither side always runs right after the other.
+ * Returns each side's results and the per-round ratios a/b.
+ */
+export async function interleave(
+  a: () => Promise<number>,
+  b: () => Promise<number>,
+  rounds: number,
+): Promise<{ a: number[]; b: number[]; ratios: number[] }> {
+  await a();
+  await b();
+  const result = { a: [] as number[], b: [] as number[], ratios: [] as number[] };
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      result.a.push(await a());
+      result.b.push(await b());
+    } else {
+      result.b.push(await b());
+      result.a.push(await a());
+    }
+    result.ratios.push(result.a[round] / result.b[round]);
+  }
+  return result;
+}
