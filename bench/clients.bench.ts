@@ -62,10 +62,13 @@ async function startUpstreams(): Promise<{ grpc: number[]; http: number[]; stop(
   };
 }
 
-/** 4 and 5. Each typed client against the same client stack over the same two instances, given statically. */
-export async function clientsBench(agent: ConsulAgent): Promise<string> {
+/** The calls of every side, over upstreams in a child process registered in `agent`; `close()` ends it all. */
+export async function startClientSides(agent: ConsulAgent) {
   const upstreams = await startUpstreams();
-  const closers: Array<() => unknown> = [];
+  const closers: Array<() => unknown> = [upstreams.stop];
+  const close = async () => {
+    for (const stop of closers.reverse()) await stop();
+  };
   try {
     for (const [i, port] of upstreams.grpc.entries()) {
       await registerTtl(agent, 'bench_grpc', `grpc-${i}`, port);
@@ -114,6 +117,21 @@ export async function clientsBench(agent: ConsulAgent): Promise<string> {
     };
     const httpCall = () => clients.http.get('/who');
 
+    return {
+      calls: { consulCall, consulOnceCall, nestCall, rawCall, httpCall, undiciCall },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** 4 and 5. Each typed client against the same client stack over the same two instances, given statically. */
+export async function clientsBench(agent: ConsulAgent): Promise<string> {
+  const { calls, close } = await startClientSides(agent);
+  const { consulCall, consulOnceCall, nestCall, rawCall, httpCall, undiciCall } = calls;
+  try {
     const grpcRate = (call: () => Promise<unknown>) => async () =>
       (await load(call, GRPC_CALLS, GRPC_CONCURRENCY)).perSecond;
     const httpRate = (call: () => Promise<unknown>) => async () =>
@@ -144,7 +162,12 @@ export async function clientsBench(agent: ConsulAgent): Promise<string> {
       const { median, min, max } = spread(values);
       return `${fmt(median, digits)}${unit} (${fmt(min, digits)}–${fmt(max, digits)})`;
     };
-    const percent = (values: number[]) => range(values.map((r) => 100 * r), 0, '%');
+    const percent = (values: number[]) =>
+      range(
+        values.map((r) => 100 * r),
+        0,
+        '%',
+      );
     return [
       `### 4. Typed clients vs the same stack with static addresses (2 instances in another process; ${ROUNDS} interleaved rounds)`,
       '',
@@ -160,7 +183,6 @@ export async function clientsBench(agent: ConsulAgent): Promise<string> {
       '',
     ].join('\n');
   } finally {
-    for (const close of closers.reverse()) await close();
-    upstreams.stop();
+    await close();
   }
 }

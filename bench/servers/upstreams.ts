@@ -19,10 +19,8 @@ const hello = grpc.loadPackageDefinition(loader.loadSync(protoPath)).hello as un
 function startGreeter(name: string): Promise<{ server: import('@grpc/grpc-js').Server; port: number }> {
   const server = new grpc.Server();
   server.addService(hello.Greeter.service, {
-    Hello: (
-      call: { request: { name: string } },
-      callback: (error: null, reply: { message: string }) => void,
-    ) => callback(null, { message: `${name}:${call.request.name}` }),
+    Hello: (call: { request: { name: string } }, callback: (error: null, reply: { message: string }) => void) =>
+      callback(null, { message: `${name}:${call.request.name}` }),
   });
   return new Promise((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>

@@ -4,6 +4,8 @@ import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/con
 import { instanceTarget, type ServiceInstance } from '../../discovery/service-instance.js';
 import { ConsulHttpResponseError, ConsulHttpTransportError } from './consul-http.errors.js';
 import { OutlierEjector } from './outlier-ejector.js';
+import { RequestDeadline } from './request-deadline.js';
+import { FollowedInstances } from '../followed-instances.js';
 
 export interface ConsulHttpClientOptions {
   /** Which instances to call (tags, dc, filter…). */
@@ -46,6 +48,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 export class ConsulHttpClient {
   private readonly ejector: OutlierEjector;
   private readonly pool: Agent;
+  private readonly instances: FollowedInstances;
+  private readonly scheme: 'http' | 'https';
 
   constructor(
     readonly service: string,
@@ -56,6 +60,8 @@ export class ConsulHttpClient {
     this.ejector = new OutlierEjector(options.outlier?.consecutiveFailures ?? 3, options.outlier?.cooldownMs ?? 10_000);
     const { tls, connections } = options;
     this.pool = new Agent({ connections, ...(tls ? { connect: { ...tls } } : {}) });
+    this.instances = new FollowedInstances(discovery, service, options.query);
+    this.scheme = options.scheme ?? 'http';
   }
 
   get<T = unknown>(path: string, request?: ConsulHttpRequest): Promise<T> {
@@ -78,8 +84,9 @@ export class ConsulHttpClient {
     return this.request<T>('DELETE', path, request);
   }
 
-  /** Closes this client's connections, after the requests in flight. */
+  /** Stops following the instances and closes this client's connections, after the requests in flight. */
   close(): Promise<void> {
+    this.instances.close();
     return this.pool.close();
   }
 
@@ -87,18 +94,21 @@ export class ConsulHttpClient {
   async request<T = unknown>(method: string, path: string, request: ConsulHttpRequest = {}): Promise<T> {
     const verb = method.toUpperCase();
     const maxAttempts = 1 + (IDEMPOTENT.has(verb) ? (this.options.retries ?? 1) : 0);
-    const failures: Array<{ instance: string; reason: string }> = [];
-    const tried = new Set<string>();
+    // Only a retry needs these: the first attempt of the usual request allocates neither.
+    let failures: Array<{ instance: string; reason: string }> | undefined;
+    let tried: Set<string> | undefined;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       // One lease per attempt, released when the attempt ends (its body read or dumped, or it failed).
-      const lease = await this.lease(tried);
+      // Instances already known: chosen synchronously, no await. Else wait for discovery's answer.
+      const lease = this.leaseNow(tried) ?? (await this.leaseLater(tried));
       const { instance } = lease;
-      tried.add(instance.id);
+      const deadline = new RequestDeadline(request.timeoutMs ?? this.options.timeoutMs ?? 5_000);
       try {
-        const response = await this.send(instance, verb, path, request);
+        const response = await this.send(instance, verb, path, request, deadline);
         if (response.statusCode === 503 && attempt < maxAttempts) {
           await response.body.dump(); // free the connection for the next request
-          failures.push({ instance: instanceTarget(instance), reason: 'HTTP 503' });
+          (failures ??= []).push({ instance: instanceTarget(instance), reason: 'HTTP 503' });
+          (tried ??= new Set()).add(instance.id);
           continue;
         }
         this.ejector.success(instance.id);
@@ -117,20 +127,33 @@ export class ConsulHttpClient {
       } catch (error) {
         if (error instanceof ConsulHttpResponseError) throw error;
         this.ejector.failure(instance.id);
-        failures.push({ instance: instanceTarget(instance), reason: transportReason(error) });
+        const reason = deadline.timedOut ? 'timed out' : transportReason(error);
+        (failures ??= []).push({ instance: instanceTarget(instance), reason });
+        (tried ??= new Set()).add(instance.id);
       } finally {
+        deadline.clear();
         lease.release();
       }
     }
-    throw new ConsulHttpTransportError(this.service, failures, verb, path);
+    throw new ConsulHttpTransportError(this.service, failures ?? [], verb, path);
+  }
+
+  /** A lease from the instances this client follows, or undefined while none are known. */
+  private leaseNow(tried: Set<string> | undefined): Lease | undefined {
+    const instances = this.instances.current;
+    return instances && this.leaseAmong(instances, tried);
+  }
+
+  /** A lease once discovery has an answer; rejects with NoAvailableInstanceError when there are no instances. */
+  private async leaseLater(tried: Set<string> | undefined): Promise<Lease> {
+    return this.leaseAmong(await this.discovery.getAvailableInstances(this.service, this.options.query), tried);
   }
 
   /** A lease on an instance not yet tried and not ejected; falls back to ejected ones rather than failing. */
-  private async lease(tried: Set<string>): Promise<Lease> {
-    const instances = await this.discovery.getAvailableInstances(this.service, this.options.query);
+  private leaseAmong(instances: readonly ServiceInstance[], tried: Set<string> | undefined): Lease {
     // The usual case (first attempt, nothing ejected) filters nothing: this runs per request.
-    if (tried.size === 0 && !this.ejector.anyEjected) return acquireLease(this.balancer, instances);
-    const fresh = instances.filter((i) => !tried.has(i.id));
+    if (!tried && !this.ejector.anyEjected) return acquireLease(this.balancer, instances);
+    const fresh = tried ? instances.filter((i) => !tried.has(i.id)) : instances;
     const pool = fresh.length > 0 ? fresh : instances;
     const healthy = pool.filter((i) => !this.ejector.isEjected(i.id));
     return acquireLease(this.balancer, healthy.length > 0 ? healthy : pool);
@@ -141,23 +164,28 @@ export class ConsulHttpClient {
     method: string,
     path: string,
     request: ConsulHttpRequest,
+    deadline: RequestDeadline,
   ): Promise<Dispatcher.ResponseData> {
-    const base = `${this.options.scheme ?? 'http'}://${instanceTarget(instance)}${path.startsWith('/') ? '' : '/'}${path}`;
+    const base = `${this.scheme}://${instanceTarget(instance)}${path.startsWith('/') ? '' : '/'}${path}`;
     const url = request.query
       ? `${base}${base.includes('?') ? '&' : '?'}${new URLSearchParams(Object.entries(request.query).map(([k, v]): [string, string] => [k, String(v)]))}`
       : base;
-    const headers: Record<string, string> = { ...this.options.headers, ...request.headers };
+    // The client's headers as they are, unless this request adds to them (undici does not change them).
+    let headers = this.options.headers;
     let body: string | undefined;
-    if (request.body !== undefined) {
-      body = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-      headers['content-type'] ??= typeof request.body === 'string' ? 'text/plain' : 'application/json';
+    if (request.headers || request.body !== undefined) {
+      headers = { ...this.options.headers, ...request.headers };
+      if (request.body !== undefined) {
+        body = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+        headers['content-type'] ??= typeof request.body === 'string' ? 'text/plain' : 'application/json';
+      }
     }
     return undiciRequest(url, {
       dispatcher: this.pool,
       method: method as Dispatcher.HttpMethod,
       headers,
       body,
-      signal: AbortSignal.timeout(request.timeoutMs ?? this.options.timeoutMs ?? 5_000),
+      signal: deadline,
     });
   }
 }
@@ -178,7 +206,6 @@ async function readBody(response: Dispatcher.ResponseData): Promise<unknown> {
 
 function transportReason(error: unknown): string {
   const err = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err?.name === 'TimeoutError') return 'timed out';
   // undici's own errors carry a code (ECONNREFUSED, UND_ERR_SOCKET…); TLS failures say why in the message.
   const code = err?.code ?? err?.cause?.code;
   const message = err?.cause?.message ?? err?.message;
