@@ -22,10 +22,15 @@ export async function rate(fn: () => unknown, ms: number): Promise<number> {
   return calls / ((ms + (now - end)) / 1000);
 }
 
-/** Runs `count` calls of `fn`, `concurrency` at a time; calls per second and latency percentiles (ms). */
+/**
+ * Runs `count` calls of `fn`, `concurrency` at a time; calls per second, latency percentiles (ms),
+ * and this process's CPU time per call (µs, user + system): steadier than calls per second on a
+ * machine shared with other work, since time spent waiting for a core is not counted.
+ */
 export async function load(fn: () => Promise<unknown>, count: number, concurrency: number) {
   const latencies: number[] = [];
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -37,7 +42,12 @@ export async function load(fn: () => Promise<unknown>, count: number, concurrenc
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { perSecond: latencies.length / seconds, ...summary(latencies) };
+  const used = process.cpuUsage(cpu);
+  return {
+    perSecond: latencies.length / seconds,
+    cpuPerCall: (used.user + used.system) / latencies.length,
+    ...summary(latencies),
+  };
 }
 
 export const fmt = (n: number, digits = 0) =>
@@ -72,16 +82,15 @@ export function spread(values: readonly number[]): { median: number; min: number
  * Runs two measurements in turns, `rounds` times each, after one warm-up run of each: the
  * machine's drift (other processes, thermal, GC) then falls on both sides alike. The order
  * swaps every round (A B, B A, A B…) so neither side always runs right after the other.
- * Returns each side's results and the per-round ratios a/b.
  */
-export async function interleave(
-  a: () => Promise<number>,
-  b: () => Promise<number>,
+export async function interleave<T>(
+  a: () => Promise<T>,
+  b: () => Promise<T>,
   rounds: number,
-): Promise<{ a: number[]; b: number[]; ratios: number[] }> {
+): Promise<{ a: T[]; b: T[] }> {
   await a();
   await b();
-  const result = { a: [] as number[], b: [] as number[], ratios: [] as number[] };
+  const result = { a: [] as T[], b: [] as T[] };
   for (let round = 0; round < rounds; round++) {
     if (round % 2 === 0) {
       result.a.push(await a());
@@ -90,7 +99,6 @@ export async function interleave(
       result.b.push(await b());
       result.a.push(await a());
     }
-    result.ratios.push(result.a[round] / result.b[round]);
   }
   return result;
 }

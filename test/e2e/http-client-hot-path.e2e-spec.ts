@@ -97,7 +97,7 @@ describe('ConsulHttpClient per-request path (real Consul agent behind a counting
     }
   });
 
-  it('ends an attempt at its timeout, waiting for headers or for the body, closes its connection, and says "timed out"', async () => {
+  it('ends an attempt that waits longer than its timeout for the headers or the body, closes its connection, and says which', async () => {
     // Two instances that take a request and never finish: one sends nothing, one stops mid-body.
     let closed = 0;
     const stall = (sendHeaders: boolean) =>
@@ -130,8 +130,11 @@ describe('ConsulHttpClient per-request path (real Consul agent behind a counting
       const error = await callers.stalled.get('/slow').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ConsulHttpTransportError);
       const { attempts } = error as ConsulHttpTransportError;
-      // Two attempts (retries: 1), each on another instance, each ended by its own deadline.
-      expect(attempts.map((a) => a.reason)).toEqual(['timed out', 'timed out']);
+      // Two attempts (retries: 1), each on another instance, each ended by the timeout of what it waited for.
+      expect(attempts.map((a) => a.reason).toSorted()).toEqual([
+        'timed out waiting for the response body',
+        'timed out waiting for the response headers',
+      ]);
       expect(new Set(attempts.map((a) => a.instance)).size).toBe(2);
       // The aborted attempts close their connections: the servers see both go.
       await eventually(() => closed === 2, { what: 'both connections closed by the client' });
