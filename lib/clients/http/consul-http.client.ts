@@ -46,8 +46,9 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /**
  * HTTP to a service discovered in Consul: a fresh instance choice per request, keep-alive
  * connections per instance in this client's own pool (closed with the client; TLS and client
- * certificates per client), retries of idempotent requests on another instance, per-request
- * timeouts, and passive outlier ejection.
+ * certificates per client), retries of idempotent requests on another instance, a timeout on
+ * each wait (connecting, headers, each pause in the body), and passive outlier ejection. Once
+ * the instances are known, a request picks one without awaiting anything.
  */
 export class ConsulHttpClient {
   private readonly ejector: OutlierEjector;
