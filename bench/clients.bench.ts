@@ -1,26 +1,33 @@
 import { Injectable, Module } from '@nestjs/common';
-import { type ClientGrpc, Transport } from '@nestjs/microservices';
+import { type ClientGrpc, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
+import { Agent, request } from 'undici';
 import { ConsulHttpClient, ConsulService, ConsulModule } from '../lib/index.js';
 import type { ConsulAgent } from '../test/helpers/consul-agent.js';
 import { type Greeter, HELLO_PROTO } from '../test/helpers/consul-microservice.js';
-import { startGreeter, whoAmI } from '../test/helpers/upstreams.js';
 import { registerTtl, startApp } from './context.js';
-import { fmt, load, table } from './stats.js';
+import { fmt, interleave, load, spread } from './stats.js';
 
 @Injectable()
 class Clients {
   constructor(
     @ConsulService('bench_grpc') readonly grpc: ClientGrpc,
+    @ConsulService('bench_grpc_once') readonly grpcOnce: ClientGrpc,
     @ConsulService('bench_http') readonly http: ConsulHttpClient,
   ) {}
 }
 
+const grpcOptions = { package: 'hello', protoPath: HELLO_PROTO };
+
 @Module({
   imports: [
     ConsulModule.forFeature([
-      { service: 'bench_grpc', transport: Transport.GRPC, options: { package: 'hello', protoPath: HELLO_PROTO } },
+      { service: 'bench_grpc', transport: Transport.GRPC, options: grpcOptions },
+      { service: 'bench_grpc_once', transport: Transport.GRPC, options: { ...grpcOptions, retry: { maxAttempts: 1 } } },
       { service: 'bench_http', transport: 'http' },
     ]),
   ],
@@ -30,106 +37,163 @@ class ClientsModule {}
 
 const require = createRequire(import.meta.url);
 
-/** 4 and 5. Calls through @ConsulService clients vs the plain alternatives, in the same run. */
-export async function clientsBench(agent: ConsulAgent): Promise<string> {
-  const greeters = await Promise.all([startGreeter('a'), startGreeter('b')]);
-  const webs = await Promise.all(
-    ['one', 'two'].map(async (name) => {
-      @Module({ controllers: [whoAmI(name)] })
-      class Web {}
-      const { NestFactory } = await import('@nestjs/core');
-      const app = await NestFactory.create(Web, { logger: false });
-      await app.listen(0, '127.0.0.1');
-      return { app, port: (app.getHttpServer().address() as { port: number }).port };
-    }),
+const ROUNDS = 5;
+const GRPC_CALLS = 8_000;
+const GRPC_CONCURRENCY = 50;
+const HTTP_CALLS = 16_000;
+const HTTP_CONCURRENCY = 20;
+
+/** The upstreams in a child process (bench/servers/upstreams.ts): their CPU is not the client's. */
+async function startUpstreams(): Promise<{ grpc: number[]; http: number[]; stop(): void }> {
+  const script = fileURLToPath(new URL('./servers/upstreams.js', import.meta.url));
+  const child = spawn(process.execPath, [script, HELLO_PROTO], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`the upstreams process exited (${code}) before it listened`))),
   );
-  for (const [i, g] of greeters.entries()) await registerTtl(agent, 'bench_grpc', `grpc-${i}`, g.port);
-  for (const [i, w] of webs.entries()) await registerTtl(agent, 'bench_http', `http-${i}`, w.port);
-  const app = await startApp(agent.httpPort, {}, [ClientsModule]);
-  const clients = app.get(Clients);
-  const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-  const loader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
-  const GreeterClient = (grpc.loadPackageDefinition(loader.loadSync(HELLO_PROTO)) as any).hello.Greeter;
-  const rawHello = (client: any) =>
-    new Promise((resolve, reject) =>
-      client.Hello({ name: 'x' }, (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))),
-    );
+  const first = new Promise<string>((resolve) => lines.once('line', resolve));
+  const ports = JSON.parse(await Promise.race([first, exited])) as { grpc: number[]; http: number[] };
+  lines.close();
+  return {
+    ...ports,
+    stop: () => {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+    },
+  };
+}
+
+/** The calls of every side, over upstreams in a child process registered in `agent`; `close()` ends it all. */
+export async function startClientSides(agent: ConsulAgent) {
+  const upstreams = await startUpstreams();
+  const closers: Array<() => unknown> = [upstreams.stop];
+  const close = async () => {
+    for (const stop of closers.toReversed()) await stop();
+  };
   try {
-    const viaConsul = clients.grpc.getService<Greeter>('Greeter');
-    const consulCall = () => firstValueFrom(viaConsul.hello({ name: 'x' }));
-    await load(consulCall, 500, 10); // warm-up: connections, JIT
-    const raw = new GreeterClient(`127.0.0.1:${greeters[0].port}`, grpc.credentials.createInsecure());
-    await load(() => rawHello(raw), 500, 10);
-    const grpcConsul = await load(consulCall, 10_000, 50);
-    const grpcRaw = await load(() => rawHello(raw), 10_000, 50);
-    const perCall = (options: Record<string, unknown>) => async () => {
-      const client = new GreeterClient(`127.0.0.1:${greeters[0].port}`, grpc.credentials.createInsecure(), options);
-      try {
-        return await rawHello(client);
-      } finally {
-        client.close();
-      }
-    };
-    // grpc-js shares connections between clients through a global subchannel pool: a "new client per call"
-    // then still reuses one connection. A local pool gives each client its own connection, as other stacks do.
-    const grpcPerCall = await load(perCall({}), 1_000, 50);
-    const grpcPerCallFresh = await load(perCall({ 'grpc.use_local_subchannel_pool': 1 }), 1_000, 50);
-    raw.close();
-    // Nest's own ClientGrpcProxy to a fixed address: the same Observable wrapping as ours, without Consul.
-    const { ClientProxyFactory } = await import('@nestjs/microservices');
-    const nestFixed = ClientProxyFactory.create({
+    for (const [i, port] of upstreams.grpc.entries()) {
+      await registerTtl(agent, 'bench_grpc', `grpc-${i}`, port);
+      await registerTtl(agent, 'bench_grpc_once', `grpc-once-${i}`, port);
+    }
+    for (const [i, port] of upstreams.http.entries()) await registerTtl(agent, 'bench_http', `http-${i}`, port);
+    const app = await startApp(agent.httpPort, {}, [ClientsModule]);
+    closers.push(() => app.close());
+    const clients = app.get(Clients);
+
+    // The floor: the same stacks, the same two instances, addresses given statically.
+    const staticTarget = `ipv4:${upstreams.grpc.map((port) => `127.0.0.1:${port}`).join(',')}`;
+    const roundRobin = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
+    const nestStatic = ClientProxyFactory.create({
       transport: Transport.GRPC,
-      options: { package: 'hello', protoPath: HELLO_PROTO, url: `127.0.0.1:${greeters[0].port}` },
+      options: { ...grpcOptions, url: staticTarget, channelOptions: roundRobin },
     }) as unknown as ClientGrpc & { close(): void };
-    const nestGreeter = nestFixed.getService<Greeter>('Greeter');
-    const nestCall = () => firstValueFrom(nestGreeter.hello({ name: 'x' }));
-    await load(nestCall, 500, 10);
-    const grpcNest = await load(nestCall, 10_000, 50);
-    nestFixed.close();
+    closers.push(() => nestStatic.close());
+    const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    const loader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
+    const { hello } = grpc.loadPackageDefinition(loader.loadSync(HELLO_PROTO)) as unknown as {
+      hello: { Greeter: typeof import('@grpc/grpc-js').Client };
+    };
+    const raw = new hello.Greeter(staticTarget, grpc.credentials.createInsecure(), roundRobin) as unknown as {
+      Hello(request: { name: string }, done: (error: unknown, reply: unknown) => void): void;
+      close(): void;
+    };
+    closers.push(() => raw.close());
 
+    const unary = (greeter: Greeter) => () => firstValueFrom(greeter.hello({ name: 'x' }));
+    const consulCall = unary(clients.grpc.getService<Greeter>('Greeter'));
+    const consulOnceCall = unary(clients.grpcOnce.getService<Greeter>('Greeter'));
+    const nestCall = unary(nestStatic.getService<Greeter>('Greeter'));
+    const rawCall = () =>
+      new Promise((resolve, reject) => raw.Hello({ name: 'x' }, (e, r) => (e ? reject(e) : resolve(r))));
+
+    // HTTP floor: undici's request() over the same two instances, alternating, with the same pool
+    // settings as ConsulHttpClient (its own Agent, no connection limit) and the body read the same way.
+    const pool = new Agent();
+    closers.push(() => pool.close());
+    const urls = upstreams.http.map((port) => `http://127.0.0.1:${port}/who`);
+    let turn = 0;
+    const undiciCall = async () => {
+      const response = await request(urls[turn++ & 1], { dispatcher: pool });
+      return JSON.parse(await response.body.text());
+    };
     const httpCall = () => clients.http.get('/who');
-    const plainUrl = `http://127.0.0.1:${webs[0].port}/who`;
-    const plainCall = async () => (await fetch(plainUrl)).json();
-    await load(httpCall, 500, 10);
-    await load(plainCall, 500, 10);
-    const httpConsul = await load(httpCall, 5_000, 20);
-    const httpPlain = await load(plainCall, 5_000, 20);
 
-    const row = (name: string, r: { perSecond: number; p99: number }, base: { perSecond: number }) => [
-      name,
-      fmt(r.perSecond),
-      fmt(r.p99, 2),
-      `${fmt((100 * r.perSecond) / base.perSecond)}%`,
+    return {
+      calls: { consulCall, consulOnceCall, nestCall, rawCall, httpCall, undiciCall },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** 4 and 5. Each typed client against the same client stack over the same two instances, given statically. */
+export async function clientsBench(agent: ConsulAgent): Promise<string> {
+  const { calls, close } = await startClientSides(agent);
+  const { consulCall, consulOnceCall, nestCall, rawCall, httpCall, undiciCall } = calls;
+  try {
+    type Run = { perSecond: number; cpuPerCall: number };
+    const grpcRate = (call: () => Promise<unknown>) => () => load(call, GRPC_CALLS, GRPC_CONCURRENCY);
+    const httpRate = (call: () => Promise<unknown>) => () => load(call, HTTP_CALLS, HTTP_CONCURRENCY);
+    const pairs: Array<[string, string, { a: Run[]; b: Run[] }]> = [
+      [
+        '`@ConsulService` gRPC, default retry policy',
+        "Nest's `ClientGrpcProxy`, static target",
+        await interleave(grpcRate(consulCall), grpcRate(nestCall), ROUNDS),
+      ],
+      [
+        '`@ConsulService` gRPC, `retry: { maxAttempts: 1 }`',
+        "Nest's `ClientGrpcProxy`, static target",
+        await interleave(grpcRate(consulOnceCall), grpcRate(nestCall), ROUNDS),
+      ],
+      [
+        '`@ConsulService` gRPC, default retry policy',
+        'raw `@grpc/grpc-js` client, static target',
+        await interleave(grpcRate(consulCall), grpcRate(rawCall), ROUNDS),
+      ],
+      [
+        '`@ConsulService` gRPC, default retry policy',
+        '`@ConsulService` gRPC, `retry: { maxAttempts: 1 }`',
+        await interleave(grpcRate(consulCall), grpcRate(consulOnceCall), ROUNDS),
+      ],
+      [
+        '`ConsulHttpClient.get()`',
+        'raw undici `request()`, alternating',
+        await interleave(httpRate(httpCall), httpRate(undiciCall), ROUNDS),
+      ],
     ];
+    const range = (values: number[], digits = 0) => {
+      const { median, min, max } = spread(values);
+      return `${fmt(median, digits)} (${fmt(min, digits)}–${fmt(max, digits)})`;
+    };
+    const percent = (values: number[]) => {
+      const { median, min, max } = spread(values.map((r) => 100 * r));
+      return `${fmt(median)}% (${fmt(min)}–${fmt(max)}%)`;
+    };
+    const rates = (runs: Run[]) => runs.map((r) => r.perSecond);
+    const cpu = (runs: Run[]) => runs.map((r) => r.cpuPerCall);
+    const perRound = (a: Run[], b: Run[], of: (run: Run) => number) => a.map((run, i) => of(run) / of(b[i]));
     return [
-      table(
-        '4. gRPC, unary, small messages (2 instances; 10,000 calls, 50 concurrent; client per call: 1,000)',
-        ['client', 'calls/s', 'p99 ms', 'vs raw client'],
-        [
-          row('`@ConsulService` ClientGrpc (balanced over 2)', grpcConsul, grpcRaw),
-          row("Nest's ClientGrpcProxy, fixed address (1 instance)", grpcNest, grpcRaw),
-          row('raw @grpc/grpc-js client, fixed address (1 instance)', grpcRaw, grpcRaw),
-          row('new raw client per call (global subchannel pool: connection reused)', grpcPerCall, grpcRaw),
-          row('new raw client per call, own connection', grpcPerCallFresh, grpcRaw),
-        ],
-        [
-          `Targets: ≥ 95% of the raw client, ≥ 5× the client per call. Measured: ${fmt((100 * grpcConsul.perSecond) / grpcNest.perSecond)}% of Nest's own`,
-          `fixed-address client (the cost of Consul balancing), ${fmt(grpcConsul.perSecond / grpcPerCallFresh.perSecond, 1)}× a client with its own connection per call,`,
-          `${fmt(grpcConsul.perSecond / grpcPerCall.perSecond, 1)}× a client per call that reuses the pooled connection. Servers and client share this machine's 2 cores.`,
-        ],
+      `### 4. Typed clients vs the same stack with static addresses (2 instances in another process; ${ROUNDS} interleaved rounds)`,
+      '',
+      '| A | B | A calls/s | B calls/s | A/B calls/s | A CPU µs/call | B CPU µs/call | A/B CPU per call |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...pairs.map(
+        ([a, b, r]) =>
+          `| ${a} | ${b} | ${range(rates(r.a))} | ${range(rates(r.b))} | ${percent(perRound(r.a, r.b, (x) => x.perSecond))} ` +
+          `| ${range(cpu(r.a), 1)} | ${range(cpu(r.b), 1)} | ${percent(perRound(r.a, r.b, (x) => x.cpuPerCall))} |`,
       ),
-      table(
-        '5. HTTP, small JSON (2 instances; 5,000 requests, 20 concurrent)',
-        ['client', 'requests/s', 'p99 ms', 'vs plain fetch'],
-        [
-          row('`ConsulHttpClient.get()` (instance per request)', httpConsul, httpPlain),
-          row('plain `fetch` to a fixed address', httpPlain, httpPlain),
-        ],
-        ['Target: ≥ 90% of plain fetch.'],
-      ),
+      '',
+      `gRPC: unary, ${fmt(GRPC_CALLS)} calls per run, ${GRPC_CONCURRENCY} concurrent; the floor's target is`,
+      '`ipv4:127.0.0.1:a,127.0.0.1:b` with `round_robin`. HTTP: small JSON, ' +
+        `${fmt(HTTP_CALLS)} requests per run, ${HTTP_CONCURRENCY} concurrent, body read as text and parsed.`,
+      'Each cell: median (min–max) over the rounds. One warm-up run of each side first; the order swaps every round',
+      "(A B, B A…); ratios are per round. CPU is the client process's own (user + system) per call: it does not count",
+      'time spent waiting for a core, so it is the steadier measure when other work shares the machine.',
+      'Target: ≥ 97% of the floor. The difference from the floor is what discovery costs; the fourth row is the price of the retry policy alone.',
+      '',
     ].join('\n');
   } finally {
-    await app.close();
-    await Promise.all([...greeters.map((g) => g.app.close()), ...webs.map((w) => w.app.close())]);
+    await close();
   }
 }

@@ -22,10 +22,15 @@ export async function rate(fn: () => unknown, ms: number): Promise<number> {
   return calls / ((ms + (now - end)) / 1000);
 }
 
-/** Runs `count` calls of `fn`, `concurrency` at a time; calls per second and latency percentiles (ms). */
+/**
+ * Runs `count` calls of `fn`, `concurrency` at a time; calls per second, latency percentiles (ms),
+ * and this process's CPU time per call (µs, user + system): steadier than calls per second on a
+ * machine shared with other work, since time spent waiting for a core is not counted.
+ */
 export async function load(fn: () => Promise<unknown>, count: number, concurrency: number) {
   const latencies: number[] = [];
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -37,7 +42,12 @@ export async function load(fn: () => Promise<unknown>, count: number, concurrenc
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { perSecond: latencies.length / seconds, ...summary(latencies) };
+  const used = process.cpuUsage(cpu);
+  return {
+    perSecond: latencies.length / seconds,
+    cpuPerCall: (used.user + used.system) / latencies.length,
+    ...summary(latencies),
+  };
 }
 
 export const fmt = (n: number, digits = 0) =>
@@ -58,4 +68,37 @@ export function table(title: string, header: string[], rows: string[][], notes: 
     ...notes.map((n) => `${n}`),
     '',
   ].join('\n');
+}
+
+/** Median, min and max of some numbers. */
+export function spread(values: readonly number[]): { median: number; min: number; max: number } {
+  const sorted = values.toSorted((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1] };
+}
+
+/**
+ * Runs two measurements in turns, `rounds` times each, after one warm-up run of each: the
+ * machine's drift (other processes, thermal, GC) then falls on both sides alike. The order
+ * swaps every round (A B, B A, A B…) so neither side always runs right after the other.
+ */
+export async function interleave<T>(
+  a: () => Promise<T>,
+  b: () => Promise<T>,
+  rounds: number,
+): Promise<{ a: T[]; b: T[] }> {
+  await a();
+  await b();
+  const result = { a: [] as T[], b: [] as T[] };
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      result.a.push(await a());
+      result.b.push(await b());
+    } else {
+      result.b.push(await b());
+      result.a.push(await a());
+    }
+  }
+  return result;
 }

@@ -9,7 +9,7 @@ import type { ConsulHttpClientOptions } from './http/consul-http.client.js';
 
 /** HTTP client options as written in `forFeature` (durations as strings). */
 export interface ConsulHttpFeatureOptions extends Omit<ConsulHttpClientOptions, 'timeoutMs' | 'outlier'> {
-  /** Per-request timeout, e.g. `"2s"`. Default `"5s"`. */
+  /** How long each wait of a request may last (connecting, the headers, each pause in the body), e.g. `"2s"`. Default `"5s"`. */
   timeout?: string;
   outlier?: { consecutiveFailures?: number; cooldown?: string };
 }

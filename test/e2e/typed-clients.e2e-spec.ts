@@ -104,6 +104,10 @@ describe('@ConsulService typed clients (real Consul agent, real upstream servers
         expect([relayA.connections, relayB.connections]).toEqual([1, 1]);
         // One channel per target: a second stub of the same client shares it.
         expect(client.getClientByServiceName('Greeter')).toBe(client.getClientByServiceName('Greeter'));
+        // ...and that stub's grpc-js client runs on the client's one channel, not one of its own.
+        expect((client.getClientByServiceName('Greeter') as { getChannel(): unknown }).getChannel()).toBe(
+          client.channel,
+        );
 
         // Instance b leaves gracefully (as ConsulRegistrar does it): deregister, drain, stop.
         const result = await load(400, 10, hello, (n) => {

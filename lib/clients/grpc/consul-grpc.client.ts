@@ -108,7 +108,11 @@ function nestOptions(
   return { ...nest, url, channelOptions: { ...nest.channelOptions, channelOverride: channel } } as NestGrpcOptions;
 }
 
-function serviceConfig(balancerId: string, retry: ConsulGrpcClientOptions['retry'] = {}) {
+/**
+ * The channel's service config: our balancing policy, and the retry policy (UNAVAILABLE only,
+ * 3 attempts by default; see the README, "Retries", for why). Exported for tests.
+ */
+export function serviceConfig(balancerId: string, retry: ConsulGrpcClientOptions['retry'] = {}) {
   const maxAttempts = retry.maxAttempts ?? 3;
   const names = retry.methods?.map((name) => {
     const [service, method] = name.split('/');
