@@ -55,3 +55,8 @@ export type { ConfigChange } from './config/config-paths.js';
 export { ConsulConfigLoadError, ConsulConfigMissingError } from './config/consul-config.errors.js';
 export { ConsulConfigParseError } from './config/config-context.parser.js';
 export * from './locks/index.js';
+export {
+  ConsulStatusService,
+  type ConsulStatusSnapshot,
+  type ConsulWatchStatus,
+} from './observability/consul-status.service.js';

@@ -4,6 +4,8 @@ import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/con
 import { instanceTarget, type ServiceInstance } from '../../discovery/service-instance.js';
 import { ConsulHttpResponseError, ConsulHttpTransportError } from './consul-http.errors.js';
 import { OutlierEjector } from './outlier-ejector.js';
+import type { Span } from '@opentelemetry/api';
+import { HttpClientInstruments, transportOutcome } from '../../observability/http-client.instruments.js';
 
 export interface ConsulHttpClientOptions {
   /** Which instances to call (tags, dc, filter…). */
@@ -46,6 +48,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 export class ConsulHttpClient {
   private readonly ejector: OutlierEjector;
   private readonly pool: Agent;
+  private readonly instruments: HttpClientInstruments;
+  private readonly untrack: () => void;
 
   constructor(
     readonly service: string,
@@ -56,6 +60,13 @@ export class ConsulHttpClient {
     this.ejector = new OutlierEjector(options.outlier?.consecutiveFailures ?? 3, options.outlier?.cooldownMs ?? 10_000);
     const { tls, connections } = options;
     this.pool = new Agent({ connections, ...(tls ? { connect: { ...tls } } : {}) });
+    this.instruments = new HttpClientInstruments(service);
+    this.untrack = this.instruments.track({ service, owner: discovery, status: () => this.status() });
+  }
+
+  /** For `ConsulStatusService.snapshot()`: the balancer and the instances ejected now. */
+  status(): { transport: string; balancer: string; ejected: string[] } {
+    return { transport: 'http', balancer: this.balancer.constructor.name, ejected: this.ejector.ejected() };
   }
 
   get<T = unknown>(path: string, request?: ConsulHttpRequest): Promise<T> {
@@ -80,12 +91,26 @@ export class ConsulHttpClient {
 
   /** Closes this client's connections, after the requests in flight. */
   close(): Promise<void> {
+    this.untrack();
     return this.pool.close();
   }
 
   /** Sends one request; the parsed JSON (or text) body on 2xx, a typed error otherwise. */
   async request<T = unknown>(method: string, path: string, request: ConsulHttpRequest = {}): Promise<T> {
     const verb = method.toUpperCase();
+    // One span per logical request, around its attempts (see HttpClientInstruments).
+    const span = this.instruments.startRequest(verb);
+    try {
+      return await this.attempts<T>(verb, path, request, span);
+    } catch (error) {
+      this.instruments.failed(span, error);
+      throw error;
+    } finally {
+      span?.end();
+    }
+  }
+
+  private async attempts<T>(verb: string, path: string, request: ConsulHttpRequest, span?: Span): Promise<T> {
     const maxAttempts = 1 + (IDEMPOTENT.has(verb) ? (this.options.retries ?? 1) : 0);
     const failures: Array<{ instance: string; reason: string }> = [];
     const tried = new Set<string>();
@@ -94,8 +119,10 @@ export class ConsulHttpClient {
       const lease = await this.lease(tried);
       const { instance } = lease;
       tried.add(instance.id);
+      const startedAt = performance.now();
       try {
-        const response = await this.send(instance, verb, path, request);
+        const response = await this.instruments.inSpan(span, () => this.send(instance, verb, path, request));
+        this.instruments.attempt(span, instance, verb, attempt, response.statusCode, startedAt);
         if (response.statusCode === 503 && attempt < maxAttempts) {
           await response.body.dump(); // free the connection for the next request
           failures.push({ instance: instanceTarget(instance), reason: 'HTTP 503' });
@@ -116,7 +143,8 @@ export class ConsulHttpClient {
         return body as T;
       } catch (error) {
         if (error instanceof ConsulHttpResponseError) throw error;
-        this.ejector.failure(instance.id);
+        this.instruments.attempt(span, instance, verb, attempt, transportOutcome(error), startedAt);
+        if (this.ejector.failure(instance.id)) this.instruments.ejected(instance);
         failures.push({ instance: instanceTarget(instance), reason: transportReason(error) });
       } finally {
         lease.release();
