@@ -1,0 +1,196 @@
+import { Injectable, Module } from '@nestjs/common';
+import {
+  ConsulDiscoveryService,
+  ConsulHttpClient,
+  ConsulLeaderService,
+  ConsulModule,
+  ConsulRegistrar,
+  ConsulService,
+  ConsulStatusService,
+  NoAvailableInstanceError,
+} from '../../lib/index.js';
+import { INSTRUMENTS } from '../../lib/observability/instrument-names.js';
+import { useConsulAgent } from '../helpers/agent-suite.js';
+import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
+import { eventually } from '../helpers/eventually.js';
+import { HttpUpstream } from '../helpers/http-upstream.js';
+import { OtelSdk } from '../helpers/otel.js';
+
+@Injectable()
+class Caller {
+  constructor(@ConsulService('billing') readonly http: ConsulHttpClient) {}
+}
+
+@Module({
+  imports: [ConsulModule.forFeature([{ service: 'billing', transport: 'http', options: { retries: 1 } }])],
+  providers: [Caller],
+  exports: [Caller],
+})
+class CallerModule {}
+
+// What must never show up in an attribute: a request path, a KV value, a token.
+const SECRET_PATH = '/invoices/secret-path-4711';
+const SECRET_VALUE = 'kv-value-not-a-number-0815';
+const TOKEN = 'token-9f1c7e2a-never-exported';
+
+describe('OpenTelemetry metrics, spans and the status snapshot (real SDK, real Consul agent)', () => {
+  const suite = useConsulAgent();
+  const upstreams: HttpUpstream[] = [];
+  let otel: OtelSdk;
+
+  beforeAll(() => {
+    // Before the app is created: the API hands out no-op meters until a provider is registered.
+    otel = OtelSdk.start();
+  });
+  afterAll(async () => {
+    await Promise.all(upstreams.splice(0).map((u) => u.close()));
+    await otel.shutdown();
+  });
+
+  it('reports registration, discovery, clients, configuration and leadership; no attribute carries a path, a value or a token', async () => {
+    const { agent } = suite;
+    const put = (key: string, value: string) => agent.api(`/v1/kv/${key}`, { method: 'PUT', body: value });
+    await put('config/obs_app/port', '8080');
+    upstreams.push(await HttpUpstream.start(agent, 'billing', 'billing-1'));
+    upstreams.push(await HttpUpstream.start(agent, 'billing', 'billing-2'));
+    await eventually(
+      async () =>
+        (await agent.health('billing')).every((e) => e.Checks.every((c) => c.Status === 'passing')) &&
+        (await agent.health('billing')).length === 2,
+      { what: 'billing passing' },
+    );
+
+    const started = await startHttpApp(
+      consulOptions(agent, {
+        consul: { token: TOKEN },
+        service: { name: 'obs_app' },
+        config: {
+          profiles: [],
+          validate: (config) => {
+            if (typeof config.port !== 'number') throw new Error('port must be a number');
+            return config;
+          },
+        },
+      }),
+      { imports: [CallerModule] },
+    );
+    suite.apps.push(started);
+    const { app } = started;
+    const registrar = app.get(ConsulRegistrar);
+    await registrar.whenRegistered();
+    expect(await otel.value(INSTRUMENTS.registrationState.name, { 'consul.registration.state': 'registered' })).toBe(1);
+    expect(await otel.value(INSTRUMENTS.registrationState.name, { 'consul.registration.state': 'waiting' })).toBe(0);
+
+    // Discovery: two instances, then one goes critical and the gauge drops.
+    const discovery = app.get(ConsulDiscoveryService);
+    expect(await discovery.getInstances('billing')).toHaveLength(2);
+    expect(await otel.value(INSTRUMENTS.instances.name, { 'consul.service': 'billing' })).toBe(2);
+
+    // The typed client: a span names the instance that answered.
+    const { http } = app.get(Caller);
+    const answer = await http.get<{ name: string }>(SECRET_PATH, { query: { token: TOKEN } });
+    const span = otel.spans().find((s) => s.name === 'billing GET');
+    expect(span).toBeDefined();
+    const answered = upstreams.find((u) => u.name === answer.name)!;
+    expect(span!.attributes).toMatchObject({
+      'consul.service': 'billing',
+      'consul.instance.id': answered.name,
+      'server.address': '127.0.0.1',
+      'server.port': answered.port,
+      'consul.client.attempt': 1,
+      'consul.client.retries': 0,
+      'http.response.status_code': 200,
+    });
+    expect(
+      await otel.value(INSTRUMENTS.httpDuration.name, { 'server.port': answered.port, 'http.request.method': 'GET' }),
+    ).toBe(1);
+
+    const [gone] = upstreams.splice(upstreams.indexOf(answered), 1);
+    await gone.close();
+    await eventually(
+      async () => (await otel.value(INSTRUMENTS.instances.name, { 'consul.service': 'billing' })) === 1,
+      {
+        what: 'the instances gauge to drop to 1',
+      },
+    );
+
+    // No instance at all: the error is counted.
+    await expect(discovery.getAvailableInstances('nobody_here')).rejects.toBeInstanceOf(NoAvailableInstanceError);
+    expect(await otel.value(INSTRUMENTS.noAvailableInstance.name, { 'consul.service': 'nobody_here' })).toBe(1);
+
+    // Configuration: a good change is applied, a bad one refused.
+    const context = 'config/obs_app/';
+    await put('config/obs_app/port', '9090');
+    await eventually(
+      async () =>
+        (await otel.value(INSTRUMENTS.configReloads.name, {
+          'consul.config.context': context,
+          'consul.config.outcome': 'applied',
+        })) === 1,
+      { what: 'one reload applied' },
+    );
+    await put('config/obs_app/port', SECRET_VALUE);
+    await eventually(
+      async () =>
+        (await otel.value(INSTRUMENTS.configReloads.name, {
+          'consul.config.context': context,
+          'consul.config.outcome': 'refused',
+        })) === 1,
+      { what: 'one reload refused' },
+    );
+
+    // Leadership.
+    const election = app.get(ConsulLeaderService).elect('obs-report');
+    await eventually(() => election.isLeader, { what: 'leadership' });
+    expect(await otel.value(INSTRUMENTS.leadership.name, { 'consul.leader.election': 'obs-report' })).toBe(1);
+
+    // The status snapshot.
+    const status = app.get(ConsulStatusService).snapshot();
+    expect(status.registration).toMatchObject({
+      service: 'obs_app',
+      instanceId: registrar.instanceId,
+      state: 'registered',
+      registered: true,
+      reregistrations: 0,
+    });
+    expect(status.watches).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'service', service: 'billing', instances: 1 })]),
+    );
+    expect(status.config.map((c) => c.context)).toContain(context);
+    expect(status.config.find((c) => c.context === context)!.index).toBeGreaterThan(0);
+    expect(status.clients).toEqual([
+      { service: 'billing', transport: 'http', balancer: 'RoundRobinBalancer', ejected: [] },
+    ]);
+    expect(status.leadership).toEqual([expect.objectContaining({ election: 'obs-report', leading: true })]);
+    expect(JSON.stringify(status)).not.toContain(TOKEN);
+    expect(JSON.stringify(status)).not.toContain(SECRET_VALUE);
+
+    // The agent forgets everything (a dev agent restarts empty): the instance registers again.
+    await election.resign();
+    await agent.restart();
+    await eventually(
+      async () => (await otel.value(INSTRUMENTS.reregistrations.name, { 'consul.service': 'obs_app' })) === 1,
+      { timeoutMs: 30_000, what: 're-registrations to rise' },
+    );
+    expect(app.get(ConsulStatusService).snapshot().registration?.reregistrations).toBe(1);
+
+    // Everything exported: only our instruments, and no attribute with a path, a value or a token.
+    const points = (await otel.collect()).filter((p) => p.scope === 'nestjs-consul-kit');
+    const known = new Set(Object.values(INSTRUMENTS).map((i) => i.name));
+    expect(points.map((p) => p.name).filter((name) => !known.has(name))).toEqual([]);
+    const values = [
+      ...points.flatMap((p) => Object.values(p.attributes)),
+      ...otel
+        .spans()
+        .flatMap((s) => [
+          s.name,
+          ...Object.values(s.attributes),
+          ...s.events.flatMap((e) => Object.values(e.attributes ?? {})),
+        ]),
+    ].map(String);
+    expect(values.length).toBeGreaterThan(50);
+    for (const forbidden of [SECRET_PATH, 'secret-path', SECRET_VALUE, TOKEN, '9090']) {
+      expect(values.filter((v) => v.includes(forbidden))).toEqual([]);
+    }
+  }, 90_000);
+});
