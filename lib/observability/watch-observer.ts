@@ -1,5 +1,3 @@
-import type { Attributes } from '@opentelemetry/api';
-
 /** What a watch is about, for metrics and `ConsulStatusService.snapshot()`. */
 export interface WatchDescription {
   kind: 'service' | 'kv';
@@ -26,7 +24,8 @@ export interface WatchCounters {
  * answer and failure (a handful per minute: not a hot path); the attributes are made once.
  */
 export class WatchObserver implements WatchCounters {
-  readonly attributes: Attributes;
+  /** The metric attributes, made once (a plain record: this file is reachable from public declarations). */
+  readonly attributes: Record<string, string>;
   readonly startedAt = Date.now();
   requests = 0;
   errors = 0;

@@ -14,7 +14,9 @@ import { useConsulAgent } from '../helpers/agent-suite.js';
 import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
 import { eventually } from '../helpers/eventually.js';
 import { HttpUpstream } from '../helpers/http-upstream.js';
+import { freePort } from '../helpers/free-ports.js';
 import { OtelSdk } from '../helpers/otel.js';
+import { ttlInstance } from '../helpers/service-checks.js';
 
 @Injectable()
 class Caller {
@@ -114,6 +116,27 @@ describe('OpenTelemetry metrics, spans and the status snapshot (real SDK, real C
       },
     );
 
+    // An instance Consul says is passing but that refuses connections: retries on the other, then ejected.
+    await agent.register(ttlInstance('billing-dead', 'billing', await freePort()));
+    await eventually(
+      async () => (await otel.value(INSTRUMENTS.instances.name, { 'consul.service': 'billing' })) === 2,
+      {
+        what: 'the dead instance to be seen',
+      },
+    );
+    const live = upstreams.find((u) => u.name.startsWith('billing'))!;
+    for (let i = 0; i < 8; i++) expect(await http.get<{ name: string }>('/x')).toEqual({ name: live.name });
+    expect(await otel.value(INSTRUMENTS.clientRetries.name, { 'consul.service': 'billing' })).toBeGreaterThanOrEqual(3);
+    expect(await otel.value(INSTRUMENTS.outlierEjections.name, { 'consul.service': 'billing' })).toBe(1);
+    expect(
+      await otel.value(INSTRUMENTS.httpDuration.name, { 'error.type': 'ECONNREFUSED', 'http.request.method': 'GET' }),
+    ).toBeGreaterThanOrEqual(3);
+    const retried = otel.spans().find((s) => s.name === 'billing GET' && s.attributes['consul.client.retries'] === 1);
+    expect(retried?.attributes['consul.instance.id']).toBe(live.name);
+    expect(retried?.events.map((e) => e.attributes?.['consul.instance.id'])).toEqual(['billing-dead', live.name]);
+    expect(app.get(ConsulStatusService).snapshot().clients[0].ejected).toEqual(['billing-dead']);
+    await agent.deregister('billing-dead');
+
     // No instance at all: the error is counted.
     await expect(discovery.getAvailableInstances('nobody_here')).rejects.toBeInstanceOf(NoAvailableInstanceError);
     expect(await otel.value(INSTRUMENTS.noAvailableInstance.name, { 'consul.service': 'nobody_here' })).toBe(1);
@@ -154,12 +177,12 @@ describe('OpenTelemetry metrics, spans and the status snapshot (real SDK, real C
       reregistrations: 0,
     });
     expect(status.watches).toEqual(
-      expect.arrayContaining([expect.objectContaining({ kind: 'service', service: 'billing', instances: 1 })]),
+      expect.arrayContaining([expect.objectContaining({ kind: 'service', service: 'billing' })]),
     );
     expect(status.config.map((c) => c.context)).toContain(context);
     expect(status.config.find((c) => c.context === context)!.index).toBeGreaterThan(0);
     expect(status.clients).toEqual([
-      { service: 'billing', transport: 'http', balancer: 'RoundRobinBalancer', ejected: [] },
+      { service: 'billing', transport: 'http', balancer: 'RoundRobinBalancer', ejected: ['billing-dead'] },
     ]);
     expect(status.leadership).toEqual([expect.objectContaining({ election: 'obs-report', leading: true })]);
     expect(JSON.stringify(status)).not.toContain(TOKEN);
@@ -173,10 +196,12 @@ describe('OpenTelemetry metrics, spans and the status snapshot (real SDK, real C
       { timeoutMs: 30_000, what: 're-registrations to rise' },
     );
     expect(app.get(ConsulStatusService).snapshot().registration?.reregistrations).toBe(1);
+    // The watches lost the agent for a moment.
+    expect(await otel.value(INSTRUMENTS.watchErrors.name, { 'consul.service': 'billing' })).toBeGreaterThan(0);
 
     // Everything exported: only our instruments, and no attribute with a path, a value or a token.
     const points = (await otel.collect()).filter((p) => p.scope === 'nestjs-consul-kit');
-    const known = new Set(Object.values(INSTRUMENTS).map((i) => i.name));
+    const known = new Set<string>(Object.values(INSTRUMENTS).map((i) => i.name));
     expect(points.map((p) => p.name).filter((name) => !known.has(name))).toEqual([]);
     const values = [
       ...points.flatMap((p) => Object.values(p.attributes)),
