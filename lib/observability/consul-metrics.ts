@@ -104,7 +104,8 @@ export class ConsulMetrics {
   bind(): void {
     const api = optionalOtelApi();
     if (!api) return;
-    this.tracer ??= api.trace.getTracer(SCOPE.name, SCOPE.version);
+    // Asked again each time: after trace.disable() an old proxy tracer would keep the old provider.
+    this.tracer = api.trace.getTracer(SCOPE.name, SCOPE.version);
     const provider = api.metrics.getMeterProvider();
     if (provider === this.provider) return;
     this.unbind?.();

@@ -75,10 +75,21 @@ export class OtelSdk {
     return this.exporter.getFinishedSpans();
   }
 
-  /** Unregisters both providers (the API's globals go back to no-ops) and shuts them down. */
-  async shutdown(): Promise<void> {
+  /** Registers both providers globally again (after {@link unregister}). */
+  register(): void {
+    metrics.setGlobalMeterProvider(this.meterProvider);
+    trace.setGlobalTracerProvider(this.tracerProvider);
+  }
+
+  /** Unregisters both providers: the API's globals go back to no-ops. */
+  unregister(): void {
     metrics.disable();
     trace.disable();
+  }
+
+  /** Unregisters both providers and shuts them down. */
+  async shutdown(): Promise<void> {
+    this.unregister();
     await Promise.all([this.meterProvider.shutdown(), this.tracerProvider.shutdown()]);
   }
 }
