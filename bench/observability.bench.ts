@@ -29,24 +29,26 @@ const ROUNDS = 7;
 export async function observabilityBench(agent: ConsulAgent): Promise<string> {
   const servers = await Promise.all([0, 1].map(() => jsonServer()));
   for (const [i, { port }] of servers.entries()) await registerTtl(agent, 'bench_obs', `obs-${i}`, port);
-  const sdk = OtelSdk.start();
+  const sdk = OtelSdk.start({ batch: true });
   sdk.unregister();
   const app = await startApp(agent.httpPort, {}, [ClientModule]);
   const discovery = app.get(ConsulDiscoveryService);
   const { http } = app.get(Client);
-  const results = {
-    none: { choose: [] as number[], http: [] as number[] },
-    sdk: { choose: [] as number[], http: [] as number[] },
+  const modes = ['none', 'metrics', 'traces'] as const;
+  const results: Record<(typeof modes)[number], { choose: number[]; http: number[] }> = {
+    none: { choose: [], http: [] },
+    metrics: { choose: [], http: [] },
+    traces: { choose: [], http: [] },
   };
   try {
     await discovery.choose('bench_obs');
     await load(() => http.get('/'), 1_000, 10); // warm-up: connections, JIT
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which goes first, so a trend over the run does not favour one side.
-      const order: Array<'none' | 'sdk'> = round % 2 ? ['sdk', 'none'] : ['none', 'sdk'];
+      const order = round % 2 ? modes.toReversed() : modes;
       for (const mode of order) {
-        if (mode === 'sdk') sdk.register();
-        else sdk.unregister();
+        sdk.unregister();
+        if (mode !== 'none') sdk.register({ traces: mode === 'traces' });
         consulMetrics.bind();
         results[mode].choose.push(await rate(() => discovery.choose('bench_obs'), 1_000));
         results[mode].http.push((await load(() => http.get('/'), 2_000, 10)).perSecond);
@@ -60,22 +62,28 @@ export async function observabilityBench(agent: ConsulAgent): Promise<string> {
     await sdk.shutdown();
     await Promise.all(servers.map(({ server }) => new Promise((resolve) => server.close(resolve))));
   }
-  const row = (what: string, none: number[], withSdk: number[]): string[] => [
+  const vsNone = (values: number[], none: number[]) => `${fmt((median(values) / median(none) - 1) * 100, 1)} %`;
+  const row = (what: string, { none, metrics, traces }: { none: number[]; metrics: number[]; traces: number[] }) => [
     what,
     spread(none),
-    spread(withSdk),
-    `${fmt((median(withSdk) / median(none) - 1) * 100, 1)} %`,
+    spread(metrics),
+    vsNone(metrics, none),
+    spread(traces),
+    vsNone(traces, none),
   ];
+  const of = (key: 'choose' | 'http') => ({
+    none: results.none[key],
+    metrics: results.metrics[key],
+    traces: results.traces[key],
+  });
   return table(
     `8. Cost of the OpenTelemetry instrumentation (${ROUNDS} interleaved rounds, median and min–max)`,
-    ['calls/s', 'no SDK (API no-ops)', 'SDK registered', 'SDK vs none'],
+    ['calls/s', 'no SDK (API no-ops)', 'metrics SDK', 'vs none', 'metrics + traces SDK', 'vs none'],
+    [row('`choose()` from the cache', of('choose')), row('typed HTTP client, 10 in flight', of('http'))],
     [
-      row('`choose()` from the cache', results.none.choose, results.sdk.choose),
-      row('typed HTTP client, 10 in flight', results.none.http, results.sdk.http),
-    ],
-    [
-      'With the SDK, each HTTP attempt records `http.client.request.duration` and each request makes a span ' +
-        '(in-memory exporter). `choose()` records nothing on its path. Goals: no SDK within 3 % of the code ' +
+      'Metrics SDK: a MeterProvider with an in-memory reader registered globally; each HTTP attempt records ' +
+        '`http.client.request.duration`. Traces: also a TracerProvider (BatchSpanProcessor, in-memory exporter); ' +
+        'each request makes a span. `choose()` records nothing on its path. Goals: no SDK within 3 % of the code ' +
         'without instrumentation, the SDK within 10 %.',
     ],
   );

@@ -1,8 +1,10 @@
-import type { Attributes, Span } from '@opentelemetry/api';
+import type { Attributes, Span, SpanOptions } from '@opentelemetry/api';
 import type { ServiceInstance } from '../discovery/service-instance.js';
 import { type ClientSource, type ConsulMetrics, consulMetrics } from './consul-metrics.js';
 import { ATTR } from './instrument-names.js';
 import { optionalOtelApi } from './otel-api.js';
+
+const MAX_REMEMBERED_INSTANCES = 1_000;
 
 /** The outcome of one attempt: the status code, or the error type (`timeout`, `ECONNREFUSED`…). */
 type Outcome = number | string;
@@ -21,7 +23,10 @@ export class HttpClientInstruments {
   /** instance id → method → outcome → attributes. */
   private readonly attributes = new Map<string, Map<string, Map<Outcome, Attributes>>>();
   private readonly ejectionAttributes = new Map<string, Attributes>();
-  private readonly spanNames = new Map<string, string>();
+  /** method → span name and start attributes. */
+  private readonly spanStarts = new Map<string, { name: string; options: SpanOptions }>();
+  /** instance id → the span attributes naming it. */
+  private readonly spanInstanceAttributes = new Map<string, Attributes>();
   private readonly serviceAttrs: Attributes;
 
   constructor(
@@ -40,14 +45,13 @@ export class HttpClientInstruments {
   startRequest(method: string): Span | undefined {
     const tracer = this.metrics.tracer;
     if (!tracer) return undefined;
-    let name = this.spanNames.get(method);
-    if (!name) this.spanNames.set(method, (name = `${this.service} ${method}`));
-    const span = tracer.startSpan(name, { kind: 0 /* INTERNAL */ });
-    if (span.isRecording()) {
-      span.setAttribute(ATTR.service, this.service);
-      span.setAttribute(ATTR.method, method);
+    let start = this.spanStarts.get(method);
+    if (!start) {
+      const attributes = { [ATTR.service]: this.service, [ATTR.method]: method };
+      start = { name: `${this.service} ${method}`, options: { kind: 0 /* INTERNAL */, attributes } };
+      this.spanStarts.set(method, start);
     }
-    return span;
+    return tracer.startSpan(start.name, start.options);
   }
 
   /** Runs one attempt with the request's span active, so instrumentation-undici's span is its child. */
@@ -68,21 +72,21 @@ export class HttpClientInstruments {
   ): void {
     this.metrics.httpDuration.record((performance.now() - startedAt) / 1000, this.attrs(instance, method, outcome));
     if (attempt > 1) this.metrics.clientRetries.add(1, this.serviceAttrs);
-    if (span?.isRecording()) {
+    if (!span?.isRecording()) return;
+    const failed = typeof outcome === 'string' || outcome >= 500;
+    // An event per attempt only when there is more than one to tell apart: a request answered at
+    // the first attempt (the usual case) says it all in its attributes.
+    if (failed || attempt > 1) {
       span.addEvent('attempt', {
         [ATTR.attempt]: attempt,
-        [ATTR.serverAddress]: instance.address,
-        [ATTR.serverPort]: instance.port,
         [ATTR.instanceId]: instance.id,
         ...(typeof outcome === 'number' ? { [ATTR.statusCode]: outcome } : { [ATTR.errorType]: outcome }),
       });
-      span.setAttribute(ATTR.serverAddress, instance.address);
-      span.setAttribute(ATTR.serverPort, instance.port);
-      span.setAttribute(ATTR.instanceId, instance.id);
-      span.setAttribute(ATTR.attempt, attempt);
-      span.setAttribute(ATTR.retries, attempt - 1);
-      if (typeof outcome === 'number') span.setAttribute(ATTR.statusCode, outcome);
     }
+    span.setAttributes(this.spanInstanceAttrs(instance));
+    span.setAttribute(ATTR.attempt, attempt);
+    span.setAttribute(ATTR.retries, attempt - 1);
+    if (typeof outcome === 'number') span.setAttribute(ATTR.statusCode, outcome);
   }
 
   /** The request failed: the span says with which error class (never its message, which names the path). */
@@ -104,6 +108,8 @@ export class HttpClientInstruments {
   }
 
   private attrs(instance: ServiceInstance, method: string, outcome: Outcome): Attributes {
+    // Instances come and go for the life of the app: forget them all now and then rather than grow.
+    if (this.attributes.size > MAX_REMEMBERED_INSTANCES) this.attributes.clear();
     let byMethod = this.attributes.get(instance.id);
     if (!byMethod) this.attributes.set(instance.id, (byMethod = new Map()));
     let byOutcome = byMethod.get(method);
@@ -116,6 +122,20 @@ export class HttpClientInstruments {
         ...(typeof outcome === 'number' ? { [ATTR.statusCode]: outcome } : { [ATTR.errorType]: outcome }),
       };
       byOutcome.set(outcome, attrs);
+    }
+    return attrs;
+  }
+
+  private spanInstanceAttrs(instance: ServiceInstance): Attributes {
+    if (this.spanInstanceAttributes.size > MAX_REMEMBERED_INSTANCES) this.spanInstanceAttributes.clear();
+    let attrs = this.spanInstanceAttributes.get(instance.id);
+    if (!attrs) {
+      attrs = {
+        [ATTR.serverAddress]: instance.address,
+        [ATTR.serverPort]: instance.port,
+        [ATTR.instanceId]: instance.id,
+      };
+      this.spanInstanceAttributes.set(instance.id, attrs);
     }
     return attrs;
   }

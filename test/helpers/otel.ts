@@ -2,6 +2,7 @@ import { metrics, trace, type Attributes } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
+  BatchSpanProcessor,
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
@@ -32,12 +33,14 @@ export class OtelSdk {
   ) {}
 
   /** Registers a MeterProvider (and, unless `traces: false`, a TracerProvider) globally. */
-  static start({ traces = true }: { traces?: boolean } = {}): OtelSdk {
+  static start({ traces = true, batch = false }: { traces?: boolean; batch?: boolean } = {}): OtelSdk {
     const reader = new InMemoryReader();
     const meterProvider = new MeterProvider({ readers: [reader] });
     metrics.setGlobalMeterProvider(meterProvider);
     const exporter = new InMemorySpanExporter();
-    const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    // Simple: a test sees each span as soon as it ends. Batch: what production runs.
+    const processor = batch ? new BatchSpanProcessor(exporter) : new SimpleSpanProcessor(exporter);
+    const tracerProvider = new BasicTracerProvider({ spanProcessors: [processor] });
     if (traces) trace.setGlobalTracerProvider(tracerProvider);
     return new OtelSdk(reader, meterProvider, tracerProvider, exporter);
   }
@@ -75,10 +78,10 @@ export class OtelSdk {
     return this.exporter.getFinishedSpans();
   }
 
-  /** Registers both providers globally again (after {@link unregister}). */
-  register(): void {
+  /** Registers the providers globally again (after {@link unregister}); the TracerProvider unless `traces: false`. */
+  register({ traces = true }: { traces?: boolean } = {}): void {
     metrics.setGlobalMeterProvider(this.meterProvider);
-    trace.setGlobalTracerProvider(this.tracerProvider);
+    if (traces) trace.setGlobalTracerProvider(this.tracerProvider);
   }
 
   /** Unregisters both providers: the API's globals go back to no-ops. */
