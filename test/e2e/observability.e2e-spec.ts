@@ -1,4 +1,7 @@
 import { Injectable, Module } from '@nestjs/common';
+import { type ClientGrpc, Transport } from '@nestjs/microservices';
+import { trace } from '@opentelemetry/api';
+import { firstValueFrom } from 'rxjs';
 import {
   ConsulDiscoveryService,
   ConsulHttpClient,
@@ -14,6 +17,8 @@ import { useConsulAgent } from '../helpers/agent-suite.js';
 import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
 import { eventually } from '../helpers/eventually.js';
 import { HttpUpstream } from '../helpers/http-upstream.js';
+import { type Greeter, HELLO_PROTO } from '../helpers/consul-microservice.js';
+import { startGreeter } from '../helpers/upstreams.js';
 import { freePort } from '../helpers/free-ports.js';
 import { OtelSdk } from '../helpers/otel.js';
 import { ttlInstance } from '../helpers/service-checks.js';
@@ -30,6 +35,22 @@ class Caller {
 })
 class CallerModule {}
 
+@Injectable()
+class GrpcCaller {
+  constructor(@ConsulService('obs_greeter') readonly grpc: ClientGrpc) {}
+}
+
+@Module({
+  imports: [
+    ConsulModule.forFeature([
+      { service: 'obs_greeter', transport: Transport.GRPC, options: { package: 'hello', protoPath: HELLO_PROTO } },
+    ]),
+  ],
+  providers: [GrpcCaller],
+  exports: [GrpcCaller],
+})
+class GrpcCallerModule {}
+
 // What must never show up in an attribute: a request path, a KV value, a token.
 const SECRET_PATH = '/invoices/secret-path-4711';
 const SECRET_VALUE = 'kv-value-not-a-number-0815';
@@ -42,7 +63,7 @@ describe('OpenTelemetry metrics, spans and the status snapshot (real SDK, real C
 
   beforeAll(() => {
     // Before the app is created: the API hands out no-op meters until a provider is registered.
-    otel = OtelSdk.start();
+    otel = OtelSdk.start({ contextManager: true });
   });
   afterAll(async () => {
     await Promise.all(upstreams.splice(0).map((u) => u.close()));
@@ -218,4 +239,35 @@ describe('OpenTelemetry metrics, spans and the status snapshot (real SDK, real C
       expect(values.filter((v) => v.includes(forbidden))).toEqual([]);
     }
   }, 90_000);
+
+  it('names the instance our gRPC policy picked on the span active at the call', async () => {
+    const { agent } = suite;
+    const greeters = await Promise.all([startGreeter('g1'), startGreeter('g2')]);
+    try {
+      for (const [i, g] of greeters.entries()) {
+        await agent.register(ttlInstance(`obs-greeter-${i}`, 'obs_greeter', g.port));
+      }
+      const started = await startHttpApp(consulOptions(agent, {}), { imports: [GrpcCallerModule] });
+      suite.apps.push(started);
+      const greeter = started.app.get(GrpcCaller).grpc.getService<Greeter>('Greeter');
+      await firstValueFrom(greeter.hello({ name: 'warm-up' })); // connected: later picks run in the caller's context
+      const tracer = trace.getTracer('test');
+      const message = await tracer.startActiveSpan('caller', async (span) => {
+        try {
+          return (await firstValueFrom(greeter.hello({ name: 'x' }))).message;
+        } finally {
+          span.end();
+        }
+      });
+      const caller = otel.spans().find((s) => s.name === 'caller')!;
+      const answered = greeters[message.startsWith('g1:') ? 0 : 1];
+      expect(caller.attributes).toMatchObject({
+        'consul.instance.id': `obs-greeter-${greeters.indexOf(answered)}`,
+        'server.port': answered.port,
+      });
+      expect(caller.events.map((e) => e.name)).toEqual(['consul.pick']);
+    } finally {
+      await Promise.all(greeters.map((g) => g.app.close()));
+    }
+  });
 });

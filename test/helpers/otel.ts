@@ -1,4 +1,5 @@
-import { metrics, trace, type Attributes } from '@opentelemetry/api';
+import { context, metrics, trace, type Attributes } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
@@ -33,7 +34,13 @@ export class OtelSdk {
   ) {}
 
   /** Registers a MeterProvider (and, unless `traces: false`, a TracerProvider) globally. */
-  static start({ traces = true, batch = false }: { traces?: boolean; batch?: boolean } = {}): OtelSdk {
+  static start({
+    traces = true,
+    batch = false,
+    contextManager = false,
+  }: { traces?: boolean; batch?: boolean; contextManager?: boolean } = {}): OtelSdk {
+    // What the Node SDK sets up: the active span follows async calls (needed to see a span as a parent).
+    if (contextManager) context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     const reader = new InMemoryReader();
     const meterProvider = new MeterProvider({ readers: [reader] });
     metrics.setGlobalMeterProvider(meterProvider);
@@ -90,9 +97,10 @@ export class OtelSdk {
     trace.disable();
   }
 
-  /** Unregisters both providers and shuts them down. */
+  /** Unregisters both providers (and the context manager) and shuts them down. */
   async shutdown(): Promise<void> {
     this.unregister();
+    context.disable();
     await Promise.all([this.meterProvider.shutdown(), this.tracerProvider.shutdown()]);
   }
 }
