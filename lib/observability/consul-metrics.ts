@@ -93,8 +93,10 @@ export class ConsulMetrics {
   noAvailableInstance = NOOP_COUNTER;
   configReloads = NOOP_COUNTER;
   sessionRenewalFailures = NOOP_COUNTER;
-  /** Spans of the typed clients; a no-op tracer until the app registers a TracerProvider. */
+  /** Spans of the typed clients; none unless a TracerProvider was registered when the app was created. */
   tracer?: Tracer;
+  /** Whether a MeterProvider was registered when the app was created: the hot paths skip their work otherwise. */
+  recording = false;
 
   private provider?: MeterProvider;
   private unbind?: () => void;
@@ -104,13 +106,19 @@ export class ConsulMetrics {
   bind(): void {
     const api = optionalOtelApi();
     if (!api) return;
-    // Asked again each time: after trace.disable() an old proxy tracer would keep the old provider.
-    this.tracer = api.trace.getTracer(SCOPE.name, SCOPE.version);
+    // Only when a TracerProvider is registered (like the meter: start the SDK before the app), so a
+    // request without one makes no span object at all. Asked again each time: after trace.disable()
+    // an old proxy tracer would keep the old provider.
+    const tracing = api.trace.getTracerProvider();
+    const none = new api.ProxyTracerProvider().getDelegate(); // the API's no-op provider
+    const real = tracing instanceof api.ProxyTracerProvider ? tracing.getDelegate() !== none : tracing !== none;
+    this.tracer = real ? api.trace.getTracer(SCOPE.name, SCOPE.version) : undefined;
     const provider = api.metrics.getMeterProvider();
     if (provider === this.provider) return;
     this.unbind?.();
     this.provider = provider;
     const meter = provider.getMeter(SCOPE.name, SCOPE.version);
+    this.recording = meter !== api.createNoopMeter(); // the API's no-op provider hands out its one no-op meter
     const counter = (key: keyof typeof INSTRUMENTS) => meter.createCounter(INSTRUMENTS[key].name, INSTRUMENTS[key]);
     this.watchRequests = counter('watchRequests');
     this.watchErrors = counter('watchErrors');

@@ -18,15 +18,28 @@ describe('HttpClientInstruments', () => {
     trace.disable();
   });
 
-  it('with no SDK registered: no-op instruments, no span recording, nothing thrown', () => {
+  it('with no SDK registered: no-op instruments and no span at all', async () => {
     const consul = new ConsulMetrics();
     consul.bind();
     const instruments = new HttpClientInstruments('billing', consul);
     const span = instruments.startRequest('GET');
-    expect(span?.isRecording()).toBe(false);
+    expect(span).toBeUndefined();
     instruments.attempt(span, instance('a', 1), 'GET', 1, 200, performance.now());
-    instruments.failed(span, new Error('x'));
-    span?.end();
+  });
+
+  it('ends the span of a failed request with its error class', async () => {
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    const consul = new ConsulMetrics();
+    consul.bind();
+    const instruments = new HttpClientInstruments('billing', consul);
+    const failing = Promise.reject(
+      Object.assign(new Error('GET /secret/path failed'), { name: 'ConsulHttpTransportError' }),
+    );
+    await expect(instruments.ended(instruments.startRequest('GET')!, failing)).rejects.toThrow('failed');
+    const [span] = exporter.getFinishedSpans();
+    expect(span.status).toEqual({ code: 2, message: 'ConsulHttpTransportError' });
+    expect(span.attributes['error.type']).toBe('ConsulHttpTransportError');
   });
 
   it('records one duration per attempt with semantic-convention attributes, reusing the attribute objects', async () => {

@@ -55,8 +55,8 @@ export class HttpClientInstruments {
   }
 
   /** Runs one attempt with the request's span active, so instrumentation-undici's span is its child. */
-  inSpan<T>(span: Span | undefined, run: () => Promise<T>): Promise<T> {
-    if (!span?.isRecording()) return run();
+  inSpan<T>(span: Span, run: () => Promise<T>): Promise<T> {
+    if (!span.isRecording()) return run();
     const { context, trace } = optionalOtelApi()!;
     return context.with(trace.setSpan(context.active(), span), run);
   }
@@ -70,8 +70,10 @@ export class HttpClientInstruments {
     outcome: Outcome,
     startedAt: number,
   ): void {
-    this.metrics.httpDuration.record((performance.now() - startedAt) / 1000, this.attrs(instance, method, outcome));
-    if (attempt > 1) this.metrics.clientRetries.add(1, this.serviceAttrs);
+    if (this.metrics.recording) {
+      this.metrics.httpDuration.record((performance.now() - startedAt) / 1000, this.attrs(instance, method, outcome));
+      if (attempt > 1) this.metrics.clientRetries.add(1, this.serviceAttrs);
+    }
     if (!span?.isRecording()) return;
     const failed = typeof outcome === 'string' || outcome >= 500;
     // An event per attempt only when there is more than one to tell apart: a request answered at
@@ -89,12 +91,20 @@ export class HttpClientInstruments {
     if (typeof outcome === 'number') span.setAttribute(ATTR.statusCode, outcome);
   }
 
-  /** The request failed: the span says with which error class (never its message, which names the path). */
-  failed(span: Span | undefined, error: unknown): void {
-    if (!span?.isRecording()) return;
-    const type = (error as Error)?.name ?? 'Error';
-    span.setStatus({ code: 2 /* ERROR */, message: type });
-    span.setAttribute(ATTR.errorType, type);
+  /** Ends the span with the request; a failure says its error class (never its message, which names the path). */
+  async ended<T>(span: Span, request: Promise<T>): Promise<T> {
+    try {
+      return await request;
+    } catch (error) {
+      if (span.isRecording()) {
+        const type = (error as Error)?.name ?? 'Error';
+        span.setStatus({ code: 2 /* ERROR */, message: type });
+        span.setAttribute(ATTR.errorType, type);
+      }
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /** An instance was ejected for the cooldown. */

@@ -96,18 +96,12 @@ export class ConsulHttpClient {
   }
 
   /** Sends one request; the parsed JSON (or text) body on 2xx, a typed error otherwise. */
-  async request<T = unknown>(method: string, path: string, request: ConsulHttpRequest = {}): Promise<T> {
+  request<T = unknown>(method: string, path: string, request: ConsulHttpRequest = {}): Promise<T> {
     const verb = method.toUpperCase();
-    // One span per logical request, around its attempts (see HttpClientInstruments).
+    // One span per logical request, around its attempts (see HttpClientInstruments); none without a TracerProvider.
     const span = this.instruments.startRequest(verb);
-    try {
-      return await this.attempts<T>(verb, path, request, span);
-    } catch (error) {
-      this.instruments.failed(span, error);
-      throw error;
-    } finally {
-      span?.end();
-    }
+    const attempts = this.attempts<T>(verb, path, request, span);
+    return span ? this.instruments.ended(span, attempts) : attempts;
   }
 
   private async attempts<T>(verb: string, path: string, request: ConsulHttpRequest, span?: Span): Promise<T> {
@@ -121,7 +115,10 @@ export class ConsulHttpClient {
       tried.add(instance.id);
       const startedAt = performance.now();
       try {
-        const response = await this.instruments.inSpan(span, () => this.send(instance, verb, path, request));
+        const sending = span
+          ? this.instruments.inSpan(span, () => this.send(instance, verb, path, request))
+          : this.send(instance, verb, path, request);
+        const response = await sending;
         this.instruments.attempt(span, instance, verb, attempt, response.statusCode, startedAt);
         if (response.statusCode === 503 && attempt < maxAttempts) {
           await response.body.dump(); // free the connection for the next request
