@@ -9,6 +9,7 @@ import { clientsBench } from './clients.bench.js';
 import { consulLoadBench } from './consul-load.bench.js';
 import { startAgent } from './context.js';
 import { lifecycleBench } from './lifecycle.bench.js';
+import { observabilityBench } from './observability.bench.js';
 import { propagationBench } from './propagation.bench.js';
 import { scaleBench } from './scale.bench.js';
 import { consulBin } from '../test/helpers/consul-agent.js';
@@ -19,6 +20,7 @@ const benches: Array<[string, typeof chooseBench]> = [
   ['propagation', propagationBench],
   ['load', consulLoadBench],
   ['clients', clientsBench],
+  ['observability', observabilityBench],
   ['lifecycle', lifecycleBench], // before scale: the scale test leaves 10,000 instances in the agent
   ['scale', scaleBench],
 ];

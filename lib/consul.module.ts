@@ -15,6 +15,7 @@ import { ConsulLeaderService } from './locks/consul-leader.service.js';
 import { ConsulLockService } from './locks/consul-lock.service.js';
 import { ConsulSessionManager } from './locks/consul-session.js';
 import { ConsulSemaphoreService } from './locks/consul-semaphore.service.js';
+import { ConsulStatusService } from './observability/consul-status.service.js';
 
 /**
  * Registers the app in Consul once it listens, with a real health check, takes it out on
@@ -37,8 +38,10 @@ import { ConsulSemaphoreService } from './locks/consul-semaphore.service.js';
     ConsulLeaderService,
     ConsulLeaderExplorer,
     ConsulSemaphoreService,
+    ConsulStatusService,
   ],
   exports: [
+    ConsulStatusService,
     ConsulHealthIndicator,
     ConsulRegistrar,
     ConsulDiscoveryService,

@@ -13,6 +13,7 @@ export { ConsulOptionsError, type OptionProblem } from './options/consul-options
 export { parseDuration } from './options/duration.js';
 export { ConsulRequestError } from './consul-api/consul-request.error.js';
 export { ConsulRegistrar } from './registration/consul.registrar.js';
+export type { RegistrationState } from './registration/registration-state.js';
 export { ConsulUnavailableError } from './registration/consul-unavailable.error.js';
 export { AddressDetectionError } from './registration/address.detector.js';
 export {
@@ -55,3 +56,8 @@ export type { ConfigChange } from './config/config-paths.js';
 export { ConsulConfigLoadError, ConsulConfigMissingError } from './config/consul-config.errors.js';
 export { ConsulConfigParseError } from './config/config-context.parser.js';
 export * from './locks/index.js';
+export {
+  ConsulStatusService,
+  type ConsulStatusSnapshot,
+  type ConsulWatchStatus,
+} from './observability/consul-status.service.js';

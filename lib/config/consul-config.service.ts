@@ -11,6 +11,7 @@ import { type ConfigChange, diffLeaves, getPath, mergeLayers } from './config-pa
 import { ConsulConfigLoadError, ConsulConfigMissingError } from './consul-config.errors.js';
 import type { ConfigContext, ResolvedConfigOptions } from './consul-config.options.js';
 import type { ConfigObject } from './formats/config-formats.js';
+import { consulMetrics } from '../observability/consul-metrics.js';
 
 /** How the watches of a config service behave (from the discovery options of the module). */
 export interface ConfigWatchSettings {
@@ -143,6 +144,10 @@ export class ConsulConfigService implements OnApplicationShutdown {
   private follow(position: number, index: number, settings: ConfigWatchSettings): void {
     const state = this.states[position];
     const health = new StateLog<'ok' | 'invalid'>(this.logger);
+    const { prefix } = state.context;
+    const observer = consulMetrics.watch({ kind: 'kv', query: `KV prefix "${prefix}"`, context: prefix }, this.client!);
+    const applied = { 'consul.config.context': prefix, 'consul.config.outcome': 'applied' };
+    const refused = { 'consul.config.context': prefix, 'consul.config.outcome': 'refused' };
     const loop = new BlockingQueryLoop<KvEntry[]>(
       async (at, waitMs, signal) =>
         this.client!.kvTree(state.context.prefix, { index: at, waitMs, signal, stale: settings.stale }).then((r) => ({
@@ -157,6 +162,7 @@ export class ConsulConfigService implements OnApplicationShutdown {
         equals: (a, b) => JSON.stringify(a.map(content)) === JSON.stringify(b.map(content)),
         logger: this.logger,
         wake: this.client!.reachability.onReconnect,
+        observer,
         seed: { value: state.raw ? (JSON.parse(state.raw) as KvEntry[]) : [], index },
       },
     );
@@ -164,8 +170,10 @@ export class ConsulConfigService implements OnApplicationShutdown {
       try {
         const { layer } = parseContext(state.context, entries);
         this.apply(position, layer, JSON.stringify(entries));
+        consulMetrics.configReloads.add(1, applied);
         health.enter('ok', 'log', `Configuration from "${state.context.prefix}" reloaded`);
       } catch (error) {
+        consulMetrics.configReloads.add(1, refused);
         // One line per bad state, not per retry: the same bad value is not reported twice.
         health.enter('invalid', 'error', `${(error as Error).message}; keeping the last good configuration`);
       }

@@ -5,6 +5,7 @@ import { ConsulConfigService } from '../config/consul-config.service.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedCoreOptions } from './consul-module.options.js';
+import { consulMetrics } from '../observability/consul-metrics.js';
 
 /**
  * What every module of this package stands on, as `TypeOrmCoreModule` is for @nestjs/typeorm:
@@ -34,7 +35,8 @@ export class ConsulCoreModule {
         {
           provide: ConsulApi,
           inject: [CONSUL_RESOLVED_OPTIONS],
-          useFactory: (options: ResolvedCoreOptions) => new ConsulApi(options.consul),
+          // The app is being created: the SDK, if any, is registered by now (see ConsulMetrics.bind).
+          useFactory: (options: ResolvedCoreOptions) => (consulMetrics.bind(), new ConsulApi(options.consul)),
         },
         ...consulConfigProviders,
       ],

@@ -12,6 +12,7 @@ import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './co
 import { sameInstances, toServiceInstance } from './instance-mapper.js';
 import { NoAvailableInstanceError } from './no-available-instance.error.js';
 import type { ServiceInstance } from './service-instance.js';
+import { consulMetrics } from '../observability/consul-metrics.js';
 
 /** Narrows a lookup. Each distinct combination is one shared watch loop. */
 export interface DiscoveryQuery {
@@ -67,8 +68,10 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   /** The current instances; rejects with {@link NoAvailableInstanceError} (naming service, datacenter, tags) when there are none. */
   async getAvailableInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
     const instances = await this.getInstances(service, query);
-    if (instances.length === 0)
+    if (instances.length === 0) {
+      consulMetrics.noAvailableInstance.add(1, consulMetrics.serviceAttrs(service));
       throw new NoAvailableInstanceError(service, [query.dc ?? 'the local datacenter'], query.tags);
+    }
     return instances;
   }
 
@@ -117,6 +120,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       const instances = await this.getInstances(service, dc === query.dc ? query : { ...query, dc });
       if (instances.length > 0) return instances;
     }
+    consulMetrics.noAvailableInstance.add(1, consulMetrics.serviceAttrs(service));
     throw new NoAvailableInstanceError(
       service,
       datacenters.map((dc) => dc ?? 'the local datacenter'),
@@ -206,6 +210,11 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       stale: discovery.consistency === 'stale',
     };
     let warnedMalformed = false;
+    const name = `service "${service}"${query.dc ? ` in ${query.dc}` : ''}${query.tags?.length ? ` tagged ${query.tags.join(',')}` : ''}`;
+    const observer = consulMetrics.watch(
+      { kind: 'service', query: describeQuery(name, healthQuery), service, datacenter: query.dc ?? 'local' },
+      this.client,
+    );
     return new BlockingQueryLoop<ServiceInstance[]>(
       async (index, waitMs, signal) => {
         const answer = await this.client.healthService(healthQuery, { index, waitMs, signal });
@@ -220,10 +229,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
             `Ignored ${answer.entries.length - instances.length} malformed instance(s) of "${service}" in Consul's answer`,
           );
         }
+        observer.instances = instances.length;
         return { value: instances, index: answer.index };
       },
       {
-        name: `service "${service}"${query.dc ? ` in ${query.dc}` : ''}${query.tags?.length ? ` tagged ${query.tags.join(',')}` : ''}`,
+        name,
+        observer,
         waitMs: discovery.waitMs,
         rateLimit: discovery.rateLimit,
         backoff: { initialMs: discovery.retry.initialDelayMs, maxMs: discovery.retry.maxDelayMs },
@@ -245,6 +256,11 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     );
     return this.localDc;
   }
+}
+
+/** The watch as metrics name it: its log name, and what else tells two watches apart. */
+function describeQuery(name: string, query: { passingOnly: boolean; filter?: string; near?: string }): string {
+  return `${name}${query.passingOnly ? '' : ' (any status)'}${query.filter ? ` where ${query.filter}` : ''}${query.near ? ` near ${query.near}` : ''}`;
 }
 
 function isEmptyQuery(query: DiscoveryQuery): boolean {

@@ -6,6 +6,7 @@ import { ConsulLockService } from './consul-lock.service.js';
 import { ConsulSessionManager } from './consul-session.js';
 import { keyProblem } from './lock-key.js';
 import { ConsulLockError } from './consul-lock.errors.js';
+import { consulMetrics } from '../observability/consul-metrics.js';
 
 /**
  * Leader election on a Consul key (Consul's leader-election recipe): `elect('reports')` campaigns
@@ -42,14 +43,20 @@ export class ConsulLeaderService implements OnModuleDestroy {
       this.sessions.closing,
     );
     this.elections.set(name, election);
+    const untrack = consulMetrics.track(consulMetrics.elections, election);
     // A resigned election is forgotten: electing the name again campaigns anew.
-    election.leader$.subscribe({ complete: () => this.elections.delete(name) });
+    election.leader$.subscribe({ complete: () => (this.elections.delete(name), untrack()) });
     return election;
   }
 
   /** The running election of `name`, if `elect(name)` was called. */
   election(name: string): ConsulElection | undefined {
     return this.elections.get(name);
+  }
+
+  /** The running elections (for `ConsulStatusService.snapshot()`). */
+  get running(): ConsulElection[] {
+    return [...this.elections.values()];
   }
 
   /** Whether this instance leads `name` now (false if it does not campaign for it). */

@@ -7,6 +7,7 @@ import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { formatDuration } from '../options/duration.js';
 import { ConsulRegistrar } from '../registration/consul.registrar.js';
+import { consulMetrics } from '../observability/consul-metrics.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import { LivenessCheck } from './liveness-check.js';
 
@@ -259,6 +260,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
         // The renewal must not outlive the lease: an answer after the deadline changes nothing.
         const timeoutMs = Math.max(500, Math.min(this.options.consul.timeoutMs, lease.sessionValidUntil - sentAt));
         if (!(await this.api.renewSession(lease.id, timeoutMs))) {
+          consulMetrics.sessionRenewalFailures.add(1);
           this.lose(
             lease,
             'Consul no longer knows it (expired, destroyed, or a check it depends on went critical)',
@@ -271,6 +273,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
         this.armDeadline(lease);
         delay = this.locks.renewIntervalMs;
       } catch (error) {
+        consulMetrics.sessionRenewalFailures.add(1);
         this.logger.debug(`Could not renew session ${lease.id}: ${(error as Error).message}; retrying`);
         // Retry soon, several times before the deadline.
         delay = Math.min(1_000, Math.max(100, (lease.sessionValidUntil - performance.now()) / 4));

@@ -28,6 +28,8 @@ import { RegistrationStateMachine } from './registration-state.js';
 import { buildServiceDefinition, checkIdOf, type InstanceEndpoint } from './service-definition.js';
 import { leaveConsul } from './shutdown.js';
 import { checkStatusOf } from './ttl-heartbeat.js';
+import { consulMetrics } from '../observability/consul-metrics.js';
+import type { RegistrationState } from './registration-state.js';
 
 /**
  * Registers this app in Consul once it is really reachable, keeps it registered ({@link KeepAlive}:
@@ -75,6 +77,12 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     return this.endpoint && hostPort(this.endpoint.address, this.endpoint.port);
   }
 
+  /** Where this instance stands with Consul (see {@link RegistrationState}), and since when. */
+  get state(): { service?: string; state: RegistrationState; since: Date; reregistrations: number } {
+    const { state, since, reregistrations } = this.machine;
+    return { service: this.options.service?.name, state, since, reregistrations };
+  }
+
   /** Whether Consul has (as far as we last saw) this instance registered. */
   get isRegistered(): boolean {
     return this.machine.isRegistered;
@@ -104,6 +112,17 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
       if (this.options.registration.failFast) await this.preflight();
       return;
     }
+    const machine = this.machine;
+    const untrack = consulMetrics.track(consulMetrics.registrations, {
+      serviceName: this.options.service.name,
+      get state() {
+        return machine.state;
+      },
+      get reregistrations() {
+        return machine.reregistrations;
+      },
+    });
+    this.lifetime.signal.addEventListener('abort', untrack, { once: true });
     const fit = resolveCheckType(this.options.service, Boolean(this.adapterHost.httpAdapter));
     if (this.options.registration.enabled) {
       this.fit = { checkType: await fit };

@@ -17,6 +17,25 @@ describe('RegistrationStateMachine', () => {
     expect(lines).toEqual(['DEBUG waiting', 'DEBUG down', 'LOG registered']);
   });
 
+  it('counts re-registrations (not the first one, not keep-alive confirmations) and when the state began', () => {
+    const { states } = machine();
+    const before = states.since;
+    states.to('waiting', 'debug', '');
+    states.to('registered', 'log', '');
+    states.to('out-of-reach', 'debug', '');
+    states.to('registered', 'debug', ''); // reachable again: still the same registration
+    expect(states.reregistrations).toBe(0);
+    states.to('lost', 'warn', '');
+    states.to('failing', 'error', '');
+    states.to('registered', 'log', '');
+    expect(states.reregistrations).toBe(1);
+    states.to('leaving', 'log', '');
+    states.to('deregistered', 'log', '');
+    states.to('registered', 'log', ''); // register() by hand after deregister()
+    expect(states.reregistrations).toBe(2);
+    expect(states.since.getTime()).toBeGreaterThanOrEqual(before.getTime());
+  });
+
   it('derives isRegistered and whenRegistered() from the state', async () => {
     const { states } = machine();
     let resolved = false;

@@ -59,6 +59,11 @@ const REGISTERED: ReadonlySet<RegistrationState> = new Set(['registered', 'uncon
 export class RegistrationStateMachine {
   private readonly log: StateLog<RegistrationState>;
   private readonly waiters: Array<() => void> = [];
+  private wasRegistered = false;
+  /** When the current state was entered. */
+  since = new Date();
+  /** Registrations after the first one (the agent lost the instance, or deregister() then register()). */
+  reregistrations = 0;
 
   constructor(logger: Pick<Logger, 'debug' | 'log' | 'warn' | 'error'>) {
     this.log = new StateLog(logger, REGISTRATION_TRANSITIONS, 'idle');
@@ -79,7 +84,13 @@ export class RegistrationStateMachine {
 
   /** Moves to `next` with one log line; `false` when the table forbids the move (nothing changes). */
   to(next: RegistrationState, level: 'debug' | 'log' | 'warn' | 'error', message: string): boolean {
+    const was = this.state;
     if (!this.log.enter(next, level, message)) return false;
+    if (next !== was) this.since = new Date();
+    if (next === 'registered' && !REGISTERED.has(was)) {
+      if (this.wasRegistered) this.reregistrations++;
+      this.wasRegistered = true;
+    }
     if (next === 'registered') this.waiters.splice(0).forEach((resolve) => resolve());
     return true;
   }

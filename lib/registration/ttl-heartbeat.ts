@@ -5,6 +5,7 @@ import type { ConsulApi } from '../consul-api/consul-api.js';
 import { isUnreachable } from '../consul-api/consul-request.error.js';
 import { StateLog } from '../common/state-log.js';
 import type { ConsulHealthService } from '../health/consul-health.service.js';
+import { consulMetrics } from '../observability/consul-metrics.js';
 
 /** Terminus status → Consul check status. */
 export function checkStatusOf(result: HealthCheckResult): CheckStatus {
@@ -64,6 +65,7 @@ export class TtlHeartbeat {
       );
     } catch (error) {
       if (signal.aborted) return;
+      consulMetrics.heartbeatFailures.add(1);
       const unreachable = isUnreachable(error); // the client has said so once for the whole app
       this.states.enter(
         unreachable ? 'unreachable' : 'failing',

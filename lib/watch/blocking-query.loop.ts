@@ -4,6 +4,7 @@ import { Backoff } from '../common/backoff.js';
 import { sleep, type WakeSource } from '../common/sleep.js';
 import { StateLog } from '../common/state-log.js';
 import { TokenBucket } from './token-bucket.js';
+import type { WatchCounters } from '../observability/watch-observer.js';
 
 /** One answer of a blocking query. */
 export interface BlockingResult<T> {
@@ -28,6 +29,8 @@ export interface BlockingLoopOptions<T> {
   seed?: BlockingResult<T>;
   /** Ends a backoff early (the agent answers again): retry now rather than after up to `backoff.maxMs`. */
   wake?: WakeSource;
+  /** Told about each request, answer and failure, and the stop: metrics and the status snapshot. */
+  observer?: WatchCounters;
 }
 
 type Listener<T> = (value: T) => void;
@@ -59,6 +62,7 @@ export class BlockingQueryLoop<T> {
     if (options.seed) {
       this.value = { current: options.seed.value };
       this.lastContact = Date.now();
+      options.observer?.answered(options.seed.index);
     }
   }
 
@@ -80,6 +84,7 @@ export class BlockingQueryLoop<T> {
   /** Stops the loop and aborts the request in flight. */
   stop(): void {
     this.controller.abort();
+    this.options.observer?.closed();
     this.listeners.clear();
     const waiters = this.waiters.splice(0);
     waiters.forEach(({ reject }) => reject(new Error(`watch of ${this.options.name} was stopped`)));
@@ -108,8 +113,10 @@ export class BlockingQueryLoop<T> {
       if (!(await this.bucket.take(signal))) return;
       try {
         this.requests++;
+        this.options.observer?.request();
         const result = await this.fetch(index, this.options.waitMs, signal);
         this.lastContact = Date.now();
+        this.options.observer?.answered(result.index);
         backoff.reset();
         // Consul's rules: an index below 1 is a Consul bug that would make every "blocking" call
         // return at once, so use 1; an index that goes backwards (snapshot restore, new leader)
@@ -126,6 +133,7 @@ export class BlockingQueryLoop<T> {
         if (signal.aborted) return;
         // Unreachable: the shared client warns once for every loop; other failures (ACL denied,
         // no leader, a bad answer) are this watch's own and worth a warning.
+        this.options.observer?.failed(error);
         const unreachable = isUnreachable(error);
         this.states.enter(
           unreachable ? 'unreachable' : 'failing',

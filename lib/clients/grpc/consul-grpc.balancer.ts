@@ -3,6 +3,7 @@ import { RoundRobinBalancer } from '../../balancing/round-robin.balancer.js';
 import type { LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
+import { notePick } from '../../observability/grpc-pick.js';
 
 /** Name of our grpc-js load-balancing policy, as it appears in a service config's `loadBalancingConfig`. */
 export const CONSUL_LB_POLICY = 'nestjs_consul_kit';
@@ -157,6 +158,7 @@ export function consulBalancingPolicy(grpc: GrpcJs): ConsulBalancingPolicy {
         picker = this.byInstance.get(match)!;
       }
       const result = picker.pick(args);
+      if (result.pickResultType === PickResultType.COMPLETE) notePick(instance);
       const balancer = this.balancer;
       if (!balancer.start || result.pickResultType !== PickResultType.COMPLETE) return result;
       const { onCallStarted, onCallEnded } = result;

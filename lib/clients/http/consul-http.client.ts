@@ -5,6 +5,8 @@ import { instanceTarget, type ServiceInstance } from '../../discovery/service-in
 import { ConsulHttpResponseError, ConsulHttpTransportError } from './consul-http.errors.js';
 import { OutlierEjector } from './outlier-ejector.js';
 import { FollowedInstances } from '../followed-instances.js';
+import type { Span } from '@opentelemetry/api';
+import { HttpClientInstruments, transportOutcome } from '../../observability/http-client.instruments.js';
 
 export interface ConsulHttpClientOptions {
   /** Which instances to call (tags, dc, filter…). */
@@ -56,6 +58,8 @@ export class ConsulHttpClient {
   private readonly instances: FollowedInstances;
   private readonly scheme: 'http' | 'https';
   private readonly timeoutMs: number;
+  private readonly instruments: HttpClientInstruments;
+  private readonly untrack: () => void;
 
   constructor(
     readonly service: string,
@@ -69,6 +73,13 @@ export class ConsulHttpClient {
     this.pool = new Agent({ connections, connect: { ...tls, timeout: this.timeoutMs } });
     this.instances = new FollowedInstances(discovery, service, options.query);
     this.scheme = options.scheme ?? 'http';
+    this.instruments = new HttpClientInstruments(service);
+    this.untrack = this.instruments.track({ service, owner: discovery, status: () => this.status() });
+  }
+
+  /** For `ConsulStatusService.snapshot()`: the balancer and the instances ejected now. */
+  status(): { transport: string; balancer: string; ejected: string[] } {
+    return { transport: 'http', balancer: this.balancer.constructor.name, ejected: this.ejector.ejected() };
   }
 
   get<T = unknown>(path: string, request?: ConsulHttpRequest): Promise<T> {
@@ -93,13 +104,21 @@ export class ConsulHttpClient {
 
   /** Stops following the instances and closes this client's connections, after the requests in flight. */
   close(): Promise<void> {
+    this.untrack();
     this.instances.close();
     return this.pool.close();
   }
 
   /** Sends one request; the parsed JSON (or text) body on 2xx, a typed error otherwise. */
-  async request<T = unknown>(method: string, path: string, request: ConsulHttpRequest = {}): Promise<T> {
+  request<T = unknown>(method: string, path: string, request: ConsulHttpRequest = {}): Promise<T> {
     const verb = method.toUpperCase();
+    // One span per logical request, around its attempts (see HttpClientInstruments); none without a TracerProvider.
+    const span = this.instruments.startRequest(verb);
+    const attempts = this.attempts<T>(verb, path, request, span);
+    return span ? this.instruments.ended(span, attempts) : attempts;
+  }
+
+  private async attempts<T>(verb: string, path: string, request: ConsulHttpRequest, span?: Span): Promise<T> {
     const maxAttempts = 1 + (IDEMPOTENT.has(verb) ? (this.options.retries ?? 1) : 0);
     // Only a retry needs these: the first attempt of the usual request allocates neither.
     let failures: Array<{ instance: string; reason: string }> | undefined;
@@ -109,8 +128,12 @@ export class ConsulHttpClient {
       // Instances already known: chosen synchronously, no await. Else wait for discovery's answer.
       const lease = this.leaseNow(tried) ?? (await this.leaseLater(tried));
       const { instance } = lease;
+      const startedAt = performance.now();
       try {
-        const response = await this.send(instance, verb, path, request);
+        const response = await (span
+          ? this.instruments.inSpan(span, () => this.send(instance, verb, path, request))
+          : this.send(instance, verb, path, request));
+        this.instruments.attempt(span, instance, verb, attempt, response.statusCode, startedAt);
         if (response.statusCode === 503 && attempt < maxAttempts) {
           await response.body.dump(); // free the connection for the next request
           (failures ??= []).push({ instance: instanceTarget(instance), reason: 'HTTP 503' });
@@ -133,7 +156,8 @@ export class ConsulHttpClient {
         return body as T;
       } catch (error) {
         if (error instanceof ConsulHttpResponseError) throw error;
-        this.ejector.failure(instance.id);
+        this.instruments.attempt(span, instance, verb, attempt, transportOutcome(error), startedAt);
+        if (this.ejector.failure(instance.id)) this.instruments.ejected(instance);
         (failures ??= []).push({ instance: instanceTarget(instance), reason: transportReason(error) });
         (tried ??= new Set()).add(instance.id);
       } finally {

@@ -29,12 +29,18 @@ export class OutlierEjector {
     this.failures.delete(id);
   }
 
-  failure(id: string): void {
+  /** Counts a failure; `true` when it ejects the instance. */
+  failure(id: string): boolean {
     const count = (this.failures.get(id) ?? 0) + 1;
     this.failures.set(id, count);
-    if (count >= this.threshold) {
-      this.failures.delete(id);
-      this.ejectedUntil.set(id, this.now() + this.cooldownMs);
-    }
+    if (count < this.threshold) return false;
+    this.failures.delete(id);
+    this.ejectedUntil.set(id, this.now() + this.cooldownMs);
+    return true;
+  }
+
+  /** The instances ejected now (for the status snapshot). */
+  ejected(): string[] {
+    return [...this.ejectedUntil.keys()].filter((id) => this.isEjected(id));
   }
 }
