@@ -144,4 +144,40 @@ describe('ConsulHttpClient per-request path (real Consul agent behind a counting
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     }
   });
+
+  it("stops a request and its retries when the caller's signal aborts, without counting the instance as failing", async () => {
+    let received = 0;
+    const silent = createServer(() => received++);
+    const port = await new Promise<number>((resolve) =>
+      silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)),
+    );
+    try {
+      await suite.agent.register(ttlInstance('stalled-cancel', 'stalled', port));
+      await eventually(async () => (await suite.agent.health('stalled')).length === 1, {
+        what: 'the instance passing',
+      });
+      await eventually(
+        async () => (await caller.app.get(ConsulDiscoveryService).getInstances('stalled')).length === 1,
+        { what: 'the instance in the cache' },
+      );
+      // A deadline on the whole request, shorter than the client's 300 ms per-wait timeout.
+      const error = await callers.stalled.get('/slow', { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+      expect((error as Error).name).toBe('TimeoutError');
+      expect(error).not.toBeInstanceOf(ConsulHttpTransportError);
+      // Not retried (retries: 1): the caller gave up, the instance did not fail.
+      expect(received).toBe(1);
+      expect(callers.stalled.status().ejected).toEqual([]);
+      // Already aborted: nothing is sent.
+      const before = received;
+      const cancelled = await callers.stalled
+        .get('/slow', { signal: AbortSignal.abort(new Error('not now')) })
+        .catch((e: unknown) => e);
+      expect((cancelled as Error).message).toBe('not now');
+      expect(received).toBe(before);
+    } finally {
+      await suite.agent.deregister('stalled-cancel');
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
 });

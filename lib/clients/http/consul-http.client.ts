@@ -41,6 +41,12 @@ export interface ConsulHttpRequest {
   query?: Record<string, string | number | boolean>;
   /** Overrides the client's timeout for this request's headers and body (ms); connecting keeps the client's. */
   timeoutMs?: number;
+  /**
+   * Cancels the request and its retries: it rejects with the signal's reason, and the instance is
+   * not counted as failing. For a deadline on the whole request (the timeout bounds each wait),
+   * pass `AbortSignal.timeout(ms)`; to stop with a lock, its `signal`.
+   */
+  signal?: AbortSignal;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
@@ -124,6 +130,7 @@ export class ConsulHttpClient {
     let failures: Array<{ instance: string; reason: string }> | undefined;
     let tried: Set<string> | undefined;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      request.signal?.throwIfAborted();
       // One lease per attempt, released when the attempt ends (its body read or dumped, or it failed).
       // Instances already known: chosen synchronously, no await. Else wait for discovery's answer.
       const lease = this.leaseNow(tried) ?? (await this.leaseLater(tried));
@@ -156,6 +163,8 @@ export class ConsulHttpClient {
         return body as T;
       } catch (error) {
         if (error instanceof ConsulHttpResponseError) throw error;
+        // Cancelled by the caller: not the instance's fault, and not to be tried elsewhere.
+        if (request.signal?.aborted) throw request.signal.reason;
         this.instruments.attempt(span, instance, verb, attempt, transportOutcome(error), startedAt);
         if (this.ejector.failure(instance.id)) this.instruments.ejected(instance);
         (failures ??= []).push({ instance: instanceTarget(instance), reason: transportReason(error) });
@@ -214,6 +223,7 @@ export class ConsulHttpClient {
       headers,
       body,
       // Undici arms these timers on every request anyway (default 300 s): setting them is free.
+      signal: request.signal,
       headersTimeout: request.timeoutMs ?? this.timeoutMs,
       bodyTimeout: request.timeoutMs ?? this.timeoutMs,
     });
