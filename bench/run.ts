@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { chooseBench } from './choose.bench.js';
 import { clientsBench } from './clients.bench.js';
 import { consulLoadBench } from './consul-load.bench.js';
+import { fleetBench } from './fleet.bench.js';
 import { startAgent } from './context.js';
 import { lifecycleBench } from './lifecycle.bench.js';
 import { propagationBench } from './propagation.bench.js';
@@ -21,6 +22,7 @@ const benches: Array<[string, typeof chooseBench]> = [
   ['clients', clientsBench],
   ['lifecycle', lifecycleBench], // before scale: the scale test leaves 10,000 instances in the agent
   ['scale', scaleBench],
+  ['fleet', fleetBench], // its own 3-server cluster on 127.0.0.10–13
 ];
 
 const agent = await startAgent();

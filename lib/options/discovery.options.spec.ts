@@ -1,9 +1,9 @@
 import { resolveConsulOptions } from '../core/consul-module.options.js';
 
 describe('discovery.cache', () => {
-  it('reads through the agent cache unless told otherwise', () => {
-    expect(resolveConsulOptions({}).discovery.cache).toBe('agent');
-    expect(resolveConsulOptions({ discovery: { cache: 'none' } }).discovery.cache).toBe('none');
+  it('reads past the agent cache unless told otherwise', () => {
+    expect(resolveConsulOptions({}).discovery.cache).toBe('none');
+    expect(resolveConsulOptions({ discovery: { cache: 'agent' } }).discovery.cache).toBe('agent');
   });
 
   it('names the option, the allowed values and the closest one for a bad value', () => {
