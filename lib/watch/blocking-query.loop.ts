@@ -67,9 +67,8 @@ export class BlockingQueryLoop<T> {
     return this.value?.current;
   }
 
-  get stopped(): boolean {
-    return this.controller.signal.aborted;
-  }
+  /** A plain field, not `signal.aborted`: `choose()` asks on every call, and AbortSignal's getters cost more than the rest of it. */
+  stopped = false;
 
   start(): void {
     if (this.started) return;
@@ -79,6 +78,7 @@ export class BlockingQueryLoop<T> {
 
   /** Stops the loop and aborts the request in flight. */
   stop(): void {
+    this.stopped = true;
     this.controller.abort();
     this.listeners.clear();
     const waiters = this.waiters.splice(0);
