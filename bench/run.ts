@@ -12,6 +12,7 @@ import { startAgent } from './context.js';
 import { lifecycleBench } from './lifecycle.bench.js';
 import { propagationBench } from './propagation.bench.js';
 import { scaleBench } from './scale.bench.js';
+import { startupBench } from './startup.bench.js';
 import { consulBin } from '../test/helpers/consul-agent.js';
 
 const only = process.argv.slice(2);
@@ -20,6 +21,7 @@ const benches: Array<[string, typeof chooseBench]> = [
   ['propagation', propagationBench],
   ['load', consulLoadBench],
   ['clients', clientsBench],
+  ['startup', startupBench],
   ['lifecycle', lifecycleBench], // before scale: the scale test leaves 10,000 instances in the agent
   ['scale', scaleBench],
   ['fleet', fleetBench], // its own 3-server cluster on 127.0.0.10–13
