@@ -204,8 +204,8 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       ...query,
       passingOnly: query.passingOnly ?? discovery.passingOnly,
       stale: discovery.consistency === 'stale',
-      // `near` sorts by the asking node, which the agent's cache key leaves out: such a query is
-      // not shared between callers anyway, so it goes to the servers.
+      // The agent's cache key leaves `near` out: a cached answer could carry another query's order
+      // (or none). Sorted queries go to the servers.
       cached: discovery.cache === 'agent' && !query.near,
     };
     let warnedMalformed = false;
