@@ -4,7 +4,7 @@ import { CountingHttpProxy } from '../test/helpers/counting-proxy.js';
 import { registerTtl, startApp } from './context.js';
 import { fmt, table } from './stats.js';
 
-const IDLE_MS = 60_000;
+const IDLE_MS = 30_000;
 const CHURN_MS = 10_000;
 
 /** 3. Requests the agent receives per watched service: idle, and while something changes every 100 ms. */

@@ -7,11 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { chooseBench } from './choose.bench.js';
 import { clientsBench } from './clients.bench.js';
 import { consulLoadBench } from './consul-load.bench.js';
+import { fleetBench } from './fleet.bench.js';
 import { startAgent } from './context.js';
 import { lifecycleBench } from './lifecycle.bench.js';
 import { observabilityBench } from './observability.bench.js';
 import { propagationBench } from './propagation.bench.js';
 import { scaleBench } from './scale.bench.js';
+import { startupBench } from './startup.bench.js';
 import { consulBin } from '../test/helpers/consul-agent.js';
 
 const only = process.argv.slice(2);
@@ -21,8 +23,10 @@ const benches: Array<[string, typeof chooseBench]> = [
   ['load', consulLoadBench],
   ['clients', clientsBench],
   ['observability', observabilityBench],
+  ['startup', startupBench],
   ['lifecycle', lifecycleBench], // before scale: the scale test leaves 10,000 instances in the agent
   ['scale', scaleBench],
+  ['fleet', fleetBench], // its own 3-server cluster on 127.0.0.10–13
 ];
 
 const agent = await startAgent();

@@ -42,6 +42,11 @@ export interface HealthQuery {
   near?: string;
   /** Let any server answer (`?stale`), not only the leader. */
   stale?: boolean;
+  /**
+   * Read through the agent's cache (`?cached`): the agent answers from one background blocking
+   * query it shares with every caller on the node. Always a stale read (`stale` is then moot).
+   */
+  cached?: boolean;
 }
 
 /** Per-call options of the registrar's calls (the shutdown deadline, cancellation, failFast). */
@@ -75,7 +80,7 @@ interface DirectCall extends Call {
 
 /**
  * The only code that talks to Consul. It goes through the public API of the `consul` package,
- * except for three calls the package cannot make as Consul needs them, which go through undici
+ * except for the calls the package cannot make as Consul needs them, which go through undici
  * with the same TLS, keep-alive, timeouts and cancellation (see {@link direct}). Everything above
  * this class sees typed shapes and {@link ConsulRequestError}s that name the agent and never carry
  * the token.
@@ -137,27 +142,65 @@ export class ConsulApi {
     const [tag, ...moreTags] = query.tags ?? [];
     const clauses = moreTags.map((more) => `${filterLiteral(more) ?? JSON.stringify(more)} in Service.Tags`);
     if (query.filter) clauses.push(`(${query.filter})`);
-    const res = await this.call(
-      { action, timeoutMs: index > 0 ? blockingTimeout(waitMs, this.options.timeoutMs) : undefined, signal },
-      (o) =>
-        this.consul.health.service({
-          ...o,
-          service: query.service,
-          ...(query.dc ? { dc: query.dc } : {}),
-          ...(tag !== undefined ? { tag } : {}),
-          ...(query.passingOnly ? { passing: true } : {}),
-          ...(clauses.length ? { filter: clauses.join(' and ') } : {}),
-          ...(query.near ? { near: query.near } : {}),
-          ...(query.stale ? { stale: true } : {}),
-          ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}),
-        }),
-    );
+    const timeoutMs = index > 0 ? blockingTimeout(waitMs, this.options.timeoutMs) : undefined;
+    const filter = clauses.length ? clauses.join(' and ') : undefined;
+    const res = query.cached
+      ? await this.cachedHealthService(query, { action, tag, filter, index, waitMs, timeoutMs, signal })
+      : await this.call({ action, timeoutMs, signal }, (o) =>
+          this.consul.health.service({
+            ...o,
+            service: query.service,
+            ...(query.dc ? { dc: query.dc } : {}),
+            ...(tag !== undefined ? { tag } : {}),
+            ...(query.passingOnly ? { passing: true } : {}),
+            ...(filter ? { filter } : {}),
+            ...(query.near ? { near: query.near } : {}),
+            ...(query.stale ? { stale: true } : {}),
+            ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}),
+          }),
+        );
     // Odd entries are the mapper's to skip (with one log line); a body that is no list at all is
     // not "no instances": it is an error, so the watch keeps the last known answer.
     return {
       entries: this.expectList<HealthServiceEntry>(res, action),
       index: consulIndex(res),
     };
+  }
+
+  /**
+   * `healthService` through the agent's cache. Direct: the package's health.service does not pass
+   * `cached`. Consul refuses `cached` with `consistent` and ignores `stale` here: the agent's own
+   * background query is always a stale read.
+   */
+  private cachedHealthService(
+    query: HealthQuery,
+    call: {
+      action: string;
+      tag?: string;
+      filter?: string;
+      index: number;
+      waitMs: number;
+      timeoutMs?: number;
+      signal?: AbortSignal;
+    },
+  ): Promise<RawResponse> {
+    const { action, tag, filter, index, waitMs, timeoutMs, signal } = call;
+    return this.direct({
+      action,
+      method: 'GET',
+      path: `/health/service/${encodeURIComponent(query.service)}`,
+      query: {
+        cached: '',
+        ...(query.dc ? { dc: query.dc } : {}),
+        ...(tag !== undefined ? { tag } : {}),
+        ...(query.passingOnly ? { passing: 'true' } : {}),
+        ...(filter ? { filter } : {}),
+        ...(query.near ? { near: query.near } : {}),
+        ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}),
+      },
+      timeoutMs,
+      signal,
+    });
   }
 
   /**

@@ -208,6 +208,9 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       ...query,
       passingOnly: query.passingOnly ?? discovery.passingOnly,
       stale: discovery.consistency === 'stale',
+      // The agent's cache key leaves `near` out: a cached answer could carry another query's order
+      // (or none). Sorted queries go to the servers.
+      cached: discovery.cache === 'agent' && !query.near,
     };
     let warnedMalformed = false;
     const name = `service "${service}"${query.dc ? ` in ${query.dc}` : ''}${query.tags?.length ? ` tagged ${query.tags.join(',')}` : ''}`;

@@ -35,6 +35,17 @@ export interface ConsulDiscoveryOptions extends ConsulWatchOptions {
   failoverDatacenters?: string[];
   /** Consul's DNS interface for `resolveDns()`; `host` may be a name. Default: `consul.host`, port 8600. */
   dns?: { host?: string; port?: number };
+  /**
+   * Where discovery watches read instances. `"none"`: each watch sends its own blocking query
+   * through the agent to the servers. `"agent"`: through the local agent's cache (`?cached`): the
+   * agent keeps one background blocking query per distinct query and answers every process on the
+   * node from it, so N apps watching S services cost the servers S queries, not N×S. The agent's
+   * query is always a stale read (any server answers, whatever `consistency` says): a change can
+   * take one Raft heartbeat longer to show (about 100–200 ms more on a 3-server cluster). Queries
+   * with `near` are never cached (the agent's cache key leaves it out). Configuration (KV)
+   * watches are not affected: Consul has no agent cache for KV. @default "none"
+   */
+  cache?: 'agent' | 'none';
 }
 
 const WATCH_KEYS: SectionKeys<ConsulWatchOptions> = { wait: true, rateLimit: true, consistency: true, retry: true };
@@ -45,9 +56,11 @@ const DISCOVERY_KEYS: SectionKeys<ConsulDiscoveryOptions> = {
   passingOnly: true,
   failoverDatacenters: true,
   dns: true,
+  cache: true,
 };
 const RATE_LIMIT_KEYS: SectionKeys<NonNullable<ConsulWatchOptions['rateLimit']>> = { perSecond: true, burst: true };
 const DNS_KEYS: SectionKeys<NonNullable<ConsulDiscoveryOptions['dns']>> = { host: true, port: true };
+export const DISCOVERY_CACHES = ['agent', 'none'] as const;
 export const LOAD_BALANCERS: readonly LoadBalancerStrategy[] = [
   'round-robin',
   'random',
@@ -74,6 +87,7 @@ export function resolveDiscoveryOptions(parent: Validator, raw: unknown, agentHo
     loadBalancer: resolveLoadBalancer(v, discovery.loadBalancer, 'loadBalancer') ?? 'round-robin',
     passingOnly: v.boolean(discovery.passingOnly, 'passingOnly', true),
     failoverDatacenters: v.stringArray(discovery.failoverDatacenters, 'failoverDatacenters'),
+    cache: v.oneOf(discovery.cache, 'cache', DISCOVERY_CACHES) ?? 'none',
     dns: {
       host: v.string(dns.host, 'dns.host') ?? agentHost,
       port: v.port(dns.port, 'dns.port') ?? 8600,

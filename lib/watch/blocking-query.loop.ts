@@ -71,9 +71,8 @@ export class BlockingQueryLoop<T> {
     return this.value?.current;
   }
 
-  get stopped(): boolean {
-    return this.controller.signal.aborted;
-  }
+  /** A plain field, not `signal.aborted`: `choose()` asks on every call, and AbortSignal's getters cost more than the rest of it. */
+  stopped = false;
 
   start(): void {
     if (this.started) return;
@@ -83,6 +82,7 @@ export class BlockingQueryLoop<T> {
 
   /** Stops the loop and aborts the request in flight. */
   stop(): void {
+    this.stopped = true;
     this.controller.abort();
     this.options.observer?.closed();
     this.listeners.clear();

@@ -12,14 +12,17 @@ export class ConsulCluster {
     readonly client: ConsulAgent,
   ) {}
 
-  static async start({ servers: count = 3 }: { servers?: number } = {}): Promise<ConsulCluster> {
+  /** `hcl`: more configuration for every agent (e.g. telemetry for benchmarks that read the servers' metrics). */
+  static async start({ servers: count = 3, hcl }: { servers?: number; hcl?: string[] } = {}): Promise<ConsulCluster> {
     const reserved: ConsulAgent[] = [];
     for (let i = 0; i < count; i++) {
-      reserved.push(await ConsulAgent.reserve({ host: `127.0.0.${11 + i}`, mode: 'server', bootstrapExpect: count }));
+      reserved.push(
+        await ConsulAgent.reserve({ host: `127.0.0.${11 + i}`, mode: 'server', bootstrapExpect: count, hcl }),
+      );
     }
     const join = reserved.map((server) => server.serfLanAddress);
     const servers = reserved.map((server, i) => server.withOptions({ retryJoin: join.filter((_, j) => j !== i) }));
-    const client = await ConsulAgent.reserve({ host: '127.0.0.10', mode: 'client', retryJoin: join });
+    const client = await ConsulAgent.reserve({ host: '127.0.0.10', mode: 'client', retryJoin: join, hcl });
     const cluster = new ConsulCluster(servers, client);
     try {
       for (const agent of [...servers, client]) agent.spawn();

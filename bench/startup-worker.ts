@@ -1,0 +1,65 @@
+// One start-up of the start-up benchmark (startup.bench.ts), in a fresh process: a small HTTP app,
+// with ConsulModule (registration, 4 config contexts, 3 typed clients) or without it. Prints one
+// JSON line: ms from NestFactory.create() to the first request served, and to registered.
+// argv: <with|without> <agent port> <service name>
+import 'reflect-metadata';
+import { Controller, Get, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { type ClientGrpc, type ClientProxy, Transport } from '@nestjs/microservices';
+import { ConsulHttpClient, ConsulModule, ConsulRegistrar, ConsulService } from '../lib/index.js';
+import { HELLO_PROTO } from '../test/helpers/consul-microservice.js';
+
+const [variant, port, name] = process.argv.slice(2);
+const withConsul = variant === 'with';
+
+@Controller()
+class PingController {
+  @Get('ping')
+  ping(): string {
+    return 'pong';
+  }
+}
+
+@Injectable()
+class Callers {
+  constructor(
+    @ConsulService('startup_grpc') readonly grpc: ClientGrpc,
+    @ConsulService('startup_http') readonly http: ConsulHttpClient,
+    @ConsulService('startup_tcp') readonly tcp: ClientProxy,
+  ) {}
+}
+
+const consulImports: DynamicModule[] = [
+  ConsulModule.forRoot({
+    consul: { host: '127.0.0.1', port: Number(port) },
+    service: { name, address: '127.0.0.1' },
+    // 4 contexts: <name>,production/  <name>/  application,production/  application/
+    config: { profiles: ['production'] },
+    registration: { drainDelay: '0s' },
+  }),
+  ConsulModule.forFeature([
+    { service: 'startup_grpc', transport: Transport.GRPC, options: { package: 'hello', protoPath: HELLO_PROTO } },
+    { service: 'startup_http', transport: 'http' },
+    { service: 'startup_tcp', transport: Transport.TCP },
+  ]),
+];
+
+@Module({
+  imports: withConsul ? consulImports : [],
+  controllers: [PingController],
+  providers: withConsul ? [Callers] : [],
+})
+class AppModule {}
+
+const started = performance.now();
+const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+await app.listen(0, '127.0.0.1');
+const { port: appPort } = app.getHttpServer().address() as { port: number };
+const res = await fetch(`http://127.0.0.1:${appPort}/ping`);
+if ((await res.text()) !== 'pong') throw new Error(`unexpected answer ${res.status}`);
+const served = performance.now() - started;
+if (withConsul) await app.get(ConsulRegistrar).whenRegistered();
+const registered = performance.now() - started;
+process.stdout.write(`${JSON.stringify({ served, registered })}\n`);
+await app.close();
+process.exit(0);
