@@ -54,7 +54,7 @@ export async function fleetBench(): Promise<string> {
     const each = (counts: number[]) => counts.map((n) => fmt(n)).join(' / ');
     const total = (counts: number[]) => fmt(counts.reduce((a, b) => a + b, 0));
     return table(
-      `8. A node of ${PROCESSES} app processes × ${SERVICES} watched services, 3 servers (${WINDOW_MS / 1000} s, one change per second)`,
+      `9. A node of ${PROCESSES} app processes × ${SERVICES} watched services, 3 servers (${WINDOW_MS / 1000} s, one change per second)`,
       [
         '`cache`, `consistency`',
         'new blocking queries at the servers (each)',

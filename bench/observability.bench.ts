@@ -77,7 +77,7 @@ export async function observabilityBench(agent: ConsulAgent): Promise<string> {
     traces: results.traces[key],
   });
   return table(
-    `8. Cost of the OpenTelemetry instrumentation (${ROUNDS} interleaved rounds, median and min–max)`,
+    `5. Cost of the OpenTelemetry instrumentation (${ROUNDS} interleaved rounds, median and min–max)`,
     ['calls/s', 'no SDK (API no-ops)', 'metrics SDK', 'vs none', 'metrics + traces SDK', 'vs none'],
     [row('`choose()` from the cache', of('choose')), row('typed HTTP client, 10 in flight', of('http'))],
     [

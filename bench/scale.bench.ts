@@ -55,7 +55,7 @@ export async function scaleBench(agent: ConsulAgent): Promise<string> {
     subscriptions.forEach((s) => s.unsubscribe());
     const mb = (bytes: number) => fmt(bytes / 1024 / 1024, 1);
     return table(
-      `6. Scale: ${fmt(SERVICES)} services × ${INSTANCES} instances watched (${fmt(loops)} loops)`,
+      `8. Scale: ${fmt(SERVICES)} services × ${INSTANCES} instances watched (${fmt(loops)} loops)`,
       ['measure', 'value'],
       [
         ['RSS added', `${mb(after.rss - before.rss)} MB`],

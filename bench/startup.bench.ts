@@ -38,7 +38,7 @@ export async function startupBench(agent: ConsulAgent): Promise<string> {
   };
   const added = summary(samples.with).p50 - summary(samples.without).p50;
   return table(
-    `9. Start-up: \`NestFactory.create()\` to the first request served (${ROUNDS} fresh processes each, ms, median (min–max))`,
+    `6. Start-up: \`NestFactory.create()\` to the first request served (${ROUNDS} fresh processes each, ms, median (min–max))`,
     ['app', 'first request served', 'registered in Consul'],
     [
       ['without ConsulModule', spread(samples.without), '—'],
