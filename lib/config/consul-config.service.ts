@@ -57,11 +57,15 @@ export class ConsulConfigService implements OnApplicationShutdown {
     watch: ConfigWatchSettings,
   ): Promise<ConsulConfigService> {
     const service = new ConsulConfigService(client, options, []);
+    // All contexts at once (one round trip of start-up, not four); a failure is reported for the
+    // first failing context in their order, as a sequential read would.
+    const reads = await Promise.allSettled(options.contexts.map((context) => service.readAtBoot(context)));
+    const failed = reads.find((read) => read.status === 'rejected');
+    if (failed) throw failed.reason;
     const indexes: number[] = [];
-    for (const context of options.contexts) {
-      const { state, index } = await service.readAtBoot(context);
-      service.states.push(state);
-      indexes.push(index);
+    for (const read of reads as Array<PromiseFulfilledResult<{ state: ContextState; index: number }>>) {
+      service.states.push(read.value.state);
+      indexes.push(read.value.index);
     }
     const merged = service.validated(mergeLayers(service.states.map((s) => s.layer)));
     if (merged instanceof Error) {
