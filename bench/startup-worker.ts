@@ -1,16 +1,23 @@
 // One start-up of the start-up benchmark (startup.bench.ts), in a fresh process: a small HTTP app,
-// with ConsulModule (registration, 4 config contexts, 3 typed clients) or without it. Prints one
-// JSON line: ms from NestFactory.create() to the first request served, and to registered.
-// argv: <with|without> <agent port> <service name>
+// with ConsulModule (registration, 4 config contexts, 3 typed clients), without it, or without it
+// but with the same three clients on static addresses (Nest's ClientsModule for gRPC and TCP, an
+// undici Agent for HTTP: what the app would build by hand). Prints one JSON line: ms from
+// NestFactory.create() to the first request served, and to registered.
+// argv: <with|without|static> <agent port> <service name>
 import 'reflect-metadata';
-import { Controller, Get, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { type ClientGrpc, type ClientProxy, Transport } from '@nestjs/microservices';
+import { type ClientGrpc, type ClientProxy, ClientsModule, Transport } from '@nestjs/microservices';
+import { Agent } from 'undici';
 import { ConsulHttpClient, ConsulModule, ConsulRegistrar, ConsulService } from '../lib/index.js';
 import { HELLO_PROTO } from '../test/helpers/consul-microservice.js';
 
 const [variant, port, name] = process.argv.slice(2);
 const withConsul = variant === 'with';
+const withStaticClients = variant === 'static';
+// From before the modules are defined: ClientsModule.register() builds its clients right there, at
+// definition, where ConsulModule only keeps its options and builds at NestFactory.create().
+const started = performance.now();
 
 @Controller()
 class PingController {
@@ -29,7 +36,7 @@ class Callers {
   ) {}
 }
 
-const consulImports: DynamicModule[] = [
+const consulImports = (): DynamicModule[] => [
   ConsulModule.forRoot({
     consul: { host: '127.0.0.1', port: Number(port) },
     service: { name, address: '127.0.0.1' },
@@ -44,14 +51,33 @@ const consulImports: DynamicModule[] = [
   ]),
 ];
 
+@Injectable()
+class StaticCallers {
+  readonly http = new Agent();
+  constructor(
+    @Inject('startup_grpc') readonly grpc: ClientGrpc,
+    @Inject('startup_tcp') readonly tcp: ClientProxy,
+  ) {}
+}
+
+const staticImports = () => [
+  ClientsModule.register([
+    {
+      name: 'startup_grpc',
+      transport: Transport.GRPC,
+      options: { package: 'hello', protoPath: HELLO_PROTO, url: '127.0.0.1:1' },
+    },
+    { name: 'startup_tcp', transport: Transport.TCP, options: { host: '127.0.0.1', port: 1 } },
+  ]),
+];
+
 @Module({
-  imports: withConsul ? consulImports : [],
+  imports: withConsul ? consulImports() : withStaticClients ? staticImports() : [],
   controllers: [PingController],
-  providers: withConsul ? [Callers] : [],
+  providers: withConsul ? [Callers] : withStaticClients ? [StaticCallers] : [],
 })
 class AppModule {}
 
-const started = performance.now();
 const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
 await app.listen(0, '127.0.0.1');
 const { port: appPort } = app.getHttpServer().address() as { port: number };
@@ -61,5 +87,6 @@ const served = performance.now() - started;
 if (withConsul) await app.get(ConsulRegistrar).whenRegistered();
 const registered = performance.now() - started;
 process.stdout.write(`${JSON.stringify({ served, registered })}\n`);
+if (withStaticClients) await app.get(StaticCallers).http.close();
 await app.close();
 process.exit(0);
