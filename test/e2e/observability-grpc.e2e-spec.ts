@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { SpanKind } from '@opentelemetry/api';
 import { HELLO_PROTO } from '../helpers/consul-microservice.js';
-import { useConsulAgent } from '../helpers/agent-suite.js';
+import { useConsulAgent, type AgentSuite } from '../helpers/agent-suite.js';
 import { runScript } from '../helpers/run-script.js';
 import { ttlInstance } from '../helpers/service-checks.js';
 import { startGreeter } from '../helpers/upstreams.js';
@@ -19,63 +19,90 @@ interface SpanLine {
   parentSpanId?: string;
 }
 
-// instrumentation-grpc hooks require(), which Jest's module registry bypasses: the traced caller
-// runs in its own process (test/fixtures/grpc-traced-app.mjs, on dist/ as `npm test` builds it).
+interface TracedRun {
+  /** Who answered each call (`traced-greeter-N`), the first calls' first, in the order they were made. */
+  servedBy: string[];
+  /** instrumentation-grpc's CLIENT spans, in the order they ended. */
+  clientSpans: SpanLine[];
+  /** The greeters' ports by instance id. */
+  ports: Map<string, number>;
+}
+
+/**
+ * Registers two greeters and runs test/fixtures/grpc-traced-app.mjs against them: `first` calls at
+ * once while the channel connects, then CALLS one after the other. instrumentation-grpc hooks
+ * require(), which Jest's module registry bypasses, so the traced caller runs in its own process,
+ * on dist/ (as `npm test` builds it), stopped by its pid if it outlives the timeout.
+ */
+async function tracedRun(suite: AgentSuite, service: string, first: number): Promise<TracedRun> {
+  const greeters = await Promise.all([startGreeter('g0'), startGreeter('g1')]);
+  try {
+    for (const [i, g] of greeters.entries())
+      await suite.agent.register(ttlInstance(`${service}-${i}`, service, g.port));
+    const args = [TRACED_APP, String(suite.agent.httpPort), service, HELLO_PROTO, String(CALLS), String(first)];
+    const { stdout, stderr, code } = await runScript(['-c', 'exec "$0" "$@"', process.execPath, ...args], {
+      cwd: ROOT,
+      timeoutMs: 30_000,
+    }).done;
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const lines = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Partial<SpanLine> & { answer?: string });
+    const servedBy = lines.filter((l) => l.answer !== undefined).map((l) => `${service}-${l.answer!.slice(1, 2)}`);
+    expect(servedBy).toHaveLength(first + CALLS);
+    const clientSpans = lines.filter((l): l is SpanLine => l.span !== undefined && l.kind === SpanKind.CLIENT);
+    // One per call, each the root of its own trace.
+    expect(clientSpans).toHaveLength(first + CALLS);
+    expect(new Set(clientSpans.map((s) => s.traceId)).size).toBe(first + CALLS);
+    for (const span of clientSpans) {
+      expect(span.span).toBe('grpc.hello.Greeter/Hello');
+      expect(span.parentSpanId).toBeUndefined();
+      expect(span.attributes).toMatchObject({
+        'rpc.system': 'grpc',
+        'rpc.service': 'hello.Greeter',
+        'rpc.method': 'Hello',
+      });
+    }
+    return { servedBy, clientSpans, ports: new Map(greeters.map((g, i) => [`${service}-${i}`, g.port])) };
+  } finally {
+    await Promise.all(greeters.map((g) => g.app.close()));
+  }
+}
+
+/** The span names an instance that answered one of our calls, with its address and port. */
+function expectNamesInstance(span: SpanLine, ports: Map<string, number>): void {
+  const id = span.attributes['consul.instance.id'] as string;
+  expect(ports.has(id)).toBe(true);
+  expect(span.attributes).toMatchObject({ 'server.address': '127.0.0.1', 'server.port': ports.get(id) });
+}
+
 describe('@opentelemetry/instrumentation-grpc and our gRPC policy (real SDK, real Consul agent)', () => {
   const suite = useConsulAgent();
 
   it("names the instance our policy picked on instrumentation-grpc's CLIENT span of each call", async () => {
-    const greeters = await Promise.all([startGreeter('g1'), startGreeter('g2')]);
-    try {
-      for (const [i, g] of greeters.entries()) {
-        await suite.agent.register(ttlInstance(`traced-greeter-${i}`, 'traced_greeter', g.port));
-      }
-      const run = runScript(
-        ['-c', 'exec "$0" "$@"', process.execPath, TRACED_APP, String(suite.agent.httpPort), 'traced_greeter'].concat(
-          HELLO_PROTO,
-          String(CALLS),
-        ),
-        { cwd: ROOT, timeoutMs: 30_000 },
-      );
-      const { stdout, stderr, code } = await run.done;
-      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-      const lines = stdout
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Partial<SpanLine> & { answer?: string });
-      const answers = lines.filter((l) => l.answer !== undefined);
-      expect(answers).toHaveLength(CALLS + 1);
+    const { servedBy, clientSpans, ports } = await tracedRun(suite, 'traced_greeter', 1);
+    // Spans end in call order here. Each call after the first, made on a connected channel, is
+    // picked where instrumentation-grpc started it: its span names the instance that answered.
+    const connected = clientSpans.slice(1);
+    expect(connected.map((s) => s.events)).toEqual(Array(CALLS).fill(['consul.pick']));
+    connected.forEach((span) => expectNamesInstance(span, ports));
+    expect(connected.map((s) => s.attributes['consul.instance.id'])).toEqual(servedBy.slice(1));
+    expect(new Set(servedBy.slice(1))).toEqual(new Set(ports.keys()));
+  });
 
-      const clientSpans = lines.filter((l): l is SpanLine => l.span !== undefined && l.kind === SpanKind.CLIENT);
-      // One per call, the warm-up's included, each the root of its own trace.
-      expect(clientSpans).toHaveLength(CALLS + 1);
-      expect(new Set(clientSpans.map((s) => s.traceId)).size).toBe(CALLS + 1);
-      const byId = new Map(greeters.map((g, i) => [`traced-greeter-${i}`, g]));
-      for (const span of clientSpans) {
-        expect(span.span).toBe('grpc.hello.Greeter/Hello');
-        expect(span.parentSpanId).toBeUndefined();
-        expect(span.attributes).toMatchObject({
-          'rpc.system': 'grpc',
-          'rpc.service': 'hello.Greeter',
-          'rpc.method': 'Hello',
-        });
-      }
-      // Spans end in call order: the warm-up's first. That call waits for the channel to connect and
-      // is picked again once it has; whether that pick still runs in the call's context is grpc-js's
-      // affair, so only the later calls, picked where instrumentation-grpc started them, are asserted.
-      const picked = clientSpans.slice(1);
-      expect(picked.map((s) => s.events)).toEqual(Array(CALLS).fill(['consul.pick']));
-      for (const span of picked) {
-        const instance = byId.get(span.attributes['consul.instance.id'] as string);
-        expect(instance).toBeDefined();
-        expect(span.attributes).toMatchObject({ 'server.address': '127.0.0.1', 'server.port': instance!.port });
-      }
-      // The instance named is the one that answered (greeter gN is traced-greeter-(N-1)), and both did.
-      const servedBy = answers.slice(1).map((a) => `traced-greeter-${Number(a.answer!.slice(1, 2)) - 1}`);
-      expect(picked.map((s) => s.attributes['consul.instance.id'])).toEqual(servedBy);
-      expect(new Set(servedBy)).toEqual(new Set(byId.keys()));
-    } finally {
-      await Promise.all(greeters.map((g) => g.app.close()));
+  it('does not name, on the span of the call that connected the channel, the picks of the calls that waited', async () => {
+    const first = 4;
+    const { servedBy, clientSpans, ports } = await tracedRun(suite, 'queued_greeter', first);
+    // grpc-js picks the waiting calls together, in the context of the call that started connecting.
+    // The trace context in each call's metadata tells those picks apart: at most one per span.
+    const waited = clientSpans.slice(0, first);
+    for (const span of waited) {
+      expect(span.events.filter((e) => e === 'consul.pick').length).toBeLessThanOrEqual(1);
+      if (span.events.length) expectNamesInstance(span, ports);
     }
+    const connected = clientSpans.slice(first);
+    expect(connected.map((s) => s.events)).toEqual(Array(CALLS).fill(['consul.pick']));
+    expect(connected.map((s) => s.attributes['consul.instance.id'])).toEqual(servedBy.slice(first));
   });
 });

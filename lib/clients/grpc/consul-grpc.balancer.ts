@@ -158,7 +158,7 @@ export function consulBalancingPolicy(grpc: GrpcJs): ConsulBalancingPolicy {
         picker = this.byInstance.get(match)!;
       }
       const result = picker.pick(args);
-      if (result.pickResultType === PickResultType.COMPLETE) notePick(instance);
+      if (result.pickResultType === PickResultType.COMPLETE) notePick(instance, args.metadata);
       const balancer = this.balancer;
       if (!balancer.start || result.pickResultType !== PickResultType.COMPLETE) return result;
       const { onCallStarted, onCallEnded } = result;
