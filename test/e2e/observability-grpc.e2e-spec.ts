@@ -85,7 +85,7 @@ describe('@opentelemetry/instrumentation-grpc and our gRPC policy (real SDK, rea
     // Spans end in call order here. Each call after the first, made on a connected channel, is
     // picked where instrumentation-grpc started it: its span names the instance that answered.
     const connected = clientSpans.slice(1);
-    expect(connected.map((s) => s.events)).toEqual(Array(CALLS).fill(['consul.pick']));
+    expect(connected.map((s) => s.events)).toEqual(Array.from({ length: CALLS }, () => ['consul.pick']));
     connected.forEach((span) => expectNamesInstance(span, ports));
     expect(connected.map((s) => s.attributes['consul.instance.id'])).toEqual(servedBy.slice(1));
     expect(new Set(servedBy.slice(1))).toEqual(new Set(ports.keys()));
@@ -102,7 +102,7 @@ describe('@opentelemetry/instrumentation-grpc and our gRPC policy (real SDK, rea
       if (span.events.length) expectNamesInstance(span, ports);
     }
     const connected = clientSpans.slice(first);
-    expect(connected.map((s) => s.events)).toEqual(Array(CALLS).fill(['consul.pick']));
+    expect(connected.map((s) => s.events)).toEqual(Array.from({ length: CALLS }, () => ['consul.pick']));
     expect(connected.map((s) => s.attributes['consul.instance.id'])).toEqual(servedBy.slice(first));
   });
 });
