@@ -43,7 +43,23 @@ export async function requireMicroservices(feature: string): Promise<Microservic
   return loaded;
 }
 
-let grpcJs: GrpcJs | null | undefined;
+const required = new Map<string, unknown>();
+
+/**
+ * An optional peer loaded with CommonJS `require`, once, or `undefined` when it is not installed.
+ * Another failure (a broken install) is thrown, not mistaken for absence.
+ */
+export function optionalRequire<T>(name: string): T | undefined {
+  if (!required.has(name)) {
+    try {
+      required.set(name, createRequire(import.meta.url)(name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+      required.set(name, undefined);
+    }
+  }
+  return required.get(name) as T | undefined;
+}
 
 /**
  * `@grpc/grpc-js`, or `undefined` when it is not installed. Loaded the way Nest's gRPC
@@ -51,13 +67,5 @@ let grpcJs: GrpcJs | null | undefined;
  * channels Nest creates share one module instance.
  */
 export function optionalGrpcJs(): GrpcJs | undefined {
-  if (grpcJs === undefined) {
-    try {
-      grpcJs = createRequire(import.meta.url)('@grpc/grpc-js') as GrpcJs;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
-      grpcJs = null;
-    }
-  }
-  return grpcJs ?? undefined;
+  return optionalRequire<GrpcJs>('@grpc/grpc-js');
 }

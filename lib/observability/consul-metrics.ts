@@ -1,3 +1,4 @@
+import { REGISTRATION_STATES } from '../registration/registration-state.js';
 import { createRequire } from 'node:module';
 import type {
   Attributes,
@@ -47,20 +48,6 @@ export interface ClientSource {
   readonly owner: object;
   status(): { transport: string; balancer: string; ejected: string[] };
 }
-
-const REGISTRATION_STATES = [
-  'idle',
-  'waiting',
-  'failing',
-  'unreachable',
-  'registered',
-  'unconfirmed',
-  'out-of-reach',
-  'lost',
-  'leaving',
-  'deregistered',
-  'stopped',
-] as const;
 
 const NOOP_COUNTER = { add(): void {} } as unknown as Counter;
 const NOOP_HISTOGRAM = { record(): void {} } as unknown as Histogram;

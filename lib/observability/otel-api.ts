@@ -1,8 +1,6 @@
-import { createRequire } from 'node:module';
+import { optionalRequire } from '../common/optional-peers.js';
 
 type OtelApi = typeof import('@opentelemetry/api');
-
-let api: OtelApi | null | undefined;
 
 /**
  * `@opentelemetry/api`, or `undefined` when the app does not install it (then this package
@@ -11,13 +9,5 @@ let api: OtelApi | null | undefined;
  * load and the one the app's SDK registers with agree even across CommonJS and ESM.
  */
 export function optionalOtelApi(): OtelApi | undefined {
-  if (api === undefined) {
-    try {
-      api = createRequire(import.meta.url)('@opentelemetry/api') as OtelApi;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
-      api = null;
-    }
-  }
-  return api ?? undefined;
+  return optionalRequire<OtelApi>('@opentelemetry/api');
 }

@@ -16,18 +16,21 @@ import { StateLog, type Transitions } from '../common/state-log.js';
  * - `deregistered`: removed from Consul (on shutdown, or `deregister()` by hand).
  * - `stopped`: shut down without (or failing at) deregistration; final.
  */
-export type RegistrationState =
-  | 'idle'
-  | 'waiting'
-  | 'failing'
-  | 'unreachable'
-  | 'registered'
-  | 'unconfirmed'
-  | 'out-of-reach'
-  | 'lost'
-  | 'leaving'
-  | 'deregistered'
-  | 'stopped';
+export const REGISTRATION_STATES = [
+  'idle',
+  'waiting',
+  'failing',
+  'unreachable',
+  'registered',
+  'unconfirmed',
+  'out-of-reach',
+  'lost',
+  'leaving',
+  'deregistered',
+  'stopped',
+] as const;
+
+export type RegistrationState = (typeof REGISTRATION_STATES)[number];
 
 const KEPT: readonly RegistrationState[] = [
   'registered',
