@@ -57,6 +57,8 @@ export class KeepAlive {
   private firstRun?: NodeJS.Timeout;
   private stopPulse?: () => void;
   private reconciling = false;
+  /** Asked for while a read was in flight: that read may have been answered before what prompted this. */
+  private askAgain = false;
 
   constructor(
     private readonly deps: KeepAliveDeps,
@@ -106,7 +108,13 @@ export class KeepAlive {
 
   /** Asks the agent now (it answered again after an outage, or its check went silent). */
   reconcileNow(): void {
-    if (this.running.signal.aborted || this.reconciling) return;
+    if (this.running.signal.aborted) return;
+    // The silence timer fires once, and the agent comes back once: neither may be lost to a read
+    // already in flight (answered by the agent before it restarted, it would say all is well).
+    if (this.reconciling) {
+      this.askAgain = true;
+      return;
+    }
     clearTimeout(this.timer);
     void this.reconcile();
   }
@@ -134,6 +142,10 @@ export class KeepAlive {
       this.schedule(delay);
     } finally {
       this.reconciling = false;
+      if (this.askAgain && !signal.aborted) {
+        this.askAgain = false;
+        this.reconcileNow();
+      }
     }
   }
 

@@ -212,10 +212,24 @@ describe('OpenTelemetry metrics, spans and the status snapshot (real SDK, real C
     // The agent forgets everything (a dev agent restarts empty): the instance registers again.
     await election.resign();
     await agent.restart();
+    const restartedAt = Date.now();
+    let lastSeen: unknown;
     await eventually(
-      async () => (await otel.value(INSTRUMENTS.reregistrations.name, { 'consul.service': 'obs_app' })) === 1,
-      { timeoutMs: 30_000, what: 're-registrations to rise' },
-    );
+      async () => {
+        const value = await otel.value(INSTRUMENTS.reregistrations.name, { 'consul.service': 'obs_app' });
+        const { state, reregistrations } = app.get(ConsulRegistrar).state;
+        lastSeen = { value, state, reregistrations };
+        return value === 1;
+      },
+      // The registrar notices at once (the agent answers again) or within two check intervals; the
+      // wait only bounds a stall. How fast it notices is registration-keep-alive.e2e-spec's job.
+      { timeoutMs: 45_000, what: 're-registrations to rise' },
+    ).catch((error: unknown) => {
+      throw new Error(
+        `${(error as Error).message}; last seen ${JSON.stringify(lastSeen)}\n${started.logger.text.slice(-3000)}`,
+      );
+    });
+    process.stdout.write(`[observability] re-registered ${Date.now() - restartedAt} ms after the agent restarted\n`);
     expect(app.get(ConsulStatusService).snapshot().registration?.reregistrations).toBe(1);
     // The watches lost the agent for a moment.
     expect(await otel.value(INSTRUMENTS.watchErrors.name, { 'consul.service': 'billing' })).toBeGreaterThan(0);
