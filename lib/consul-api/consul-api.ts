@@ -144,19 +144,32 @@ export class ConsulApi {
     if (query.filter) clauses.push(`(${query.filter})`);
     const timeoutMs = index > 0 ? blockingTimeout(waitMs, this.options.timeoutMs) : undefined;
     const filter = clauses.length ? clauses.join(' and ') : undefined;
+    // The same query either way; only `passing` is typed differently, and `stale` is moot when cached.
+    const shared = {
+      ...(query.dc ? { dc: query.dc } : {}),
+      ...(tag !== undefined ? { tag } : {}),
+      ...(filter ? { filter } : {}),
+      ...(query.near ? { near: query.near } : {}),
+      ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}),
+    };
     const res = query.cached
-      ? await this.cachedHealthService(query, { action, tag, filter, index, waitMs, timeoutMs, signal })
+      ? // Direct: the package's health.service cannot pass `cached`. The agent's own background query
+        // is always a stale read, and Consul refuses `cached` with `consistent`.
+        await this.direct({
+          action,
+          method: 'GET',
+          path: `/health/service/${encodeURIComponent(query.service)}`,
+          query: { cached: '', ...shared, ...(query.passingOnly ? { passing: 'true' } : {}) },
+          timeoutMs,
+          signal,
+        })
       : await this.call({ action, timeoutMs, signal }, (o) =>
           this.consul.health.service({
             ...o,
             service: query.service,
-            ...(query.dc ? { dc: query.dc } : {}),
-            ...(tag !== undefined ? { tag } : {}),
+            ...shared,
             ...(query.passingOnly ? { passing: true } : {}),
-            ...(filter ? { filter } : {}),
-            ...(query.near ? { near: query.near } : {}),
             ...(query.stale ? { stale: true } : {}),
-            ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}),
           }),
         );
     // Odd entries are the mapper's to skip (with one log line); a body that is no list at all is
@@ -165,42 +178,6 @@ export class ConsulApi {
       entries: this.expectList<HealthServiceEntry>(res, action),
       index: consulIndex(res),
     };
-  }
-
-  /**
-   * `healthService` through the agent's cache. Direct: the package's health.service does not pass
-   * `cached`. Consul refuses `cached` with `consistent` and ignores `stale` here: the agent's own
-   * background query is always a stale read.
-   */
-  private cachedHealthService(
-    query: HealthQuery,
-    call: {
-      action: string;
-      tag?: string;
-      filter?: string;
-      index: number;
-      waitMs: number;
-      timeoutMs?: number;
-      signal?: AbortSignal;
-    },
-  ): Promise<RawResponse> {
-    const { action, tag, filter, index, waitMs, timeoutMs, signal } = call;
-    return this.direct({
-      action,
-      method: 'GET',
-      path: `/health/service/${encodeURIComponent(query.service)}`,
-      query: {
-        cached: '',
-        ...(query.dc ? { dc: query.dc } : {}),
-        ...(tag !== undefined ? { tag } : {}),
-        ...(query.passingOnly ? { passing: 'true' } : {}),
-        ...(filter ? { filter } : {}),
-        ...(query.near ? { near: query.near } : {}),
-        ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}),
-      },
-      timeoutMs,
-      signal,
-    });
   }
 
   /**

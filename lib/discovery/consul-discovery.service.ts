@@ -68,10 +68,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   /** The current instances; rejects with {@link NoAvailableInstanceError} (naming service, datacenter, tags) when there are none. */
   async getAvailableInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
     const instances = await this.getInstances(service, query);
-    if (instances.length === 0) {
-      consulMetrics.noAvailableInstance.add(1, consulMetrics.serviceAttrs(service));
-      throw new NoAvailableInstanceError(service, [query.dc ?? 'the local datacenter'], query.tags);
-    }
+    if (instances.length === 0) throw noAvailableInstance(service, [query.dc], query.tags);
     return instances;
   }
 
@@ -120,12 +117,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       const instances = await this.getInstances(service, dc === query.dc ? query : { ...query, dc });
       if (instances.length > 0) return instances;
     }
-    consulMetrics.noAvailableInstance.add(1, consulMetrics.serviceAttrs(service));
-    throw new NoAvailableInstanceError(
-      service,
-      datacenters.map((dc) => dc ?? 'the local datacenter'),
-      query.tags,
-    );
+    throw noAvailableInstance(service, datacenters, query.tags);
   }
 
   /**
@@ -259,6 +251,20 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     );
     return this.localDc;
   }
+}
+
+/** The error for a lookup that found no instance, counted in the metrics. */
+function noAvailableInstance(
+  service: string,
+  datacenters: Array<string | undefined>,
+  tags: string[] | undefined,
+): NoAvailableInstanceError {
+  consulMetrics.noAvailableInstance.add(1, consulMetrics.serviceAttrs(service));
+  return new NoAvailableInstanceError(
+    service,
+    datacenters.map((dc) => dc ?? 'the local datacenter'),
+    tags,
+  );
 }
 
 /** The watch as metrics name it: its log name, and what else tells two watches apart. */
