@@ -20,6 +20,7 @@ class Callers {
   constructor(
     @ConsulService('hot_who') readonly who: ConsulHttpClient,
     @ConsulService('stalled') readonly stalled: ConsulHttpClient,
+    @ConsulService('silent') readonly silent: ConsulHttpClient,
   ) {}
 }
 
@@ -28,6 +29,8 @@ class Callers {
     ConsulModule.forFeature([
       { service: 'hot_who', transport: 'http' },
       { service: 'stalled', transport: 'http', options: { timeout: '300ms', retries: 1 } },
+      // Its own service: no instance left over from another test to fail on first.
+      { service: 'silent', transport: 'http', options: { timeout: '300ms', retries: 1 } },
     ]),
   ],
   providers: [Callers],
@@ -152,30 +155,29 @@ describe('ConsulHttpClient per-request path (real Consul agent behind a counting
       silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)),
     );
     try {
-      await suite.agent.register(ttlInstance('stalled-cancel', 'stalled', port));
-      await eventually(async () => (await suite.agent.health('stalled')).length === 1, {
+      await suite.agent.register(ttlInstance('silent-1', 'silent', port));
+      await eventually(async () => (await suite.agent.health('silent')).length === 1, {
         what: 'the instance passing',
       });
-      await eventually(
-        async () => (await caller.app.get(ConsulDiscoveryService).getInstances('stalled')).length === 1,
-        { what: 'the instance in the cache' },
-      );
+      await eventually(async () => (await caller.app.get(ConsulDiscoveryService).getInstances('silent')).length === 1, {
+        what: 'the instance in the cache',
+      });
       // A deadline on the whole request, shorter than the client's 300 ms per-wait timeout.
-      const error = await callers.stalled.get('/slow', { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+      const error = await callers.silent.get('/slow', { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
       expect((error as Error).name).toBe('TimeoutError');
       expect(error).not.toBeInstanceOf(ConsulHttpTransportError);
       // Not retried (retries: 1): the caller gave up, the instance did not fail.
       expect(received).toBe(1);
-      expect(callers.stalled.status().ejected).toEqual([]);
+      expect(callers.silent.status().ejected).toEqual([]);
       // Already aborted: nothing is sent.
       const before = received;
-      const cancelled = await callers.stalled
+      const cancelled = await callers.silent
         .get('/slow', { signal: AbortSignal.abort(new Error('not now')) })
         .catch((e: unknown) => e);
       expect((cancelled as Error).message).toBe('not now');
       expect(received).toBe(before);
     } finally {
-      await suite.agent.deregister('stalled-cancel');
+      await suite.agent.deregister('silent-1');
       silent.closeAllConnections();
       await new Promise((resolve) => silent.close(resolve));
     }
