@@ -10,7 +10,7 @@ import type {
   Observable,
   Tracer,
 } from '@opentelemetry/api';
-import { optionalOtelApi } from './otel-api.js';
+import { otelApiInUse } from './otel-api.js';
 import { ATTR, INSTRUMENTS } from './instrument-names.js';
 import { type WatchDescription, WatchObserver } from './watch-observer.js';
 
@@ -91,7 +91,7 @@ export class ConsulMetrics {
 
   /** (Re)creates the instruments on the MeterProvider registered now, if it is another one. */
   bind(): void {
-    const api = optionalOtelApi();
+    const api = otelApiInUse();
     if (!api) return;
     // Only when a TracerProvider is registered (like the meter: start the SDK before the app), so a
     // request without one makes no span object at all. Asked again each time: after trace.disable()

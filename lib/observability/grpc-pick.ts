@@ -2,7 +2,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { Attributes, TextMapGetter } from '@opentelemetry/api';
 import type { ServiceInstance } from '../discovery/service-instance.js';
 import { ATTR } from './instrument-names.js';
-import { optionalOtelApi } from './otel-api.js';
+import { loadedOtelApi } from './otel-api.js';
 
 const attributesOf = new WeakMap<ServiceInstance, Attributes>();
 
@@ -28,7 +28,7 @@ const metadataGetter: TextMapGetter<Metadata> = {
  * not noted; without one, nothing tells the calls apart.
  */
 export function notePick(instance: ServiceInstance, metadata: Metadata): void {
-  const otel = optionalOtelApi();
+  const otel = loadedOtelApi();
   const span = otel?.trace.getActiveSpan();
   if (!otel || !span?.isRecording()) return;
   const callSpan = otel.trace.getSpanContext(otel.propagation.extract(otel.ROOT_CONTEXT, metadata, metadataGetter));

@@ -2,7 +2,7 @@ import type { Attributes, Span, SpanOptions } from '@opentelemetry/api';
 import type { ServiceInstance } from '../discovery/service-instance.js';
 import { type ClientSource, type ConsulMetrics, consulMetrics } from './consul-metrics.js';
 import { ATTR } from './instrument-names.js';
-import { optionalOtelApi } from './otel-api.js';
+import { loadedOtelApi } from './otel-api.js';
 
 const MAX_REMEMBERED_INSTANCES = 1_000;
 
@@ -57,7 +57,7 @@ export class HttpClientInstruments {
   /** Runs one attempt with the request's span active, so instrumentation-undici's span is its child. */
   inSpan<T>(span: Span, run: () => Promise<T>): Promise<T> {
     if (!span.isRecording()) return run();
-    const { context, trace } = optionalOtelApi()!;
+    const { context, trace } = loadedOtelApi()!;
     return context.with(trace.setSpan(context.active(), span), run);
   }
 
