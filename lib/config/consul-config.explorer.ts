@@ -22,6 +22,7 @@ export class ConsulConfigExplorer implements OnModuleInit, OnApplicationShutdown
 
   onModuleInit(): void {
     const handlers = findDecoratedMethods(
+      CONSUL_CONFIG_CHANGE,
       this.discovery,
       this.scanner,
       (method) => this.reflector.get<string | undefined>(CONSUL_CONFIG_CHANGE, method),

@@ -1,4 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
+import { markDecorated } from '../common/decorated-methods.js';
 
 export const CONSUL_CONFIG_CHANGE = 'CONSUL:CONFIG_CHANGE';
 
@@ -6,4 +7,9 @@ export const CONSUL_CONFIG_CHANGE = 'CONSUL:CONFIG_CHANGE';
  * Calls the decorated method with `{ path, previous, current }` whenever a configuration leaf at
  * `path` or below it changes (`'db'` matches `db.host` and `db.port`). Singleton providers only.
  */
-export const OnConsulConfigChange = (path: string): MethodDecorator => SetMetadata(CONSUL_CONFIG_CHANGE, path);
+export const OnConsulConfigChange =
+  (path: string): MethodDecorator =>
+  (target, key, descriptor) => {
+    markDecorated(CONSUL_CONFIG_CHANGE, target);
+    return SetMetadata(CONSUL_CONFIG_CHANGE, path)(target, key, descriptor);
+  };

@@ -9,6 +9,7 @@ import {
   CONSUL_LEADERSHIP_GRANTED,
   CONSUL_LEADERSHIP_REVOKED,
   LEADERS,
+  LEADERSHIP_DECORATORS,
 } from './leader.decorators.js';
 
 /**
@@ -38,6 +39,7 @@ export class ConsulLeaderExplorer implements OnApplicationBootstrap, OnApplicati
         : { only, granted, revoked };
     };
     const methods = findDecoratedMethods(
+      LEADERSHIP_DECORATORS,
       this.discovery,
       this.scanner,
       read,

@@ -1,4 +1,5 @@
 import { Logger, SetMetadata } from '@nestjs/common';
+import { markDecorated } from '../common/decorated-methods.js';
 import { LOG_CONTEXT } from '../consul.constants.js';
 
 export const CONSUL_LEADER_ONLY = 'CONSUL:LEADER_ONLY';
@@ -6,6 +7,8 @@ export const CONSUL_LEADERSHIP_GRANTED = 'CONSUL:LEADERSHIP_GRANTED';
 export const CONSUL_LEADERSHIP_REVOKED = 'CONSUL:LEADERSHIP_REVOKED';
 /** Where the explorer puts the app's leader service on an instance with `@LeaderOnly` methods. */
 export const LEADERS = Symbol.for('nestjs-consul-kit:leaders');
+/** The family of the three decorators below, for the explorer (see markDecorated). */
+export const LEADERSHIP_DECORATORS = 'CONSUL:LEADERSHIP';
 
 /** The part of ConsulLeaderService the decorated method needs. */
 interface LeaderLookup {
@@ -30,6 +33,7 @@ export function LeaderOnly(name: string): MethodDecorator {
   return (target, propertyKey, descriptor) => {
     const original = descriptor.value as unknown as (...args: unknown[]) => unknown;
     if (typeof original !== 'function') throw new TypeError(`@LeaderOnly('${name}') decorates methods only`);
+    markDecorated(LEADERSHIP_DECORATORS, target);
     const where = `${target.constructor.name}.${String(propertyKey)}`;
     const wrapped = function (this: Record<symbol, LeaderLookup | undefined>, ...args: unknown[]): unknown {
       if (!this?.[LEADERS]?.isLeader(name)) {
@@ -50,7 +54,14 @@ export function LeaderOnly(name: string): MethodDecorator {
 }
 
 /** Called (no arguments) when this instance becomes leader of `name`. Campaigns for `name` from boot. */
-export const OnLeadershipGranted = (name: string): MethodDecorator => SetMetadata(CONSUL_LEADERSHIP_GRANTED, name);
+export const OnLeadershipGranted = (name: string): MethodDecorator => leadershipHook(CONSUL_LEADERSHIP_GRANTED, name);
 
 /** Called (no arguments) when this instance stops leading `name` (lost, resigned or shutting down). */
-export const OnLeadershipRevoked = (name: string): MethodDecorator => SetMetadata(CONSUL_LEADERSHIP_REVOKED, name);
+export const OnLeadershipRevoked = (name: string): MethodDecorator => leadershipHook(CONSUL_LEADERSHIP_REVOKED, name);
+
+function leadershipHook(key: string, name: string): MethodDecorator {
+  return (target, propertyKey, descriptor) => {
+    markDecorated(LEADERSHIP_DECORATORS, target);
+    return SetMetadata(key, name)(target, propertyKey, descriptor);
+  };
+}
