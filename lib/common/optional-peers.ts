@@ -62,6 +62,21 @@ export function optionalRequire<T>(name: string): T | undefined {
 }
 
 /**
+ * Whether an optional peer is installed, without loading it: for what only needs to know (loading
+ * grpc-js alone takes ~10 ms of start-up).
+ */
+export function isInstalled(name: string): boolean {
+  if (required.get(name) !== undefined) return true;
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    return false;
+  }
+}
+
+/**
  * `@grpc/grpc-js`, or `undefined` when it is not installed. Loaded the way Nest's gRPC
  * transport loads it (CommonJS `require`), so the resolver and policy we register and the
  * channels Nest creates share one module instance.

@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { loadMicroservices, optionalGrpcJs } from '../common/optional-peers.js';
+import { isInstalled, loadMicroservices } from '../common/optional-peers.js';
 
 /**
  * `grpc.health.v1.Health`, for apps that can serve gRPC: where `@nestjs/microservices` and
@@ -9,7 +9,8 @@ import { loadMicroservices, optionalGrpcJs } from '../common/optional-peers.js';
 @Module({})
 export class ConsulGrpcHealthModule {
   static async forCore(core: DynamicModule, health: DynamicModule): Promise<DynamicModule> {
-    if (!optionalGrpcJs() || !(await loadMicroservices())) return { module: ConsulGrpcHealthModule };
+    // Installed is enough: the controller needs grpc-js only once Nest's gRPC server serves it.
+    if (!isInstalled('@grpc/grpc-js') || !(await loadMicroservices())) return { module: ConsulGrpcHealthModule };
     // Its decorators come from @nestjs/microservices: the file is loaded only now that it is there.
     const { ConsulGrpcHealthController } = await import('./grpc-health.controller.js');
     return { module: ConsulGrpcHealthModule, imports: [core, health], controllers: [ConsulGrpcHealthController] };
