@@ -1,7 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Consul from 'consul';
-import { Agent } from 'undici';
 import type { ResolvedConnectionOptions } from '../options/connection.options.js';
 import type {
   AgentService,
@@ -80,15 +79,15 @@ interface DirectCall extends Call {
 
 /**
  * The only code that talks to Consul. It goes through the public API of the `consul` package,
- * except for the calls the package cannot make as Consul needs them, which go through undici
+ * except for the calls the package cannot make as Consul needs them, which go through Node's HTTP client
  * with the same TLS, keep-alive, timeouts and cancellation (see {@link direct}). Everything above
  * this class sees typed shapes and {@link ConsulRequestError}s that name the agent and never carry
  * the token.
  */
 export class ConsulApi {
   private readonly consul: ConsulCalls;
-  /** Connections of the undici calls (the package's own agent is closed by its destroy()). */
-  private readonly pool: Agent;
+  /** The package's connections, which the direct calls share (closed by the package's destroy()). */
+  private readonly agent: HttpAgent;
   /**
    * One line when the agent stops answering, one when it is back, for the whole app; while it is
    * away, a leader probe every second tells sleeping loops the moment it answers again.
@@ -97,21 +96,17 @@ export class ConsulApi {
 
   constructor(private readonly options: ResolvedConnectionOptions) {
     const { host, port, secure, ca, cert, key, token } = options;
-    // Keep-alive in both pools, but an idle connection closes after IDLE_SOCKET_MS: a burst (every
-    // loop retrying at once when the agent is back) must not leave its extra connections open for
-    // good. Active requests are not affected: each has its own timeout.
-    this.pool = new Agent({
-      keepAliveTimeout: IDLE_SOCKET_MS,
-      keepAliveMaxTimeout: IDLE_SOCKET_MS,
-      ...(secure ? { connect: { ca, cert, key } } : {}),
-    });
+    // Keep-alive, but an idle connection closes after IDLE_SOCKET_MS: a burst (every loop retrying
+    // at once when the agent is back) must not leave its extra connections open for good. Active
+    // requests are not affected: each has its own timeout.
     const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_MS };
+    this.agent = secure ? new HttpsAgent({ ...agentOptions, ca, cert, key }) : new HttpAgent(agentOptions);
     this.consul = new Consul({
       host,
       port,
       secure,
-      agent: secure ? new HttpsAgent({ ...agentOptions, ca, cert, key }) : new HttpAgent(agentOptions),
-      // The token goes with every call of the package; the undici calls add it themselves.
+      agent: this.agent,
+      // The token goes with every call of the package; the direct calls add it themselves.
       ...(token ? { defaults: { token } } : {}),
     });
   }
@@ -450,9 +445,8 @@ export class ConsulApi {
   /** Closes pooled connections. */
   close(): void {
     this.reachability.close();
+    // Requests still running (the direct ones too, on the same agent) fail now: they do not hold the app.
     this.consul.destroy();
-    // Like the package's destroy(): requests still running fail now, they do not hold the app.
-    this.pool.destroy().catch(() => undefined);
   }
 
   /** The body as a list, or a ConsulRequestError saying what came instead (a proxy's error page, a truncated answer…). */
@@ -477,13 +471,13 @@ export class ConsulApi {
     return this.settle(call, outcome);
   }
 
-  /** A call with undici, for what the package cannot ask (each caller says why). */
+  /** A call of our own, for what the package cannot ask (each caller says why). */
   private async direct(call: DirectCall): Promise<RawResponse> {
     const headers: Record<string, string> = {};
     if (this.options.token) headers['x-consul-token'] = this.options.token;
     if (call.json !== undefined) headers['content-type'] = 'application/json';
     const query = call.query ? `?${new URLSearchParams(call.query)}` : '';
-    const outcome = await callDirect(this.pool, `${this.address}/v1${call.path}${query}`, {
+    const outcome = await callDirect(this.agent, `${this.address}/v1${call.path}${query}`, {
       method: call.method,
       headers,
       body: call.json === undefined ? undefined : JSON.stringify(call.json),

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { request, type Dispatcher } from 'undici';
+import { type Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 /** One answer from the agent, whatever its status. */
 export interface RawResponse {
@@ -121,11 +122,14 @@ export async function callPackage(
 }
 
 /**
- * One HTTP call with undici, for the endpoints the package cannot call as Consul needs (see
- * ConsulApi). Same timeout, cancellation and body decoding as a package call.
+ * One HTTP call with Node's own client, on the connections of the package's agent, for the
+ * endpoints the package cannot call as Consul needs (see ConsulApi). Same timeout, cancellation
+ * and body decoding as a package call. Node's client rather than undici: the package already
+ * warms it, and undici's first request (loading its code, compiling its parser) cost the
+ * app's start-up ~8 ms for a handful of calls.
  */
-export async function callDirect(
-  dispatcher: Dispatcher,
+export function callDirect(
+  agent: HttpAgent,
   url: string,
   init: {
     method: 'GET' | 'PUT';
@@ -135,30 +139,42 @@ export async function callDirect(
     signal?: AbortSignal;
   },
 ): Promise<Outcome> {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new Error(`request timed out (${init.timeoutMs}ms)`)),
-    init.timeoutMs,
-  );
-  const unlink = onAbort(init.signal, () => controller.abort(new Error('request aborted')));
-  try {
-    const res = await request(url, {
-      dispatcher,
-      method: init.method,
-      headers: init.headers,
-      body: init.body,
-      signal: controller.signal,
-    });
-    const bytes = Buffer.from(await res.body.arrayBuffer());
-    return {
-      res: { statusCode: res.statusCode, headers: res.headers, body: decode(bytes, res.headers['content-type']) },
+  return new Promise<Outcome>((resolve) => {
+    let settled = false;
+    const settle = (outcome: Outcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      unlink();
+      resolve(outcome);
     };
-  } catch (failure) {
-    return { failure };
-  } finally {
-    clearTimeout(timer);
-    unlink();
-  }
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = send(url, { method: init.method, headers: init.headers, agent }, (res) =>
+      readBody(res).then(
+        (bytes) =>
+          settle({
+            res: {
+              statusCode: res.statusCode ?? 0,
+              headers: res.headers,
+              body: decode(bytes, res.headers['content-type']),
+            },
+          }),
+        (failure: unknown) => settle({ failure }),
+      ),
+    );
+    req.on('error', (failure) => settle({ failure }));
+    const timer = setTimeout(() => req.destroy(new Error(`request timed out (${init.timeoutMs}ms)`)), init.timeoutMs);
+    const unlink = onAbort(init.signal, () => req.destroy(new Error('request aborted')));
+    req.end(init.body);
+  });
+}
+
+/** The whole body; fails when the connection ends before it does. */
+async function readBody(res: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  if (!res.complete) throw new Error('the connection closed before the whole answer came');
+  return Buffer.concat(chunks);
 }
 
 /** Whether `failure` was refused before anything was sent (a validation error of the package or papi). */

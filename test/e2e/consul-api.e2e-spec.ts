@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { ConsulApi } from '../../lib/consul-api/consul-api.js';
 import { resolveConsulOptions } from '../../lib/core/consul-module.options.js';
 import type { AgentServiceRegistration } from '../../lib/consul-api/consul-api.types.js';
@@ -92,7 +93,7 @@ describe('ConsulApi against a real Consul agent', () => {
     expect(api.reachability.reachable).toBe(true);
   });
 
-  it('says which call could not reach the agent, through the package and through undici alike', async () => {
+  it('says which call could not reach the agent, through the package and through our direct calls alike', async () => {
     const port = await freePort();
     const nowhere = new ConsulApi(resolveConsulOptions({ consul: { host: '127.0.0.1', port, timeout: '2s' } }).consul);
     try {
@@ -107,6 +108,33 @@ describe('ConsulApi against a real Consul agent', () => {
       expect(nowhere.reachability.reachable).toBe(false);
     } finally {
       nowhere.close();
+    }
+  });
+
+  it('fails a direct call whose answer never comes, or stops halfway, with the reason and in time', async () => {
+    // Not a Consul: a peer on 127.0.0.1 that misbehaves the way a hung or dying agent does.
+    const sockets = new Set<Socket>();
+    const peer = createServer((socket) => {
+      sockets.add(socket);
+      socket.once('data', () => {
+        if (halfway)
+          socket.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n[{"Key"');
+      });
+    });
+    let halfway = false;
+    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+    const { port } = peer.address() as AddressInfo;
+    const hung = new ConsulApi(resolveConsulOptions({ consul: { host: '127.0.0.1', port, timeout: '1s' } }).consul);
+    try {
+      const started = Date.now();
+      await expect(hung.kvTree('x/', { index: 0, waitMs: 0 })).rejects.toThrow(/request timed out \(1000ms\)/);
+      expect(Date.now() - started).toBeLessThan(5_000); // bounded by its timeout, not by the peer
+      halfway = true;
+      await expect(hung.kvTree('x/', { index: 0, waitMs: 0 })).rejects.toMatchObject({ unreachable: true });
+    } finally {
+      hung.close();
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => peer.close(resolve));
     }
   });
 });
