@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { setPath } from '../config-paths.js';
 import { parseProperties } from './properties.parser.js';
 
@@ -9,6 +9,13 @@ import { parseProperties } from './properties.parser.js';
 export type ConfigFormat = 'tree' | 'json' | 'yaml' | 'properties';
 
 export type ConfigObject = Record<string, unknown>;
+
+let yaml: typeof import('yaml') | undefined;
+/** The YAML parser, loaded on first use: importing it costs every app ~10 ms, and most read no YAML. */
+function parseYaml(text: string): unknown {
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.parse(text);
+}
 
 /** A key's value in `tree` format: valid JSON becomes that JSON value, anything else stays a string. */
 export function treeValue(text: string): unknown {
