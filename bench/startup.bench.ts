@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import type { ConsulAgent } from '../test/helpers/consul-agent.js';
 import { fmt, summary, table } from './stats.js';
 
-const ROUNDS = 7;
+const ROUNDS = 15;
 const WORKER = fileURLToPath(new URL('./startup-worker.js', import.meta.url));
 const run = promisify(execFile);
 
