@@ -9,7 +9,7 @@ import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
 import { type IdleLease, IdleLeases } from '../watch/idle-leases.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
 import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './consul-dns.resolver.js';
-import { sameInstances, toServiceInstance } from './instance-mapper.js';
+import { sameInstances, type StringPool, toServiceInstance } from './instance-mapper.js';
 import { NoAvailableInstanceError } from './no-available-instance.error.js';
 import type { ServiceInstance } from './service-instance.js';
 import { consulMetrics } from '../observability/consul-metrics.js';
@@ -214,8 +214,9 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       async (index, waitMs, signal) => {
         const answer = await this.client.healthService(healthQuery, { index, waitMs, signal });
         const localDc = await this.localDatacenter();
+        const strings: StringPool = new Map();
         const instances = answer.entries
-          .map((entry) => toServiceInstance(entry, localDc))
+          .map((entry) => toServiceInstance(entry, localDc, strings))
           .filter((instance): instance is ServiceInstance => instance !== undefined)
           .toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node < b.node ? -1 : 1));
         if (instances.length < answer.entries.length && !warnedMalformed) {
