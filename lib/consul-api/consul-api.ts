@@ -469,12 +469,12 @@ export class ConsulApi {
   }
 
   /** A call through the `consul` package. */
-  private async call(call: Call, send: (options: CallOptions) => Promise<unknown>): Promise<RawResponse> {
-    const outcome = await callPackage(send, {
-      timeoutMs: call.timeoutMs ?? this.options.timeoutMs,
-      signal: call.signal,
-    });
-    return this.settle(call, outcome);
+  private call(call: Call, send: (options: CallOptions) => Promise<unknown>): Promise<RawResponse> {
+    // Not async: an awaiting frame here would be held through every blocking read, one per watch.
+    // callPackage never throws (it settles as an Outcome); settle's throw rejects the promise.
+    return callPackage(send, { timeoutMs: call.timeoutMs ?? this.options.timeoutMs, signal: call.signal }).then(
+      (outcome) => this.settle(call, outcome),
+    );
   }
 
   /** A call with undici, for what the package cannot ask (each caller says why). */
