@@ -128,10 +128,18 @@ export class ConsulApi {
    * One (possibly blocking) read of a service's instances with their checks. With `index` > 0
    * Consul holds the answer until something changes or `waitMs` passes; with 0 it answers at once.
    */
-  async healthService(
+  healthService(
     query: HealthQuery,
     { index, waitMs, signal }: { index: number; waitMs: number; signal?: AbortSignal },
   ): Promise<{ entries: HealthServiceEntry[]; index: number }> {
+    // Not async: every watched service holds one of these reads for up to `waitMs`, and an
+    // awaiting frame would be held with it. So what can throw must reject, as it did when async.
+    let path = '';
+    try {
+      if (query.cached) path = `/health/service/${encodeURIComponent(query.service)}`; // throws on a lone surrogate
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const action = `list instances of service "${query.service}"${query.dc ? ` in ${query.dc}` : ''}`;
     // The package takes one `tag`; further tags become filter clauses (every tag must match).
     const [tag, ...moreTags] = query.tags ?? [];
@@ -147,18 +155,18 @@ export class ConsulApi {
       ...(query.near ? { near: query.near } : {}),
       ...(index > 0 ? { index: String(index), wait: waitParam(waitMs) } : {}),
     };
-    const res = query.cached
+    const answer = query.cached
       ? // Direct: the package's health.service cannot pass `cached`. The agent's own background query
         // is always a stale read, and Consul refuses `cached` with `consistent`.
-        await this.direct({
+        this.direct({
           action,
           method: 'GET',
-          path: `/health/service/${encodeURIComponent(query.service)}`,
+          path,
           query: { cached: '', ...shared, ...(query.passingOnly ? { passing: 'true' } : {}) },
           timeoutMs,
           signal,
         })
-      : await this.call({ action, timeoutMs, signal }, (o) =>
+      : this.call({ action, timeoutMs, signal }, (o) =>
           this.consul.health.service({
             ...o,
             service: query.service,
@@ -169,10 +177,10 @@ export class ConsulApi {
         );
     // Odd entries are the mapper's to skip (with one log line); a body that is no list at all is
     // not "no instances": it is an error, so the watch keeps the last known answer.
-    return {
+    return answer.then((res) => ({
       entries: this.expectList<HealthServiceEntry>(res, action),
       index: consulIndex(res),
-    };
+    }));
   }
 
   /**
@@ -463,12 +471,12 @@ export class ConsulApi {
   }
 
   /** A call through the `consul` package. */
-  private async call(call: Call, send: (options: CallOptions) => Promise<unknown>): Promise<RawResponse> {
-    const outcome = await callPackage(send, {
-      timeoutMs: call.timeoutMs ?? this.options.timeoutMs,
-      signal: call.signal,
-    });
-    return this.settle(call, outcome);
+  private call(call: Call, send: (options: CallOptions) => Promise<unknown>): Promise<RawResponse> {
+    // Not async: an awaiting frame here would be held through every blocking read, one per watch.
+    // callPackage never throws (it settles as an Outcome); settle's throw rejects the promise.
+    return callPackage(send, { timeoutMs: call.timeoutMs ?? this.options.timeoutMs, signal: call.signal }).then(
+      (outcome) => this.settle(call, outcome),
+    );
   }
 
   /** A call of our own, for what the package cannot ask (each caller says why). */

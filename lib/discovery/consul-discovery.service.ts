@@ -3,13 +3,14 @@ import { Observable } from 'rxjs';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import { acquireLease, type Lease, type LoadBalancer } from '../balancing/load-balancer.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
+import type { HealthServiceEntry } from '../consul-api/consul-api.types.js';
 import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
 import { type IdleLease, IdleLeases } from '../watch/idle-leases.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
 import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './consul-dns.resolver.js';
-import { sameInstances, toServiceInstance } from './instance-mapper.js';
+import { sameInstances, type StringPool, toServiceInstance } from './instance-mapper.js';
 import { NoAvailableInstanceError } from './no-available-instance.error.js';
 import type { ServiceInstance } from './service-instance.js';
 import { consulMetrics } from '../observability/consul-metrics.js';
@@ -210,23 +211,27 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       { kind: 'service', query: describeQuery(name, healthQuery), service, datacenter: query.dc ?? 'local' },
       this.client,
     );
+    /** One answer as the list the cache keeps: mapped, malformed entries skipped, sorted by id and node. */
+    const toInstances = async (answer: { entries: HealthServiceEntry[]; index: number }) => {
+      const localDc = await this.localDatacenter();
+      const strings: StringPool = new Map();
+      const instances = answer.entries
+        .map((entry) => toServiceInstance(entry, localDc, strings))
+        .filter((instance): instance is ServiceInstance => instance !== undefined)
+        .toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node < b.node ? -1 : 1));
+      if (instances.length < answer.entries.length && !warnedMalformed) {
+        warnedMalformed = true;
+        this.logger.warn(
+          `Ignored ${answer.entries.length - instances.length} malformed instance(s) of "${service}" in Consul's answer`,
+        );
+      }
+      observer.instances = instances.length;
+      return { value: instances, index: answer.index };
+    };
     return new BlockingQueryLoop<ServiceInstance[]>(
-      async (index, waitMs, signal) => {
-        const answer = await this.client.healthService(healthQuery, { index, waitMs, signal });
-        const localDc = await this.localDatacenter();
-        const instances = answer.entries
-          .map((entry) => toServiceInstance(entry, localDc))
-          .filter((instance): instance is ServiceInstance => instance !== undefined)
-          .toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node < b.node ? -1 : 1));
-        if (instances.length < answer.entries.length && !warnedMalformed) {
-          warnedMalformed = true;
-          this.logger.warn(
-            `Ignored ${answer.entries.length - instances.length} malformed instance(s) of "${service}" in Consul's answer`,
-          );
-        }
-        observer.instances = instances.length;
-        return { value: instances, index: answer.index };
-      },
+      // Not an async function awaiting the read: its suspended frame would be held for the whole
+      // blocking query (minutes), one more per watched service. The mapping runs once the answer is in.
+      (index, waitMs, signal) => this.client.healthService(healthQuery, { index, waitMs, signal }).then(toInstances),
       {
         name,
         observer,

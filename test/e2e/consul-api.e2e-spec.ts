@@ -52,6 +52,17 @@ describe('ConsulApi against a real Consul agent', () => {
     });
   });
 
+  it('rejects, never throws, a read it cannot even send (a name with a lone surrogate cannot be put in a URL)', async () => {
+    // healthService is no async function (see why there): what it checks up front must still reject.
+    for (const cached of [true, false]) {
+      let read: Promise<unknown> | undefined;
+      expect(() => {
+        read = api.healthService({ service: 'bad\uD800name', cached }, { index: 0, waitMs: 0 });
+      }).not.toThrow();
+      await expect(read).rejects.toThrow(cached ? URIError : ConsulRequestError);
+    }
+  });
+
   it('tells a known service id from an unknown one, whatever characters the id holds', async () => {
     for (const id of ['we"ird\\id', 'back`tick "and" quotes']) {
       await service(id, []);
