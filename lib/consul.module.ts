@@ -1,6 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { TerminusModule } from '@nestjs/terminus';
 import type { ConsulClientDefinition } from './clients/consul-client.options.js';
 import { createConsulClientProviders } from './clients/consul-clients.providers.js';
 import { getConsulServiceToken } from './clients/consul-service.decorator.js';
@@ -23,7 +22,7 @@ import { ConsulStatusService } from './observability/consul-status.service.js';
  * or `forRootAsync()`; typed clients per module with `ConsulModule.forFeature([...])`.
  */
 @Module({
-  imports: [TerminusModule, DiscoveryModule],
+  imports: [DiscoveryModule],
   // The options, the adapter and the configuration come from the core, the app's health from the
   // health module, and the gRPC health service from its own module (see consul.module-definition.ts).
   providers: [

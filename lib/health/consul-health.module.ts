@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
 import { ConsulCheckPulse } from '../registration/check-pulse.js';
 import { ConsulHealthService } from './consul-health.service.js';
+import { LazyTerminus } from './lazy-terminus.js';
 
 /**
  * The app's health as Consul sees it, shared by everything that answers or reports Consul's
@@ -13,9 +13,9 @@ export class ConsulHealthModule {
   static forCore(core: DynamicModule): DynamicModule {
     return {
       module: ConsulHealthModule,
-      imports: [core, TerminusModule],
-      providers: [ConsulHealthService, ConsulCheckPulse],
-      exports: [ConsulHealthService, ConsulCheckPulse],
+      imports: [core],
+      providers: [ConsulHealthService, ConsulCheckPulse, LazyTerminus],
+      exports: [ConsulHealthService, ConsulCheckPulse, LazyTerminus],
     };
   }
 }

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import type { HealthIndicatorResult } from '@nestjs/terminus';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { parseDuration } from '../options/duration.js';
+import { LazyTerminus } from './lazy-terminus.js';
 
 /**
  * Terminus indicator for your own health endpoints: is Consul there and does it have a leader?
@@ -11,12 +12,12 @@ import { parseDuration } from '../options/duration.js';
 export class ConsulHealthIndicator {
   constructor(
     private readonly client: ConsulApi,
-    private readonly indicators: HealthIndicatorService,
+    private readonly terminus: LazyTerminus,
   ) {}
 
   /** Up when the agent answers within `timeout` (ms or a duration like "1s"; default 1s) and the cluster has a leader. */
   async pingCheck(key: string, options: { timeout?: number | string } = {}): Promise<HealthIndicatorResult> {
-    const indicator = this.indicators.check(key);
+    const indicator = (await this.terminus.load()).indicators.check(key);
     const timeoutMs =
       typeof options.timeout === 'string'
         ? parseDuration(options.timeout, 'pingCheck timeout')
