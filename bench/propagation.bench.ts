@@ -45,7 +45,7 @@ export async function propagationBench(agent: ConsulAgent): Promise<string> {
       churned.push(await observe(() => registerTtl(agent, 'bench_prop', id, 7300 + t), has(id)));
       churned.push(await observe(() => agent.deregister(id), lacks(id)));
     }
-    // The same changes through the agent cache: one server, the leader, so no follower lag (see table 8).
+    // The same changes through the agent cache: one server, the leader, so no follower lag (see table 9).
     const throughCache: number[] = [];
     for (let t = 0; t < TRIALS; t++) {
       const id = `cached-${t}`;
@@ -72,7 +72,7 @@ export async function propagationBench(agent: ConsulAgent): Promise<string> {
         `Target: p99 under 50 ms. The other rows space changes ${SPACING_MS} ms apart; the back-to-back one does not, so the`,
         "loop's token bucket (10 requests/s, burst 10) spaces its requests: under sustained churn a change waits up to 100 ms.",
         'The agent-cache row runs on this one-server agent, where the cache reads from the leader; on a cluster its reads are',
-        'stale and may come from a follower, a heartbeat behind (table 8).',
+        'stale and may come from a follower, a commit behind (table 9).',
       ],
     );
   } finally {
