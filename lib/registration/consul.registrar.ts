@@ -88,7 +88,10 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     return this.machine.isRegistered;
   }
 
-  /** Resolves once the instance is registered (at once if it already is). */
+  /**
+   * Resolves once the instance is registered (at once if it already is). With `registration.enabled:
+   * false` that is only after your own `register()`: until then it does not resolve.
+   */
   whenRegistered(): Promise<void> {
     return this.machine.whenRegistered();
   }
