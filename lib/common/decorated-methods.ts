@@ -1,4 +1,4 @@
-import type { Logger } from '@nestjs/common';
+import { type Logger, SetMetadata } from '@nestjs/common';
 import type { DiscoveryService, MetadataScanner } from '@nestjs/core';
 
 export interface DecoratedMethod<T> {
@@ -18,6 +18,14 @@ export function markDecorated(family: string, prototype: object): void {
   let prototypes = declaring.get(family);
   if (!prototypes) declaring.set(family, (prototypes = new WeakSet()));
   prototypes.add(prototype);
+}
+
+/** A method decorator of `family` that sets `key` to `value`, as `SetMetadata` does, and marks its class. */
+export function markedMetadata(family: string, key: string, value: unknown): MethodDecorator {
+  return (target, propertyKey, descriptor) => {
+    markDecorated(family, target);
+    return SetMetadata(key, value)(target, propertyKey, descriptor);
+  };
 }
 
 /** Whether `instance` or a class it inherits from declares a method decorated by `family`. */

@@ -1,5 +1,4 @@
-import { SetMetadata } from '@nestjs/common';
-import { markDecorated } from '../common/decorated-methods.js';
+import { markedMetadata } from '../common/decorated-methods.js';
 
 export const CONSUL_CONFIG_CHANGE = 'CONSUL:CONFIG_CHANGE';
 
@@ -7,9 +6,5 @@ export const CONSUL_CONFIG_CHANGE = 'CONSUL:CONFIG_CHANGE';
  * Calls the decorated method with `{ path, previous, current }` whenever a configuration leaf at
  * `path` or below it changes (`'db'` matches `db.host` and `db.port`). Singleton providers only.
  */
-export const OnConsulConfigChange =
-  (path: string): MethodDecorator =>
-  (target, key, descriptor) => {
-    markDecorated(CONSUL_CONFIG_CHANGE, target);
-    return SetMetadata(CONSUL_CONFIG_CHANGE, path)(target, key, descriptor);
-  };
+export const OnConsulConfigChange = (path: string): MethodDecorator =>
+  markedMetadata(CONSUL_CONFIG_CHANGE, CONSUL_CONFIG_CHANGE, path);

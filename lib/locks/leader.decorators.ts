@@ -1,5 +1,5 @@
-import { Logger, SetMetadata } from '@nestjs/common';
-import { markDecorated } from '../common/decorated-methods.js';
+import { Logger } from '@nestjs/common';
+import { markDecorated, markedMetadata } from '../common/decorated-methods.js';
 import { LOG_CONTEXT } from '../consul.constants.js';
 
 export const CONSUL_LEADER_ONLY = 'CONSUL:LEADER_ONLY';
@@ -54,14 +54,9 @@ export function LeaderOnly(name: string): MethodDecorator {
 }
 
 /** Called (no arguments) when this instance becomes leader of `name`. Campaigns for `name` from boot. */
-export const OnLeadershipGranted = (name: string): MethodDecorator => leadershipHook(CONSUL_LEADERSHIP_GRANTED, name);
+export const OnLeadershipGranted = (name: string): MethodDecorator =>
+  markedMetadata(LEADERSHIP_DECORATORS, CONSUL_LEADERSHIP_GRANTED, name);
 
 /** Called (no arguments) when this instance stops leading `name` (lost, resigned or shutting down). */
-export const OnLeadershipRevoked = (name: string): MethodDecorator => leadershipHook(CONSUL_LEADERSHIP_REVOKED, name);
-
-function leadershipHook(key: string, name: string): MethodDecorator {
-  return (target, propertyKey, descriptor) => {
-    markDecorated(LEADERSHIP_DECORATORS, target);
-    return SetMetadata(key, name)(target, propertyKey, descriptor);
-  };
-}
+export const OnLeadershipRevoked = (name: string): MethodDecorator =>
+  markedMetadata(LEADERSHIP_DECORATORS, CONSUL_LEADERSHIP_REVOKED, name);
