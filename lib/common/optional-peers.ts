@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { ConsulKitError } from './consul-kit.error.js';
 
-type Microservices = typeof import('@nestjs/microservices');
+export type Microservices = typeof import('@nestjs/microservices');
 type GrpcJs = typeof import('@grpc/grpc-js');
 
 /** The error for a feature used without the optional peer it needs, with the install command. */

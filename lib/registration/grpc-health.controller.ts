@@ -1,5 +1,5 @@
 import { Controller, Inject } from '@nestjs/common';
-import { GrpcMethod, RpcException } from '@nestjs/microservices';
+import type { Microservices } from '../common/optional-peers.js';
 import { concat, distinctUntilChanged, exhaustMap, map, NEVER, type Observable, of, timer } from 'rxjs';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
@@ -9,10 +9,13 @@ import { GRPC_HEALTH_WATCH_INTERVAL_MS, GrpcServingStatus } from './grpc-health.
 
 const GRPC_NOT_FOUND = 5;
 
+/** Nest's RpcException, once {@link grpcHealthController} has bound the methods. */
+let RpcException: Microservices['RpcException'] | undefined;
+
 /**
- * `grpc.health.v1.Health` (`Check` and `Watch`), answered from the Terminus indicators. Loaded
- * only by `ConsulGrpcHealthModule`, where `@nestjs/microservices` is installed. Bound by Nest's gRPC
- * server when its options include the health proto (see `withGrpcHealth`); inert elsewhere.
+ * `grpc.health.v1.Health` (`Check` and `Watch`), answered from the Terminus indicators. Served by
+ * Nest's gRPC server when its options include the health proto (see `withGrpcHealth`); inert
+ * elsewhere. Used through {@link grpcHealthController}, which binds its gRPC methods.
  */
 @Controller()
 export class ConsulGrpcHealthController {
@@ -22,10 +25,10 @@ export class ConsulGrpcHealthController {
     private readonly pulse: ConsulCheckPulse,
   ) {}
 
-  @GrpcMethod('Health', 'Check')
   async check(request: { service?: string }): Promise<{ status: GrpcServingStatus }> {
     const service = request?.service ?? '';
-    if (!this.knows(service)) throw new RpcException({ code: GRPC_NOT_FOUND, message: `unknown service "${service}"` });
+    if (!this.knows(service))
+      throw new RpcException!({ code: GRPC_NOT_FOUND, message: `unknown service "${service}"` });
     // Consul's GRPC check calls Check; its calls stopping is the sign that the agent forgot us.
     this.pulse.beat();
     return { status: await this.status() };
@@ -35,7 +38,6 @@ export class ConsulGrpcHealthController {
    * The status now, then each change, until the client cancels (Nest unsubscribes then). As the
    * health protocol says, an unknown service gets SERVICE_UNKNOWN and the stream stays open.
    */
-  @GrpcMethod('Health', 'Watch')
   watch(request: { service?: string }): Observable<{ status: GrpcServingStatus }> {
     if (!this.knows(request?.service ?? '')) return concat(of({ status: GrpcServingStatus.SERVICE_UNKNOWN }), NEVER);
     return timer(0, GRPC_HEALTH_WATCH_INTERVAL_MS).pipe(
@@ -54,4 +56,24 @@ export class ConsulGrpcHealthController {
     const result = await this.health.check();
     return result.status === 'ok' ? GrpcServingStatus.SERVING : GrpcServingStatus.NOT_SERVING;
   }
+}
+
+/**
+ * The controller with `check` and `watch` bound as `Health/Check` and `Health/Watch`, with
+ * `@nestjs/microservices`' own `GrpcMethod` applied as the decorator it is. Bound here rather than
+ * written on the methods so that this file imports nothing from that optional package: it is
+ * loaded with the rest of ours, and an app's start-up awaits no import() of it (~3 ms idle).
+ */
+export function grpcHealthController(microservices: Microservices): typeof ConsulGrpcHealthController {
+  if (!RpcException) {
+    const prototype = ConsulGrpcHealthController.prototype;
+    for (const [method, rpc] of [
+      ['check', 'Check'],
+      ['watch', 'Watch'],
+    ] as const) {
+      microservices.GrpcMethod('Health', rpc)(prototype, method, Object.getOwnPropertyDescriptor(prototype, method)!);
+    }
+    RpcException = microservices.RpcException;
+  }
+  return ConsulGrpcHealthController;
 }

@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { isInstalled, loadMicroservices } from '../common/optional-peers.js';
+import { grpcHealthController } from './grpc-health.controller.js';
 
 /**
  * `grpc.health.v1.Health`, for apps that can serve gRPC: where `@nestjs/microservices` and
@@ -10,9 +11,12 @@ import { isInstalled, loadMicroservices } from '../common/optional-peers.js';
 export class ConsulGrpcHealthModule {
   static async forCore(core: DynamicModule, health: DynamicModule): Promise<DynamicModule> {
     // Installed is enough: the controller needs grpc-js only once Nest's gRPC server serves it.
-    if (!isInstalled('@grpc/grpc-js') || !(await loadMicroservices())) return { module: ConsulGrpcHealthModule };
-    // Its decorators come from @nestjs/microservices: the file is loaded only now that it is there.
-    const { ConsulGrpcHealthController } = await import('./grpc-health.controller.js');
-    return { module: ConsulGrpcHealthModule, imports: [core, health], controllers: [ConsulGrpcHealthController] };
+    const microservices = isInstalled('@grpc/grpc-js') ? await loadMicroservices() : undefined;
+    if (!microservices) return { module: ConsulGrpcHealthModule };
+    return {
+      module: ConsulGrpcHealthModule,
+      imports: [core, health],
+      controllers: [grpcHealthController(microservices)],
+    };
   }
 }
