@@ -43,7 +43,7 @@ describe('microservice registration (real Consul agent)', () => {
     expect(check.Output).toBe(`gRPC check 127.0.0.1:${port}: success`);
   });
 
-  it('streams grpc.health.v1 Watch: the status now, then each change; SERVICE_UNKNOWN for another service', async () => {
+  it('streams grpc.health.v1 Watch: the status now, then each change; SERVICE_UNKNOWN for another service; Check of another service is NOT_FOUND', async () => {
     const port = await freePort();
     let up = true;
     const ms = await createMicroservice(
@@ -77,6 +77,10 @@ describe('microservice registration (real Consul agent)', () => {
       await eventually(() => statuses.length === 2, { timeoutMs: 12_000, what: 'NOT_SERVING on the stream' });
       expect(statuses).toEqual([GrpcServingStatus.SERVING, GrpcServingStatus.NOT_SERVING]);
       expect(unknown).toEqual([GrpcServingStatus.SERVICE_UNKNOWN]);
+      const checked = await new Promise<{ code?: number; details?: string }>((resolve) =>
+        client.Check({ service: 'nobody' }, (error: { code: number; details: string } | null) => resolve(error ?? {})),
+      );
+      expect(checked).toMatchObject({ code: grpc.status.NOT_FOUND, details: 'unknown service "nobody"' });
     } finally {
       stream.cancel();
       other.cancel();
