@@ -97,9 +97,17 @@ export class ConsulAgent {
   }
 
   static async start(options: ConsulAgentOptions = {}): Promise<ConsulAgent> {
-    const agent = await ConsulAgent.reserve(options);
-    await agent.launch();
-    return agent;
+    // Free when reserved, a port can still be taken before Consul binds it (by the ephemeral port
+    // of some other process's outgoing connection): then reserve others, at most three times.
+    for (let attempt = 1; ; attempt++) {
+      const agent = await ConsulAgent.reserve(options);
+      try {
+        await agent.launch();
+        return agent;
+      } catch (error) {
+        if (attempt === 3 || !agent.log.includes('address already in use')) throw error;
+      }
+    }
   }
 
   /** Ports reserved for an agent that is not started yet (for "Consul down at boot" tests). */
@@ -200,9 +208,10 @@ export class ConsulAgent {
     const { child, options, ports } = this;
     if (!child) throw new Error('ConsulAgent.ready(): not started');
     try {
-      await eventually(
+      const outcome = await eventually(
         async () => {
-          if (child.exitCode !== null) throw new Error(`consul exited with ${child.exitCode}:\n${this.output}`);
+          // An agent that exited (a port taken, a bad option) fails now, not at the timeout.
+          if (child.exitCode !== null) return 'exited' as const;
           const leader = await (await this.api('/v1/status/leader', { token: null })).json();
           if (!leader) return false;
           if (!options.aclMasterToken) return true;
@@ -210,6 +219,7 @@ export class ConsulAgent {
         },
         { timeoutMs, what: `Consul agent on ${this.host}:${ports.http} to know a leader` },
       );
+      if (outcome === 'exited') throw new Error(`consul exited with ${child.exitCode}:\n${this.output}`);
     } catch (error) {
       await this.stop();
       throw error;
