@@ -45,7 +45,7 @@ export async function startupBench(agent: ConsulAgent): Promise<string> {
   // is freer of the machine's drift than a difference of the medians. Its quartiles say how far
   // one round can be trusted; the extremes are single noisy start-ups.
   const added = (base: number[]) => {
-    const sorted = samples.with.map((value, round) => value - base[round]).sort((a, b) => a - b);
+    const sorted = samples.with.map((value, round) => value - base[round]).toSorted((a, b) => a - b);
     const [p25, p50, p75] = [25, 50, 75].map((p) => fmt(percentile(sorted, p), 1));
     return `${p50} (quartiles ${p25}–${p75}; ${fmt(sorted[0], 1)}–${fmt(sorted.at(-1)!, 1)})`;
   };
