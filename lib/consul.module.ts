@@ -1,12 +1,18 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule, DiscoveryService, HttpAdapterHost, MetadataScanner, Reflector } from '@nestjs/core';
 import type { ConsulClientDefinition } from './clients/consul-client.options.js';
 import { createConsulClientProviders } from './clients/consul-clients.providers.js';
 import { getConsulServiceToken } from './clients/consul-service.decorator.js';
 import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';
+import { constructed } from './common/constructed.js';
+import { ConsulApi } from './consul-api/consul-api.js';
+import { CONSUL_RESOLVED_OPTIONS } from './consul.constants.js';
 import { ConsulConfigurableModule } from './consul.module-definition.js';
 import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js';
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
+import { ConsulHealthService } from './health/consul-health.service.js';
+import { LazyTerminus } from './health/lazy-terminus.js';
+import { ConsulCheckPulse } from './registration/check-pulse.js';
 import { ConsulRegistrar } from './registration/consul.registrar.js';
 import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
 import { ConsulLeaderExplorer } from './locks/consul-leader.explorer.js';
@@ -25,19 +31,36 @@ import { ConsulStatusService } from './observability/consul-status.service.js';
   imports: [DiscoveryModule],
   // The options, the adapter and the configuration come from the core, the app's health from the
   // health module, and the gRPC health service from its own module (see consul.module-definition.ts).
+  // Our classes are constructed() from listed dependencies: Nest does not reflect them at start-up.
   providers: [
-    ConsulHealthEndpoint,
-    ConsulHealthIndicator,
-    ConsulRegistrar,
-    ConsulDiscoveryService,
-    ConsulGrpcSource,
+    constructed(ConsulHealthEndpoint, [
+      CONSUL_RESOLVED_OPTIONS,
+      HttpAdapterHost,
+      ConsulHealthService,
+      ConsulCheckPulse,
+    ]),
+    constructed(ConsulHealthIndicator, [ConsulApi, LazyTerminus]),
+    constructed(ConsulRegistrar, [
+      CONSUL_RESOLVED_OPTIONS,
+      ConsulApi,
+      ConsulHealthService,
+      HttpAdapterHost,
+      ConsulCheckPulse,
+    ]),
+    constructed(ConsulDiscoveryService, [ConsulApi, CONSUL_RESOLVED_OPTIONS]),
+    constructed(ConsulGrpcSource, [ConsulDiscoveryService]),
     // Locks: nothing reaches Consul until a lock or an election is used.
-    ConsulSessionManager,
-    ConsulLockService,
-    ConsulLeaderService,
-    ConsulLeaderExplorer,
-    ConsulSemaphoreService,
-    ConsulStatusService,
+    constructed(ConsulSessionManager, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulRegistrar]),
+    constructed(ConsulLockService, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulSessionManager, ConsulRegistrar]),
+    constructed(ConsulLeaderService, [CONSUL_RESOLVED_OPTIONS, ConsulLockService, ConsulSessionManager]),
+    constructed(ConsulLeaderExplorer, [DiscoveryService, MetadataScanner, Reflector, ConsulLeaderService]),
+    constructed(ConsulSemaphoreService, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulSessionManager, ConsulLockService]),
+    constructed(ConsulStatusService, [
+      ConsulApi,
+      { token: ConsulRegistrar, optional: true },
+      { token: ConsulDiscoveryService, optional: true },
+      { token: ConsulLeaderService, optional: true },
+    ]),
   ],
   exports: [
     ConsulStatusService,

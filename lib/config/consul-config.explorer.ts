@@ -1,5 +1,5 @@
 import { LOG_CONTEXT } from '../consul.constants.js';
-import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { filter, type Subscription } from 'rxjs';
 import { findDecoratedMethods } from '../common/decorated-methods.js';
@@ -8,7 +8,6 @@ import { ConsulConfigService } from './consul-config.service.js';
 import { CONSUL_CONFIG_CHANGE } from './on-consul-config-change.decorator.js';
 
 /** Finds `@OnConsulConfigChange()` methods and feeds them the changes under their path. */
-@Injectable()
 export class ConsulConfigExplorer implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(LOG_CONTEXT.config);
   private readonly subscriptions: Subscription[] = [];

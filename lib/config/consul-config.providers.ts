@@ -1,4 +1,6 @@
 import type { Provider } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { constructed } from '../common/constructed.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedCoreOptions } from '../core/consul-module.options.js';
@@ -25,5 +27,5 @@ export const consulConfigProviders: Provider[] = [
         ? ConsulConfigService.load(client, options.config, configWatchSettings(options))
         : ConsulConfigService.disabled(),
   },
-  ConsulConfigExplorer,
+  constructed(ConsulConfigExplorer, [DiscoveryService, MetadataScanner, Reflector, ConsulConfigService]),
 ];

@@ -1,10 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import { acquireLease, type Lease, type LoadBalancer } from '../balancing/load-balancer.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import type { HealthServiceEntry } from '../consul-api/consul-api.types.js';
-import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
+import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
 import { type IdleLease, IdleLeases } from '../watch/idle-leases.js';
@@ -36,7 +36,6 @@ type InstanceLoop = BlockingQueryLoop<ServiceInstance[]>;
  * distinct query, shared by every caller, so `choose()` and `getInstances()` never wait on
  * the network once a service has been seen.
  */
-@Injectable()
 export class ConsulDiscoveryService implements OnApplicationShutdown {
   private readonly logger = new Logger(LOG_CONTEXT.discovery);
   private readonly registry = new WatchRegistry<InstanceLoop>();
@@ -51,7 +50,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
 
   constructor(
     private readonly client: ConsulApi,
-    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly options: ResolvedConsulOptions,
   ) {
     this.dnsResolver = new ConsulDnsResolver(options.discovery.dns, { timeoutMs: options.consul.timeoutMs });
     this.pinned = new IdleLeases(this.registry, options.discovery.idleTimeoutMs, (lease) => {

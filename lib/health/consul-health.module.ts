@@ -1,4 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { LazyModuleLoader } from '@nestjs/core';
+import { constructed } from '../common/constructed.js';
+import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulCheckPulse } from '../registration/check-pulse.js';
 import { ConsulHealthService } from './consul-health.service.js';
 import { LazyTerminus } from './lazy-terminus.js';
@@ -14,7 +17,11 @@ export class ConsulHealthModule {
     return {
       module: ConsulHealthModule,
       imports: [core],
-      providers: [ConsulHealthService, ConsulCheckPulse, LazyTerminus],
+      providers: [
+        constructed(ConsulHealthService, [LazyTerminus, CONSUL_RESOLVED_OPTIONS]),
+        constructed(ConsulCheckPulse, []),
+        constructed(LazyTerminus, [LazyModuleLoader]),
+      ],
       exports: [ConsulHealthService, ConsulCheckPulse, LazyTerminus],
     };
   }

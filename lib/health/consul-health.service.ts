@@ -1,6 +1,5 @@
-import { type BeforeApplicationShutdown, Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { type BeforeApplicationShutdown, ServiceUnavailableException } from '@nestjs/common';
 import type { HealthCheckResult, HealthIndicatorFunction } from '@nestjs/terminus';
-import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { LazyTerminus } from './lazy-terminus.js';
 
@@ -8,14 +7,13 @@ import { LazyTerminus } from './lazy-terminus.js';
  * The app's health as Consul sees it: one place that runs the Terminus indicators, read by
  * the HTTP health endpoint, the TTL heartbeat and the gRPC health service alike.
  */
-@Injectable()
 export class ConsulHealthService implements BeforeApplicationShutdown {
   private readonly indicators: HealthIndicatorFunction[];
   private shuttingDown = false;
 
   constructor(
     private readonly terminus: LazyTerminus,
-    @Inject(CONSUL_RESOLVED_OPTIONS) options: ResolvedConsulOptions,
+    options: ResolvedConsulOptions,
   ) {
     this.indicators = [...options.health.indicators];
   }

@@ -1,4 +1,3 @@
-import { Injectable } from '@nestjs/common';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { parseDuration } from '../options/duration.js';
@@ -8,7 +7,6 @@ import { LazyTerminus } from './lazy-terminus.js';
  * Terminus indicator for your own health endpoints: is Consul there and does it have a leader?
  * Sends the configured ACL token like every other call.
  */
-@Injectable()
 export class ConsulHealthIndicator {
   constructor(
     private readonly client: ConsulApi,

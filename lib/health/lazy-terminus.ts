@@ -1,4 +1,3 @@
-import { Injectable } from '@nestjs/common';
 import { LazyModuleLoader } from '@nestjs/core';
 import type { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 
@@ -13,7 +12,6 @@ interface Terminus {
  * Terminus is never loaded, which took ~25 ms off importing this package and ~4 ms off each
  * app's start-up. An app that imports `TerminusModule` itself shares that one module.
  */
-@Injectable()
 export class LazyTerminus {
   private terminus?: Promise<Terminus>;
 

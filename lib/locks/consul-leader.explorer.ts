@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { filter, pairwise, startWith, type Subscription } from 'rxjs';
 import { findDecoratedMethods } from '../common/decorated-methods.js';
@@ -16,7 +16,6 @@ import {
  * Finds `@LeaderOnly()`, `@OnLeadershipGranted()` and `@OnLeadershipRevoked()` methods, campaigns
  * for their elections and calls the hooks. An app without them campaigns for nothing.
  */
-@Injectable()
 export class ConsulLeaderExplorer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(LOG_CONTEXT.locks);
   private readonly subscriptions: Subscription[] = [];

@@ -1,5 +1,5 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulElection } from './consul-election.js';
 import { ConsulLockService } from './consul-lock.service.js';
@@ -12,13 +12,12 @@ import { consulMetrics } from '../observability/consul-metrics.js';
  * Leader election on a Consul key (Consul's leader-election recipe): `elect('reports')` campaigns
  * on `<locks.prefix>/leader/reports`; the leader's instance id and address are the key's value.
  */
-@Injectable()
 export class ConsulLeaderService implements OnModuleDestroy {
   private readonly logger = new Logger(LOG_CONTEXT.locks);
   private readonly elections = new Map<string, ConsulElection>();
 
   constructor(
-    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly options: ResolvedConsulOptions,
     private readonly locks: ConsulLockService,
     private readonly sessions: ConsulSessionManager,
   ) {}

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import type { KvPair } from '../consul-api/consul-api.types.js';
 import { ConsulRequestError } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { sleep } from '../common/sleep.js';
-import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
+import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulRegistrar } from '../registration/consul.registrar.js';
 import { ConsulLock, type ConsulLockOptions } from './consul-lock.js';
@@ -36,14 +36,13 @@ export interface ConsulLockHolder {
  * `acquire()` waits with blocking queries on the key and honours Consul's lock-delay;
  * `tryAcquire()` does not wait. Keys are relative to `locks.prefix`.
  */
-@Injectable()
 export class ConsulLockService {
   private readonly logger = new Logger(LOG_CONTEXT.locks);
   /** Keys this app holds or is acquiring. */
   private readonly local = new LocalSlots();
 
   constructor(
-    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,
     private readonly sessions: ConsulSessionManager,
     private readonly registrar: ConsulRegistrar,

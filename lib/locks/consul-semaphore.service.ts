@@ -1,10 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import type { KvEntry } from '../consul-api/consul-api.types.js';
 import { ConsulRequestError } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { sleep } from '../common/sleep.js';
-import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
+import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { releaseOnce } from './release-once.js';
 import { ConsulLockError } from './consul-lock.errors.js';
@@ -42,14 +42,13 @@ interface SemaphoreState {
  * changed only by check-and-set. A holder whose session ends is pruned by the next contender.
  * Semaphores live under `<locks.prefix>/semaphore/<name>`.
  */
-@Injectable()
 export class ConsulSemaphoreService {
   private readonly logger = new Logger(LOG_CONTEXT.locks);
   /** Semaphores this app holds a slot of or is contending for. */
   private readonly local = new LocalSlots();
 
   constructor(
-    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,
     private readonly sessions: ConsulSessionManager,
     private readonly locks: ConsulLockService,

@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { ConsulRequestError } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { sleep } from '../common/sleep.js';
-import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
+import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { formatDuration } from '../options/duration.js';
 import { ConsulRegistrar } from '../registration/consul.registrar.js';
@@ -68,7 +68,6 @@ class Lease implements SessionLease {
  * cannot reach Consul aborts its signal before anyone else can take its locks. The timing argument
  * is in docs/locks.md.
  */
-@Injectable()
 export class ConsulSessionManager implements OnModuleDestroy {
   private readonly logger = new Logger(LOG_CONTEXT.locks);
   private readonly lifetime = new AbortController();
@@ -78,7 +77,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
   private liveness?: LivenessCheck;
 
   constructor(
-    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,
     private readonly registrar: ConsulRegistrar,
   ) {}

@@ -1,4 +1,3 @@
-import { Injectable, Optional } from '@nestjs/common';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
 import { ConsulLeaderService } from '../locks/consul-leader.service.js';
@@ -62,13 +61,12 @@ export interface ConsulStatusSnapshot {
  * status() { return this.consulStatus.snapshot(); }
  * ```
  */
-@Injectable()
 export class ConsulStatusService {
   constructor(
     private readonly api: ConsulApi,
-    @Optional() private readonly registrar?: ConsulRegistrar,
-    @Optional() private readonly discovery?: ConsulDiscoveryService,
-    @Optional() private readonly leaders?: ConsulLeaderService,
+    private readonly registrar?: ConsulRegistrar,
+    private readonly discovery?: ConsulDiscoveryService,
+    private readonly leaders?: ConsulLeaderService,
   ) {}
 
   snapshot(): ConsulStatusSnapshot {

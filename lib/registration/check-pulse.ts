@@ -1,11 +1,8 @@
-import { Injectable } from '@nestjs/common';
-
 /**
  * Each time Consul's own check reaches the app (an HTTP check on the health endpoint, a GRPC check on
  * `grpc.health.v1.Health/Check`). When the calls stop, the agent has most likely forgotten the
  * instance: the keep-alive asks it then, instead of at the next reconcile tick.
  */
-@Injectable()
 export class ConsulCheckPulse {
   private readonly listeners = new Set<() => void>();
 

@@ -1,10 +1,4 @@
-import {
-  type BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { type BeforeApplicationShutdown, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import type { AgentCheckDefinition, CheckStatus } from '../consul-api/consul-api.types.js';
@@ -12,7 +6,7 @@ import { ConsulRequestError, isUnreachable } from '../consul-api/consul-request.
 import { Backoff } from '../common/backoff.js';
 import { hostPort } from '../common/host-port.js';
 import { sleep } from '../common/sleep.js';
-import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
+import { LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ConsulCheckType } from '../options/service.options.js';
 import type { ResolvedConsulOptions, ResolvedServiceOptions } from '../core/consul-module.options.js';
@@ -39,7 +33,6 @@ import type { RegistrationState } from './registration-state.js';
  *
  * Inject it for manual control (`registration.enabled: false`).
  */
-@Injectable()
 export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(LOG_CONTEXT.registrar);
   private readonly machine = new RegistrationStateMachine(this.logger);
@@ -55,7 +48,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   private readonly attachedChecks = new Map<string, AgentCheckDefinition>();
 
   constructor(
-    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly options: ResolvedConsulOptions,
     private readonly client: ConsulApi,
     private readonly health: ConsulHealthService,
     private readonly adapterHost: HttpAdapterHost,

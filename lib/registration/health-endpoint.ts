@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { CONSUL_RESOLVED_OPTIONS, LOG_CONTEXT } from '../consul.constants.js';
+import { LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { CONSUL_CHECK_USER_AGENT, ConsulCheckPulse } from './check-pulse.js';
@@ -10,12 +10,11 @@ import { CONSUL_CHECK_USER_AGENT, ConsulCheckPulse } from './check-pulse.js';
  * 503 when down. Mounted straight on the HTTP adapter, so a global prefix, versioning or
  * guards never move or block the URL registered in Consul.
  */
-@Injectable()
 export class ConsulHealthEndpoint implements OnModuleInit {
   private readonly logger = new Logger(LOG_CONTEXT.health);
 
   constructor(
-    @Inject(CONSUL_RESOLVED_OPTIONS) private readonly options: ResolvedConsulOptions,
+    private readonly options: ResolvedConsulOptions,
     private readonly adapterHost: HttpAdapterHost,
     private readonly health: ConsulHealthService,
     private readonly pulse: ConsulCheckPulse,

@@ -1,9 +1,8 @@
-import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { OnApplicationShutdown } from '@nestjs/common';
 import { ConsulDiscoveryService } from '../../discovery/consul-discovery.service.js';
 import { registerInstanceSource } from './consul-grpc.resolver.js';
 
 /** Connects this app's discovery to the `consul:` gRPC resolver, on first use (so grpc-js stays optional). */
-@Injectable()
 export class ConsulGrpcSource implements OnApplicationShutdown {
   private registration?: { id: string; unregister(): void };
 
