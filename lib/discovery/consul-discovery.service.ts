@@ -34,14 +34,14 @@ type InstanceLoop = BlockingQueryLoop<ServiceInstance[]>;
 
 /**
  * How many watches' first reads may be in flight at once. Measured with 1,000 watches started
- * together (`npm run bench -- scale`, local Consul 1.8 agent, 5 runs each, the C heap read as the
- * RSS of `[heap]` in /proc/self/smaps): it grew 9.5–10.6 MB without a cap, 6.4–7.9 MB at 64,
- * 5.6–7.7 at 32 and 5.7–7.7 at 16. Below 64 a smaller cap saved little more, and cost time: all
- * 1,000 first answers were in after 0.68–0.78 s without a cap, 0.72–0.93 s at 64, 0.78–0.85 s at
- * 32 (quiet runs). 64 also keeps more reads going when each one crosses a network to the servers.
- * An app with fewer watches than this never waits.
+ * together (`npm run bench -- scale`, local Consul 1.8 agent, the C heap read as the RSS of
+ * `[heap]` in /proc/self/smaps): it grew 7.8–14.0 MB without a cap (median 10.4, 13 runs), 5.9–9.0
+ * at 64 (median 7.25, 16 runs), 5.3–7.8 at 32 (median 6.5, 13 runs), 5.7–7.7 at 16 (5 runs). Run
+ * after run, 32 beat 64 on the C heap and on RSS in 7 of 8 pairs; 16 saved nothing more. The
+ * price: all 1,000 first answers in after 0.78–0.85 s at 32 against 0.68–0.78 s without a cap
+ * (quiet runs). An app with fewer watches than this never waits.
  */
-const FIRST_READS_AT_ONCE = 64;
+const FIRST_READS_AT_ONCE = 32;
 
 /**
  * Instances of other services, from a cache fed by Consul blocking queries: one loop per
