@@ -1,28 +1,32 @@
-import type { Subscription } from 'rxjs';
-import { ConsulDiscoveryService } from '../lib/index.js';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { ConsulAgent } from '../test/helpers/consul-agent.js';
 import { registerInCatalog, removeCatalogNode } from './catalog-batch.js';
-import { startApp } from './context.js';
-import { fmt, rate, table } from './stats.js';
+import { fmt, table } from './stats.js';
 
 const SERVICES = 1_000;
 const INSTANCES = 10;
-const IDLE_MS = 10_000;
+const RUNS = 3;
+const IDLE_S = 10;
 const NODE = 'bench-scale-node';
+const WORKER = fileURLToPath(new URL('./scale-worker.js', import.meta.url));
+const run = promisify(execFile);
 
-const gc = () => (globalThis as { gc?: () => void }).gc?.();
-
-/**
- * Memory with the garbage gone. One forced GC is not enough: V8 frees ArrayBuffer backing stores
- * and empty pages while it sweeps, concurrently, after gc() returns. Measured right after one
- * GC, `external` still counted the ~8 MB of first answers' bodies (garbage already) and the heap
- * its unswept pages. A second GC, a turn later, finishes the first one's sweep.
- */
-async function settledMemory(): Promise<NodeJS.MemoryUsage> {
-  gc();
-  await new Promise((resolve) => setImmediate(resolve));
-  gc();
-  return process.memoryUsage();
+/** What one scale-worker.ts run prints: memory added by the watches (bytes), and the rest. */
+interface ScaleRun {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  rssAnon: number;
+  rssFile: number;
+  rssAfterBurst: number;
+  firstsMs: number;
+  cpuPercent: number;
+  loops: number;
+  chooseOne: number;
+  chooseSpread: number;
 }
 
 /** 6. Watching 1,000 services × 10 instances: memory added and CPU while idle. */
@@ -38,66 +42,65 @@ export async function scaleBench(agent: ConsulAgent): Promise<string> {
     })),
   );
   const registerSeconds = (Date.now() - registerStarted) / 1000;
-  const app = await startApp(agent.httpPort);
-  const discovery = app.get(ConsulDiscoveryService);
   try {
-    const before = await settledMemory();
-    const subscriptions: Subscription[] = [];
-    const firsts: Array<Promise<void>> = [];
-    const watchStarted = performance.now();
-    for (let s = 0; s < SERVICES; s++) {
-      firsts.push(
-        new Promise((resolve) => subscriptions.push(discovery.watch(`scale_${s}`).subscribe(() => resolve()))),
+    // Each run in a fresh process: memory before the watches is then an app's alone (not the
+    // set-up's above), and RSS, which moves by several MB from run to run, is shown with its range.
+    const runs: ScaleRun[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const { stdout } = await run(
+        process.execPath,
+        ['--expose-gc', WORKER, String(agent.httpPort), String(SERVICES)],
+        { timeout: 120_000 },
       );
+      runs.push(JSON.parse(stdout.trim().split('\n').at(-1)!) as ScaleRun);
     }
-    await Promise.all(firsts);
-    const firstsMs = performance.now() - watchStarted;
-    await new Promise((resolve) => setTimeout(resolve, 2_000)); // every loop now blocking
-    const after = await settledMemory();
-    const cpuBefore = process.cpuUsage();
-    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-    const cpu = process.cpuUsage(cpuBefore);
-    const cpuPercent = ((cpu.user + cpu.system) / 1000 / IDLE_MS) * 100;
-    const loops = discovery.activeWatches;
-    // choose() spread over every watched service: a cold spot in the cache would show here.
-    const names = Array.from({ length: SERVICES }, (_, s) => `scale_${s}`);
-    let next = 0;
-    for (const name of names) await discovery.choose(name);
-    const chooseOne = await rate(() => discovery.choose('scale_500'), 2_000);
-    const chooseSpread = await rate(() => discovery.choose(names[next++ % SERVICES]), 2_000);
-    subscriptions.forEach((s) => s.unsubscribe());
-    const mb = (bytes: number) => fmt(bytes / 1024 / 1024, 1);
+    const median = (key: keyof ScaleRun) => runs.map((r) => r[key]).toSorted((a, b) => a - b)[Math.floor(RUNS / 2)];
+    const spread = (key: keyof ScaleRun, show: (value: number) => string) => {
+      const values = runs.map((r) => r[key]);
+      return `${show(median(key))} (${show(Math.min(...values))}–${show(Math.max(...values))})`;
+    };
+    const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`;
+    const native = (r: ScaleRun) => r.rss - r.heapTotal;
+    const natives = runs.map(native).toSorted((a, b) => a - b);
     return table(
-      `8. Scale: ${fmt(SERVICES)} services × ${INSTANCES} instances watched (${fmt(loops)} loops)`,
+      `8. Scale: ${fmt(SERVICES)} services × ${INSTANCES} instances watched (${fmt(median('loops'))} loops; ${RUNS} fresh processes, median (min–max))`,
       ['measure', 'value'],
       [
-        ['RSS added', `${mb(after.rss - before.rss)} MB`],
-        ['heap added (live objects after GC)', `${mb(after.heapUsed - before.heapUsed)} MB`],
-        ['external memory added (buffers held by JS objects)', `${mb(after.external - before.external)} MB`],
+        [`RSS added (idle, as before the watches: ${IDLE_S} s after the first answers)`, spread('rss', mb)],
+        ['… of it anonymous memory (RssAnon)', spread('rssAnon', mb)],
+        ["… of it file-backed pages (RssFile: node's own code, newly touched)", spread('rssFile', mb)],
+        ['RSS added 2 s after the first answers (before V8 gives back its spare pages)', spread('rssAfterBurst', mb)],
+        ['heap added (live objects after GC)', spread('heapUsed', mb)],
+        ['JS heap V8 has committed, added', spread('heapTotal', mb)],
+        ['external memory added (buffers held by JS objects)', spread('external', mb)],
         [
           'native memory added (RSS minus the JS heap V8 has committed)',
-          `${mb(after.rss - after.heapTotal - (before.rss - before.heapTotal))} MB`,
+          `${mb(natives[Math.floor(RUNS / 2)])} (${mb(natives[0])}–${mb(natives.at(-1)!)})`,
         ],
-        [`all ${fmt(SERVICES)} first answers in (from the first \`watch()\`)`, `${fmt(firstsMs)} ms`],
-        [`CPU while idle (${IDLE_MS / 1000} s, all loops blocking)`, `${fmt(cpuPercent, 2)}% of one core`],
-        [`\`choose()\` of one service, ${fmt(SERVICES)} in the cache`, `${fmt(chooseOne)} calls/s`],
-        [`\`choose()\` of the ${fmt(SERVICES)} services in turn`, `${fmt(chooseSpread)} calls/s`],
+        [
+          `all ${fmt(SERVICES)} first answers in (from the first \`watch()\`)`,
+          spread('firstsMs', (v) => `${fmt(v)} ms`),
+        ],
+        [`CPU while idle (${IDLE_S} s, all loops blocking)`, spread('cpuPercent', (v) => `${fmt(v, 2)}% of one core`)],
+        [`\`choose()\` of one service, ${fmt(SERVICES)} in the cache`, spread('chooseOne', (v) => `${fmt(v)} calls/s`)],
+        [`\`choose()\` of the ${fmt(SERVICES)} services in turn`, spread('chooseSpread', (v) => `${fmt(v)} calls/s`)],
         [
           `registering the ${fmt(SERVICES * INSTANCES)} instances (setup, catalog transactions of 64)`,
           `${fmt(registerSeconds, 1)} s`,
         ],
       ],
       [
-        'Targets: at most 25 MB, idle CPU ≈ 0, `choose()` ≥ 8 million/s. Memory measured after two forced GCs (node --expose-gc),',
-        "so garbage (the first answers' bodies) is not counted. The heap is mostly the 1,000 requests in flight (one blocking",
+        'Targets: at most 25 MB, idle CPU ≈ 0, `choose()` ≥ 8 million/s. Each run is a fresh process (the set-up above does not',
+        'weigh on its memory), compared idle against idle: after two forced GCs (node --expose-gc), so garbage is not counted,',
+        "and after 10 s idle, once V8's memory reducer has given back the pages it kept after the burst. The heap is mostly the 1,000 requests in flight (one blocking",
         "query per service: the socket, node:http's request and parser, the `consul` package's call, the awaiting frames)",
         "and the 10,000 instances. RSS is that heap as V8 commits it (whole pages), plus native memory: each open connection's",
         "TCP handle and HTTP parser (~2.4 KB), and the C heap the answers' bodies were read into, which glibc keeps for",
-        'reuse after they are freed (it returns to the OS only the top of its heap). Kernel socket buffers are not in RSS.',
+        'reuse after they are freed (it returns to the OS only the top of its heap; at most 32 first reads at once keep it smaller).',
+        'Kernel socket buffers are not in RSS.',
       ],
     );
   } finally {
-    await app.close();
     await removeCatalogNode(agent, NODE);
   }
 }
