@@ -54,36 +54,55 @@ export async function scaleBench(agent: ConsulAgent): Promise<string> {
       );
       runs.push(JSON.parse(stdout.trim().split('\n').at(-1)!) as ScaleRun);
     }
-    const median = (key: keyof ScaleRun) => runs.map((r) => r[key]).toSorted((a, b) => a - b)[Math.floor(RUNS / 2)];
-    const spread = (key: keyof ScaleRun, show: (value: number) => string) => {
-      const values = runs.map((r) => r[key]);
-      return `${show(median(key))} (${show(Math.min(...values))}–${show(Math.max(...values))})`;
+    // Median (min–max) over the runs of one figure.
+    const spread = (of: (run: ScaleRun) => number, show: (value: number) => string) => {
+      const values = runs.map(of).toSorted((a, b) => a - b);
+      return `${show(values[Math.floor(RUNS / 2)])} (${show(values[0])}–${show(values.at(-1)!)})`;
     };
     const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`;
-    const native = (r: ScaleRun) => r.rss - r.heapTotal;
-    const natives = runs.map(native).toSorted((a, b) => a - b);
     return table(
-      `8. Scale: ${fmt(SERVICES)} services × ${INSTANCES} instances watched (${fmt(median('loops'))} loops; ${RUNS} fresh processes, median (min–max))`,
+      `8. Scale: ${fmt(SERVICES)} services × ${INSTANCES} instances watched (${fmt(runs.map((r) => r.loops).toSorted((a, b) => a - b)[Math.floor(RUNS / 2)])} loops; ${RUNS} fresh processes, median (min–max))`,
       ['measure', 'value'],
       [
-        [`RSS added (idle, as before the watches: ${IDLE_S} s after the first answers)`, spread('rss', mb)],
-        ['… of it anonymous memory (RssAnon)', spread('rssAnon', mb)],
-        ["… of it file-backed pages (RssFile: node's own code, newly touched)", spread('rssFile', mb)],
-        ['RSS added 2 s after the first answers (before V8 gives back its spare pages)', spread('rssAfterBurst', mb)],
-        ['heap added (live objects after GC)', spread('heapUsed', mb)],
-        ['JS heap V8 has committed, added', spread('heapTotal', mb)],
-        ['external memory added (buffers held by JS objects)', spread('external', mb)],
+        [`RSS added (idle, as before the watches: ${IDLE_S} s after the first answers)`, spread((r) => r.rss, mb)],
+        ['… of it anonymous memory (RssAnon)', spread((r) => r.rssAnon, mb)],
+        ["… of it file-backed pages (RssFile: node's own code, newly touched)", spread((r) => r.rssFile, mb)],
         [
-          'native memory added (RSS minus the JS heap V8 has committed)',
-          `${mb(natives[Math.floor(RUNS / 2)])} (${mb(natives[0])}–${mb(natives.at(-1)!)})`,
+          'RSS added 2 s after the first answers (before V8 gives back its spare pages)',
+          spread((r) => r.rssAfterBurst, mb),
         ],
+        ['heap added (live objects after GC)', spread((r) => r.heapUsed, mb)],
+        ['JS heap V8 has committed, added', spread((r) => r.heapTotal, mb)],
+        ['external memory added (buffers held by JS objects)', spread((r) => r.external, mb)],
+        ['native memory added (RSS minus the JS heap V8 has committed)', spread((r) => r.rss - r.heapTotal, mb)],
         [
           `all ${fmt(SERVICES)} first answers in (from the first \`watch()\`)`,
-          spread('firstsMs', (v) => `${fmt(v)} ms`),
+          spread(
+            (r) => r.firstsMs,
+            (v) => `${fmt(v)} ms`,
+          ),
         ],
-        [`CPU while idle (${IDLE_S} s, all loops blocking)`, spread('cpuPercent', (v) => `${fmt(v, 2)}% of one core`)],
-        [`\`choose()\` of one service, ${fmt(SERVICES)} in the cache`, spread('chooseOne', (v) => `${fmt(v)} calls/s`)],
-        [`\`choose()\` of the ${fmt(SERVICES)} services in turn`, spread('chooseSpread', (v) => `${fmt(v)} calls/s`)],
+        [
+          `CPU while idle (${IDLE_S} s, all loops blocking)`,
+          spread(
+            (r) => r.cpuPercent,
+            (v) => `${fmt(v, 2)}% of one core`,
+          ),
+        ],
+        [
+          `\`choose()\` of one service, ${fmt(SERVICES)} in the cache`,
+          spread(
+            (r) => r.chooseOne,
+            (v) => `${fmt(v)} calls/s`,
+          ),
+        ],
+        [
+          `\`choose()\` of the ${fmt(SERVICES)} services in turn`,
+          spread(
+            (r) => r.chooseSpread,
+            (v) => `${fmt(v)} calls/s`,
+          ),
+        ],
         [
           `registering the ${fmt(SERVICES * INSTANCES)} instances (setup, catalog transactions of 64)`,
           `${fmt(registerSeconds, 1)} s`,
