@@ -49,6 +49,9 @@ describe('discovery.cache: watches read through the agent cache', () => {
       await eventually(() => lists.at(-1)?.join() === 'cached-2', { what: 'the failing instance gone' });
       await agent.deregister('cached-2');
       await eventually(() => lists.at(-1)?.join() === '', { what: 'the empty list' });
+      // The priming read, one blocking read per change seen, and the loop blocking again after the
+      // last one. That read is sent after the empty list reaches us, so it is awaited, not assumed.
+      await eventually(() => requestsFor('cached_svc').length >= 5, { what: 'the blocking read after the empty list' });
     } finally {
       subscription.unsubscribe();
     }
