@@ -29,21 +29,6 @@ export interface CallOptions {
 export interface ConsulCalls {
   status: { leader(options: CallOptions): Promise<unknown> };
   catalog: { datacenters(options: CallOptions): Promise<unknown> };
-  health: {
-    service(
-      options: CallOptions & {
-        service: string;
-        dc?: string;
-        tag?: string;
-        passing?: boolean;
-        filter?: string;
-        near?: string;
-        stale?: boolean;
-        index?: string;
-        wait?: string;
-      },
-    ): Promise<unknown>;
-  };
   kv: {
     /** One key (not `recurse`): the package decodes its Value from base64 in place. */
     get(options: CallOptions & { key: string; index?: string; wait?: string }): Promise<unknown>;
