@@ -482,13 +482,18 @@ export class ConsulApi {
     if (this.options.token) headers['x-consul-token'] = this.options.token;
     if (call.json !== undefined) headers['content-type'] = 'application/json';
     const query = call.query ? `?${new URLSearchParams(call.query)}` : '';
-    return callDirect(this.agent, `${this.address}/v1${call.path}${query}`, {
-      method: call.method,
-      headers,
-      body: call.json === undefined ? undefined : JSON.stringify(call.json),
-      timeoutMs: call.timeoutMs ?? this.options.timeoutMs,
-      signal: call.signal,
-    }).then((outcome) => this.settle(call, outcome));
+    return callDirect(
+      this.agent,
+      `${this.address}/v1${call.path}${query}`,
+      {
+        method: call.method,
+        headers,
+        body: call.json === undefined ? undefined : JSON.stringify(call.json),
+        timeoutMs: call.timeoutMs ?? this.options.timeoutMs,
+        signal: call.signal,
+      },
+      (outcome) => this.settle(call, outcome),
+    );
   }
 
   /** An answer with an accepted status, else a ConsulRequestError; tells reachability which it was. */

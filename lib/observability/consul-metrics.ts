@@ -12,7 +12,7 @@ import type {
 } from '@opentelemetry/api';
 import { otelApiInUse } from './otel-api.js';
 import { ATTR, INSTRUMENTS } from './instrument-names.js';
-import { type WatchDescription, WatchObserver } from './watch-observer.js';
+import { type WatchDescription, type WatchMetrics, WatchObserver } from './watch-observer.js';
 
 /** The package's name and version: the meter's and the tracer's (the instrumentation scope). */
 export const SCOPE = (() => {
@@ -132,18 +132,21 @@ export class ConsulMetrics {
 
   /** Follows a blocking-query loop; the loop calls `closed()` when it stops. */
   watch(description: WatchDescription, owner: object): WatchObserver {
-    const observer = new WatchObserver(
-      description,
-      owner,
-      {
-        request: (o) => this.watchRequests.add(1, o.attributes),
-        error: (o) => this.watchErrors.add(1, o.attributes),
-      },
-      (o) => this.watches.delete(o),
-    );
+    const observer = new WatchObserver(description, owner, this.watchMetrics);
     this.watches.add(observer);
     return observer;
   }
+
+  /** What every watch reports to. Without a MeterProvider the counters are no-ops: skip them, and the attributes they would need. */
+  private readonly watchMetrics: WatchMetrics = {
+    request: (o) => {
+      if (this.recording) this.watchRequests.add(1, o.attributes);
+    },
+    error: (o) => {
+      if (this.recording) this.watchErrors.add(1, o.attributes);
+    },
+    closed: (o) => this.watches.delete(o),
+  };
 
   /** Adds a live source to one of the sets; returns what removes it. */
   track<T>(set: Set<T>, source: T): () => void {

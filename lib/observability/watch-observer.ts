@@ -19,13 +19,19 @@ export interface WatchCounters {
   closed(): void;
 }
 
+/** Where every watch reports: the package's metrics, one object for all watches. */
+export interface WatchMetrics {
+  request(o: WatchObserver): void;
+  error(o: WatchObserver): void;
+  closed(o: WatchObserver): void;
+}
+
 /**
  * One watch as metrics and the status snapshot see it. The loop tells it about each request,
- * answer and failure (a handful per minute: not a hot path); the attributes are made once.
+ * answer and failure (a handful per minute: not a hot path). One per watched service, so it
+ * holds its own state only: what it reports to goes through one shared {@link WatchMetrics}.
  */
 export class WatchObserver implements WatchCounters {
-  /** The metric attributes, made once (a plain record: this file is reachable from public declarations). */
-  readonly attributes: Record<string, string>;
   readonly startedAt = Date.now();
   requests = 0;
   errors = 0;
@@ -35,22 +41,32 @@ export class WatchObserver implements WatchCounters {
   index?: number;
   lastContact?: number;
   lastError?: { message: string; at: number };
+  private attrs?: Record<string, string>;
 
   constructor(
     readonly description: WatchDescription,
     /** The app it belongs to (its `ConsulApi`): the status snapshot shows only its own app's watches. */
     readonly owner: object,
-    private readonly counters: { request(o: WatchObserver): void; error(o: WatchObserver): void },
-    private readonly onClose: (o: WatchObserver) => void,
-  ) {
-    const { kind, query, service, datacenter, context } = description;
-    this.attributes = {
-      'consul.watch.kind': kind,
-      'consul.watch.query': query,
-      ...(service === undefined ? {} : { 'consul.service': service }),
-      ...(datacenter === undefined ? {} : { 'consul.datacenter': datacenter }),
-      ...(context === undefined ? {} : { 'consul.config.context': context }),
-    };
+    private readonly counters: WatchMetrics,
+  ) {}
+
+  /**
+   * The metric attributes, made on first use and kept (a plain record: this file is reachable
+   * from public declarations). Only an app that records metrics asks: the others, which may watch
+   * a thousand services, do not hold them.
+   */
+  get attributes(): Record<string, string> {
+    if (!this.attrs) {
+      const { kind, query, service, datacenter, context } = this.description;
+      this.attrs = {
+        'consul.watch.kind': kind,
+        'consul.watch.query': query,
+        ...(service === undefined ? {} : { 'consul.service': service }),
+        ...(datacenter === undefined ? {} : { 'consul.datacenter': datacenter }),
+        ...(context === undefined ? {} : { 'consul.config.context': context }),
+      };
+    }
+    return this.attrs;
   }
 
   request(): void {
@@ -70,6 +86,6 @@ export class WatchObserver implements WatchCounters {
   }
 
   closed(): void {
-    this.onClose(this);
+    this.counters.closed(this);
   }
 }

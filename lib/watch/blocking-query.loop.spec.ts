@@ -123,6 +123,25 @@ describe('BlockingQueryLoop', () => {
     loop.stop();
   });
 
+  it('goes on after a listener throws: the answer counts as a failure, and the next read starts over', async () => {
+    const consul = scripted([
+      { value: 'a', index: 10 },
+      { value: 'b', index: 11 },
+    ]);
+    const loop = new BlockingQueryLoop(consul.fetch, options);
+    const seen: string[] = [];
+    loop.onChange((value) => {
+      seen.push(value);
+      if (value === 'a') throw new Error('listener bug');
+    });
+    loop.start();
+    await settle();
+    loop.stop();
+    expect(seen).toEqual(['a', 'b']);
+    // After the throw the loop reads without an index, as after any failure, and is blocking again.
+    expect(consul.sent).toEqual([0, 0, 11]);
+  });
+
   it('is rate limited: an index that churns cannot spin the loop', async () => {
     const churn = Array.from({ length: 1_000 }, (_, i) => ({ value: 'same', index: i + 1 }));
     const consul = scripted(churn);

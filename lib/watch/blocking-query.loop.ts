@@ -45,9 +45,12 @@ export class BlockingQueryLoop<T> {
   private readonly listeners = new Set<Listener<T>>();
   private readonly states: StateLog<'ok' | 'failing' | 'unreachable'>;
   private readonly bucket: TokenBucket;
+  private readonly backoff: Backoff;
   private value?: { current: T };
   private waiters: Array<{ resolve: (value: T) => void; reject: (error: unknown) => void }> = [];
   private started = false;
+  /** The index the next request blocks on; 0 for a read that answers at once. */
+  private index: number;
   /** Requests sent so far: lets tests and benchmarks see what Consul pays. */
   requests = 0;
   /** When Consul last answered (ms since epoch), or undefined before the first answer. */
@@ -59,6 +62,8 @@ export class BlockingQueryLoop<T> {
   ) {
     this.states = new StateLog(options.logger);
     this.bucket = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst);
+    this.backoff = new Backoff(options.backoff.initialMs, options.backoff.maxMs);
+    this.index = options.seed ? Math.max(1, options.seed.index) : 0;
     if (options.seed) {
       this.value = { current: options.seed.value };
       this.lastContact = Date.now();
@@ -77,7 +82,10 @@ export class BlockingQueryLoop<T> {
   start(): void {
     if (this.started) return;
     this.started = true;
-    void this.run();
+    // A seeded loop starts with a blocking read that may not return for `waitMs`: it is watching
+    // from now on, so say so now, not when the first change comes.
+    if (this.options.seed) this.states.enter('ok', 'log', `Watching ${this.options.name}`);
+    this.next();
   }
 
   /** Stops the loop and aborts the request in flight. */
@@ -102,52 +110,74 @@ export class BlockingQueryLoop<T> {
     return () => this.listeners.delete(listener);
   }
 
-  private async run(): Promise<void> {
-    const { signal } = this.controller;
-    const backoff = new Backoff(this.options.backoff.initialMs, this.options.backoff.maxMs);
-    let index = this.options.seed ? Math.max(1, this.options.seed.index) : 0;
-    // A seeded loop starts with a blocking read that may not return for `waitMs`: it is watching
-    // from now on, so say so now, not when the first change comes.
-    if (this.options.seed) this.states.enter('ok', 'log', `Watching ${this.options.name}`);
-    while (!signal.aborted) {
-      if (!(await this.bucket.take(signal))) return;
-      try {
-        this.requests++;
-        this.options.observer?.request();
-        const result = await this.fetch(index, this.options.waitMs, signal);
-        this.lastContact = Date.now();
-        this.options.observer?.answered(result.index);
-        backoff.reset();
-        // Consul's rules: an index below 1 is a Consul bug that would make every "blocking" call
-        // return at once, so use 1; an index that goes backwards (snapshot restore, new leader)
-        // means start over with a non-blocking read.
-        index = result.index < 1 ? 1 : result.index < index ? 0 : result.index;
-        // After an outage the client has already said Consul is back: "again" is a detail then.
-        this.states.enter(
-          'ok',
-          this.states.state === 'unreachable' ? 'debug' : 'log',
-          `Watching ${this.options.name}${this.states.state ? ' again' : ''}`,
-        );
-        this.accept(result.value);
-      } catch (error) {
-        if (signal.aborted) return;
-        // Unreachable: the shared client warns once for every loop; other failures (ACL denied,
-        // no leader, a bad answer) are this watch's own and worth a warning.
-        this.options.observer?.failed(error);
-        const unreachable = isUnreachable(error);
-        this.states.enter(
-          unreachable ? 'unreachable' : 'failing',
-          unreachable ? 'debug' : 'warn',
-          `Watch of ${this.options.name} failed, keeping the last known answer and retrying: ${(error as Error).message}`,
-        );
-        this.waiters.splice(0).forEach(({ reject }) => reject(error));
-        // After a failure the agent may be another one (restarted, failed over) with a lower
-        // index; Consul 1.8 would hold a request for an index it has not reached for the whole
-        // wait. Start over with a non-blocking read.
-        index = 0;
-        await sleep(backoff.next(), signal, this.options.wake);
-      }
+  // The loop is written as steps that schedule each other, not as one async function: that
+  // function's suspended frame would be held through every blocking read, for minutes, once per
+  // watched service (~0.8 KB each, seen in heap snapshots of 1,000 watches).
+
+  /** Sends the next request, once the rate limit allows. */
+  private next(): void {
+    if (this.stopped) return;
+    const waitMs = this.bucket.take();
+    if (waitMs > 0) {
+      void sleep(waitMs, this.controller.signal).then((slept) => slept && this.next());
+      return;
     }
+    this.requests++;
+    this.options.observer?.request();
+    let request: Promise<BlockingResult<T>>;
+    try {
+      request = this.fetch(this.index, this.options.waitMs, this.controller.signal);
+    } catch (error) {
+      request = Promise.reject(error);
+    }
+    request.then(
+      (result) => this.answered(result),
+      (error: unknown) => this.failed(error),
+    );
+  }
+
+  private answered(result: BlockingResult<T>): void {
+    if (this.stopped) return;
+    try {
+      this.lastContact = Date.now();
+      this.options.observer?.answered(result.index);
+      this.backoff.reset();
+      // Consul's rules: an index below 1 is a Consul bug that would make every "blocking" call
+      // return at once, so use 1; an index that goes backwards (snapshot restore, new leader)
+      // means start over with a non-blocking read.
+      this.index = result.index < 1 ? 1 : result.index < this.index ? 0 : result.index;
+      // After an outage the client has already said Consul is back: "again" is a detail then.
+      this.states.enter(
+        'ok',
+        this.states.state === 'unreachable' ? 'debug' : 'log',
+        `Watching ${this.options.name}${this.states.state ? ' again' : ''}`,
+      );
+      this.accept(result.value);
+    } catch (error) {
+      // A listener that throws is this watch's failure, as a bad answer would be: not the end of the loop.
+      this.failed(error);
+      return;
+    }
+    this.next();
+  }
+
+  private failed(error: unknown): void {
+    if (this.stopped) return;
+    // Unreachable: the shared client warns once for every loop; other failures (ACL denied,
+    // no leader, a bad answer) are this watch's own and worth a warning.
+    this.options.observer?.failed(error);
+    const unreachable = isUnreachable(error);
+    this.states.enter(
+      unreachable ? 'unreachable' : 'failing',
+      unreachable ? 'debug' : 'warn',
+      `Watch of ${this.options.name} failed, keeping the last known answer and retrying: ${(error as Error).message}`,
+    );
+    this.waiters.splice(0).forEach(({ reject }) => reject(error));
+    // After a failure the agent may be another one (restarted, failed over) with a lower
+    // index; Consul 1.8 would hold a request for an index it has not reached for the whole
+    // wait. Start over with a non-blocking read.
+    this.index = 0;
+    void sleep(this.backoff.next(), this.controller.signal, this.options.wake).then((slept) => slept && this.next());
   }
 
   private accept(value: T): void {

@@ -1,5 +1,3 @@
-import { sleep } from '../common/sleep.js';
-
 /**
  * Rate limit of one watch loop: at most `burst` requests at once, refilled at `perSecond`.
  * An index that churns for unrelated reasons then costs Consul a bounded request rate.
@@ -17,16 +15,14 @@ export class TokenBucket {
     this.refilledAt = now();
   }
 
-  /** Waits for a token. Resolves `false` if `signal` aborts first. */
-  async take(signal?: AbortSignal): Promise<boolean> {
+  /** Takes a token: 0 when one was free, else the ms until one will be (ask again then). */
+  take(): number {
     this.refill();
     if (this.tokens >= 1) {
       this.tokens -= 1;
-      return true;
+      return 0;
     }
-    const waitMs = Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
-    if (!(await sleep(waitMs, signal))) return false;
-    return this.take(signal);
+    return Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
   }
 
   private refill(): void {
