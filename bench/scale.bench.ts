@@ -7,7 +7,7 @@ import { fmt, table } from './stats.js';
 
 const SERVICES = 1_000;
 const INSTANCES = 10;
-const RUNS = 3;
+const RUNS = 5;
 const IDLE_S = 10;
 const NODE = 'bench-scale-node';
 const WORKER = fileURLToPath(new URL('./scale-worker.js', import.meta.url));
@@ -112,7 +112,7 @@ export async function scaleBench(agent: ConsulAgent): Promise<string> {
         'Targets: at most 25 MB, idle CPU ≈ 0, `choose()` ≥ 8 million/s. Each run is a fresh process (the set-up above does not',
         'weigh on its memory), compared idle against idle: after two forced GCs (node --expose-gc), so garbage is not counted,',
         "and after 10 s idle, once V8's memory reducer has given back the pages it kept after the burst. The heap is mostly the 1,000 requests in flight (one blocking",
-        "query per service: the socket, node:http's request and parser, the `consul` package's call, the awaiting frames)",
+        "query per service: the socket, node:http's request and parser, the loop's promise and its timer)",
         "and the 10,000 instances. RSS is that heap as V8 commits it (whole pages), plus native memory: each open connection's",
         "TCP handle and HTTP parser (~2.4 KB), and the C heap the answers' bodies were read into, which glibc keeps for",
         'reuse after they are freed (it returns to the OS only the top of its heap; at most 32 first reads at once keep it smaller).',
