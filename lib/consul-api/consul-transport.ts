@@ -109,9 +109,9 @@ export async function callPackage(
 /**
  * One HTTP call with Node's own client, on the connections of the package's agent, for the
  * endpoints the package cannot call as Consul needs (see ConsulApi). Same timeout, cancellation
- * and body decoding as a package call; the outcome goes through `conclude`. Node's client rather than undici: the package already
- * warms it, and undici's first request (loading its code, compiling its parser) cost the
- * app's start-up ~8 ms for a handful of calls.
+ * and body decoding as a package call; the outcome goes through `conclude`. Node's client
+ * rather than undici: the package already warms it, and undici's first request (loading its
+ * code, compiling its parser) cost the app's start-up ~8 ms for a handful of calls.
  */
 export function callDirect<R>(
   agent: HttpAgent,
@@ -123,9 +123,11 @@ export function callDirect<R>(
     timeoutMs: number;
     signal?: AbortSignal;
   },
-  /** Turns the outcome into the result (or throws, to reject). Passed in rather than chained with
+  /**
+   * Turns the outcome into the result (or throws, to reject). Passed in rather than chained with
    * `then()`: a watch holds this promise for its whole blocking read, and one link less is one
-   * promise, reaction and closure less per watched service. */
+   * promise, reaction and closure less per watched service.
+   */
   conclude: (outcome: Outcome) => R,
 ): Promise<R> {
   return new Promise<R>((resolve, reject) => {

@@ -101,6 +101,9 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   choose(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance> {
     // Hot path: a service-only query whose list is cached and not empty. One Map lookup (the
     // lease and the balancer are kept together), no await, no failover walk, no allocation but the promise.
+    // Written out here rather than through pinnedLoop(), which getInstances() and lease() share:
+    // through it, with 1,000 services looked up, choose() gave 7.8-8.5 million/s against 8.2-8.8
+    // (6 interleaved fresh-process runs each).
     const known = isEmptyQuery(query) ? this.plainLookups.get(service) : undefined;
     if (known !== undefined && !known.lease.loop.stopped) {
       known.lease.used = true;

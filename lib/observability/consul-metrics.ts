@@ -88,6 +88,19 @@ export class ConsulMetrics {
   private provider?: MeterProvider;
   private unbind?: () => void;
   private readonly serviceAttributes = new Map<string, Attributes>();
+  /**
+   * What every watch reports to. Without a MeterProvider the counters are no-ops: skip them, and
+   * the attributes they would need.
+   */
+  private readonly watchMetrics: WatchMetrics = {
+    request: (o) => {
+      if (this.recording) this.watchRequests.add(1, o.attributes);
+    },
+    error: (o) => {
+      if (this.recording) this.watchErrors.add(1, o.attributes);
+    },
+    closed: (o) => this.watches.delete(o),
+  };
 
   /** (Re)creates the instruments on the MeterProvider registered now, if it is another one. */
   bind(): void {
@@ -136,17 +149,6 @@ export class ConsulMetrics {
     this.watches.add(observer);
     return observer;
   }
-
-  /** What every watch reports to. Without a MeterProvider the counters are no-ops: skip them, and the attributes they would need. */
-  private readonly watchMetrics: WatchMetrics = {
-    request: (o) => {
-      if (this.recording) this.watchRequests.add(1, o.attributes);
-    },
-    error: (o) => {
-      if (this.recording) this.watchErrors.add(1, o.attributes);
-    },
-    closed: (o) => this.watches.delete(o),
-  };
 
   /** Adds a live source to one of the sets; returns what removes it. */
   track<T>(set: Set<T>, source: T): () => void {

@@ -119,7 +119,7 @@ export class BlockingQueryLoop<T> {
     if (this.stopped) return;
     const waitMs = this.bucket.take();
     if (waitMs > 0) {
-      void sleep(waitMs, this.controller.signal).then((slept) => slept && this.next());
+      this.nextAfter(waitMs);
       return;
     }
     this.requests++;
@@ -177,7 +177,12 @@ export class BlockingQueryLoop<T> {
     // index; Consul 1.8 would hold a request for an index it has not reached for the whole
     // wait. Start over with a non-blocking read.
     this.index = 0;
-    void sleep(this.backoff.next(), this.controller.signal, this.options.wake).then((slept) => slept && this.next());
+    this.nextAfter(this.backoff.next(), this.options.wake);
+  }
+
+  /** Sends the next request after `ms` (sooner if `wake` fires), unless the loop stops first. */
+  private nextAfter(ms: number, wake?: WakeSource): void {
+    void sleep(ms, this.controller.signal, wake).then((slept) => slept && this.next());
   }
 
   private accept(value: T): void {
