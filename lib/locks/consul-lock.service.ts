@@ -211,7 +211,7 @@ export class ConsulLockService {
     options.onObserve?.(pair);
     if (!pair || pair.Session !== lease.id) return undefined;
     const controller = new AbortController();
-    const signal = anySignal(controller.signal, lease.signal);
+    const signal = this.sessions.heldSignal(lease, controller.signal);
     const release = releaseOnce(async () => {
       if (!controller.signal.aborted) controller.abort(new ConsulLockError(key, `Lock "${key}" released`));
       if (!lease.signal.aborted) {
@@ -228,7 +228,7 @@ export class ConsulLockService {
       unhold();
     });
     const unhold = this.sessions.hold({ release });
-    const lock = new ConsulLock(key, pair.ModifyIndex, lease.id, signal, () => lease.valid, release);
+    const lock = new ConsulLock(key, pair.ModifyIndex, lease.id, signal, release);
     // If the lock ends any other way (session lost, key taken), the slot is free again.
     signal.addEventListener('abort', () => void release(), { once: true });
     void this.monitor(key, lease.id, index, signal, controller, options.onObserve);

@@ -19,10 +19,9 @@ export class ConsulLock extends SessionHold {
     readonly fencingToken: number,
     sessionId: string,
     signal: AbortSignal,
-    stillValid: () => boolean,
     release: () => Promise<void>,
   ) {
-    super(sessionId, signal, stillValid, release);
+    super(sessionId, signal, release);
   }
 }
 

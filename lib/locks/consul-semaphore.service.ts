@@ -23,10 +23,9 @@ export class ConsulSemaphoreLease extends SessionHold {
     readonly limit: number,
     sessionId: string,
     signal: AbortSignal,
-    stillValid: () => boolean,
     release: () => Promise<void>,
   ) {
-    super(sessionId, signal, stillValid, release);
+    super(sessionId, signal, release);
   }
 }
 
@@ -200,7 +199,7 @@ export class ConsulSemaphoreService {
     giveBack: () => void,
   ): ConsulSemaphoreLease {
     const controller = new AbortController();
-    const signal = anySignal(controller.signal, session.signal);
+    const signal = this.sessions.heldSignal(session, controller.signal);
     const release = releaseOnce(async () => {
       if (!controller.signal.aborted) controller.abort(new ConsulLockError(prefix, `Semaphore "${prefix}" released`));
       if (!session.signal.aborted) {
@@ -218,7 +217,7 @@ export class ConsulSemaphoreService {
     const unhold = this.sessions.hold({ release });
     signal.addEventListener('abort', () => void release(), { once: true });
     void this.monitor(prefix, lockKey, limit, session.id, signal, controller);
-    return new ConsulSemaphoreLease(prefix, limit, session.id, signal, () => session.valid, release);
+    return new ConsulSemaphoreLease(prefix, limit, session.id, signal, release);
   }
 
   private async removeHolder(prefix: string, lockKey: string, limit: number, id: string): Promise<void> {

@@ -9,7 +9,9 @@ import { formatDuration } from '../options/duration.js';
 import { ConsulRegistrar } from '../registration/consul.registrar.js';
 import { consulMetrics } from '../observability/consul-metrics.js';
 import { ConsulLockError } from './consul-lock.errors.js';
+import { withDeadlineReads } from './deadline-signal.js';
 import { LivenessCheck } from './liveness-check.js';
+import { earliest, type Instant, later, msUntil, now } from './step-down-clock.js';
 
 /** A live Consul session of this app, as the locks see it. */
 export interface SessionLease {
@@ -27,17 +29,20 @@ export interface SessionHolder {
 
 class Lease implements SessionLease {
   readonly controller = new AbortController();
-  /** performance.now() after which we no longer count on the session's TTL (its step-down deadline). */
-  sessionValidUntil: number;
+  /** Until when we count on the session's TTL: `stepDownAfterMs` after the last renewal was sent. */
+  sessionValidUntil: Instant;
+  /** Until when we count on the liveness check (if the session depends on one), from its last pass. */
+  livenessValidUntil?: Instant;
   deadline?: NodeJS.Timeout;
 
   constructor(
     readonly id: string,
-    sentAt: number,
+    sentAt: Instant,
     readonly stepDownAfterMs: number,
     readonly liveness?: LivenessCheck,
   ) {
-    this.sessionValidUntil = sentAt + stepDownAfterMs;
+    this.sessionValidUntil = later(sentAt, stepDownAfterMs);
+    this.livenessValidUntil = liveness?.validUntil;
   }
 
   get signal(): AbortSignal {
@@ -45,12 +50,13 @@ class Lease implements SessionLease {
   }
 
   /** The step-down deadline: the session's TTL, or the liveness check it depends on, whichever ends first. */
-  get validUntil(): number {
-    return Math.min(this.sessionValidUntil, this.liveness?.validUntil ?? Infinity);
+  get validUntil(): Instant {
+    return earliest(this.sessionValidUntil, this.livenessValidUntil);
   }
 
+  /** Not aborted, and its deadline still ahead by both clocks (whether or not its timer has run). */
   get valid(): boolean {
-    return !this.controller.signal.aborted && performance.now() < this.validUntil;
+    return !this.controller.signal.aborted && msUntil(this.validUntil) > 0;
   }
 }
 
@@ -97,7 +103,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
         throw error;
       }));
       const lease = await raceAbort(creating, signal);
-      if (lease.valid) return lease;
+      if (!this.expireIfDue(lease)) return lease;
       if (this.current === creating) this.current = undefined;
     }
   }
@@ -112,6 +118,26 @@ export class ConsulSessionManager implements OnModuleDestroy {
   invalidate(id: string, reason: string): void {
     const lease = this.lastLease;
     if (lease?.id === id) this.lose(lease, reason, false);
+  }
+
+  /**
+   * Steps down now if `lease`'s deadline has passed by our clocks, even though its timer has not run
+   * yet (it runs late after a pause). Every read of a lock's or semaphore slot's state calls this.
+   * Returns whether the lease is over.
+   */
+  expireIfDue(lease: SessionLease): boolean {
+    if (lease.signal.aborted) return true;
+    if (!(lease instanceof Lease) || lease.valid) return false;
+    this.lose(lease, this.stepDownReason(lease), true);
+    return true;
+  }
+
+  /**
+   * The signal of something held with `lease` (a lock, a semaphore slot): aborted with `own` or with
+   * the lease, and checked against the lease's deadline at every read.
+   */
+  heldSignal(lease: SessionLease, own: AbortSignal): AbortSignal {
+    return withDeadlineReads(anySignal(own, lease.signal), () => void this.expireIfDue(lease));
   }
 
   /** Locks released first (no lock-delay for the next holder), then the session destroyed. */
@@ -154,7 +180,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
       this.throwIfClosing();
       try {
         const checks = await this.checks();
-        const sentAt = performance.now();
+        const sentAt = now();
         const id = await this.api.createSession({
           Name: name,
           TTL: formatDuration(this.locks.sessionTtlMs),
@@ -220,9 +246,13 @@ export class ConsulSessionManager implements OnModuleDestroy {
       this.locks.livenessTtlMs,
       this.logger,
     );
-    this.liveness.onPass(() => {
+    this.liveness.onPass((validUntil) => {
       const lease = this.lastLease;
-      if (lease && !lease.signal.aborted) this.armDeadline(lease);
+      // A pass answered after the lease's deadline does not revive it: Consul may have ended the
+      // session meanwhile (a pass sent after a pause, answered before the overdue timer ran).
+      if (!lease || this.expireIfDue(lease)) return;
+      lease.livenessValidUntil = validUntil;
+      this.armDeadline(lease);
     });
     return this.liveness;
   }
@@ -237,14 +267,15 @@ export class ConsulSessionManager implements OnModuleDestroy {
     clearTimeout(lease.deadline);
     lease.deadline = setTimeout(
       () => this.lose(lease, this.stepDownReason(lease), true),
-      Math.max(0, lease.validUntil - performance.now()),
+      Math.max(0, msUntil(lease.validUntil)),
     );
     lease.deadline.unref?.();
   }
 
   private stepDownReason(lease: Lease): string {
     const consulMayEndIt = 'stepping down before Consul may end the session';
-    if (lease.liveness && lease.liveness.validUntil < lease.sessionValidUntil) {
+    const { livenessValidUntil, sessionValidUntil } = lease;
+    if (lease.liveness && livenessValidUntil && msUntil(livenessValidUntil, sessionValidUntil) < 0) {
       const ttl = formatDuration(this.locks.livenessTtlMs!);
       return `could not pass its liveness check ${lease.liveness.id} for ${formatDuration(this.locks.livenessTtlMs! - lease.liveness.marginMs)}; ${consulMayEndIt} (check TTL ${ttl}, locks.livenessTtl)`;
     }
@@ -254,10 +285,13 @@ export class ConsulSessionManager implements OnModuleDestroy {
   private async renewLoop(lease: Lease): Promise<void> {
     let delay = this.locks.renewIntervalMs;
     while (await sleep(delay, anySignal(this.lifetime.signal, lease.signal))) {
-      const sentAt = performance.now();
+      const sentAt = now();
       try {
         // The renewal must not outlive the lease: an answer after the deadline changes nothing.
-        const timeoutMs = Math.max(500, Math.min(this.options.consul.timeoutMs, lease.sessionValidUntil - sentAt));
+        const timeoutMs = Math.max(
+          500,
+          Math.min(this.options.consul.timeoutMs, msUntil(lease.sessionValidUntil, sentAt)),
+        );
         if (!(await this.api.renewSession(lease.id, timeoutMs))) {
           consulMetrics.sessionRenewalFailures.add(1);
           this.lose(
@@ -267,15 +301,16 @@ export class ConsulSessionManager implements OnModuleDestroy {
           );
           return;
         }
-        if (lease.signal.aborted) return;
-        lease.sessionValidUntil = sentAt + lease.stepDownAfterMs;
+        // Answered after the deadline (we were paused, or the answer was slow): too late to count on.
+        if (this.expireIfDue(lease)) return;
+        lease.sessionValidUntil = later(sentAt, lease.stepDownAfterMs);
         this.armDeadline(lease);
         delay = this.locks.renewIntervalMs;
       } catch (error) {
         consulMetrics.sessionRenewalFailures.add(1);
         this.logger.debug(`Could not renew session ${lease.id}: ${(error as Error).message}; retrying`);
         // Retry soon, several times before the deadline.
-        delay = Math.min(1_000, Math.max(100, (lease.sessionValidUntil - performance.now()) / 4));
+        delay = Math.min(1_000, Math.max(100, msUntil(lease.sessionValidUntil) / 4));
       }
     }
   }

@@ -3,6 +3,7 @@ import type { ConsulApi } from '../consul-api/consul-api.js';
 import { sleep } from '../common/sleep.js';
 import { formatDuration } from '../options/duration.js';
 import type { ConsulRegistrar } from '../registration/consul.registrar.js';
+import { type Instant, later, latest, msUntil, NEVER, now } from './step-down-clock.js';
 
 /**
  * A TTL check on this instance that the app passes every TTL/4 while it uses locks, and that its
@@ -15,9 +16,9 @@ export class LivenessCheck {
   private readonly stopped = new AbortController();
   private started?: Promise<void>;
   private loop?: Promise<void>;
-  /** performance.now() when the last pass the agent confirmed was sent; Consul's TTL runs from after it. */
-  private lastPassSentAt = -Infinity;
-  private readonly listeners = new Set<() => void>();
+  /** When the last pass the agent confirmed was sent; Consul's TTL runs from after it. */
+  private lastPassSentAt: Instant = NEVER;
+  private readonly listeners = new Set<(validUntil: Instant) => void>();
 
   constructor(
     private readonly api: ConsulApi,
@@ -33,11 +34,11 @@ export class LivenessCheck {
   }
 
   /**
-   * Until when, by our monotonic clock, Consul cannot have seen the check go critical: TTL after the
-   * last confirmed pass was sent, less a quarter of the TTL for a late timer (docs/locks.md).
+   * Until when, by our clocks, Consul cannot have seen the check go critical: TTL after the last
+   * confirmed pass was sent, less a quarter of the TTL for a late timer (docs/locks.md).
    */
-  get validUntil(): number {
-    return this.lastPassSentAt + this.ttlMs - this.marginMs;
+  get validUntil(): Instant {
+    return later(this.lastPassSentAt, this.ttlMs - this.marginMs);
   }
 
   get marginMs(): number {
@@ -53,15 +54,15 @@ export class LivenessCheck {
     return this.started;
   }
 
-  /** Called after each confirmed pass: the session manager moves its step-down deadline. */
-  onPass(listener: () => void): () => void {
+  /** Called after each confirmed pass with the new deadline: the session manager moves its step-down deadline. */
+  onPass(listener: (validUntil: Instant) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   /** Whether a pass was confirmed recently enough for a new session to count on it. */
   get fresh(): boolean {
-    return this.validUntil - performance.now() > this.marginMs;
+    return msUntil(this.validUntil) > this.marginMs;
   }
 
   /** Resolves at the next confirmed pass. */
@@ -81,7 +82,7 @@ export class LivenessCheck {
   }
 
   private async attach(): Promise<void> {
-    const sentAt = performance.now();
+    const sentAt = now();
     await this.registrar.attachCheck({
       CheckID: this.id,
       Name: `${this.serviceName} liveness for locks`,
@@ -95,7 +96,7 @@ export class LivenessCheck {
 
   private async passLoop(): Promise<void> {
     while (await sleep(this.ttlMs / 4, this.stopped.signal)) {
-      const sentAt = performance.now();
+      const sentAt = now();
       try {
         const known = await this.api.updateTtlCheck(this.id, 'passing', 'alive', {
           // A pass answered after the deadline is of no use, and the next one is due anyway.
@@ -111,8 +112,9 @@ export class LivenessCheck {
     }
   }
 
-  private passed(sentAt: number): void {
-    this.lastPassSentAt = Math.max(this.lastPassSentAt, sentAt);
-    this.listeners.forEach((listener) => listener());
+  private passed(sentAt: Instant): void {
+    this.lastPassSentAt = latest(this.lastPassSentAt, sentAt);
+    const validUntil = this.validUntil;
+    this.listeners.forEach((listener) => listener(validUntil));
   }
 }

@@ -6,18 +6,19 @@ export abstract class SessionHold {
   protected constructor(
     /** The session holding it. */
     readonly sessionId: string,
-    /** Aborted the moment it is, or may be, lost (released, session lost or not renewed in time, taken). */
+    /**
+     * Aborted the moment it is, or may be, lost: released, taken, its session lost, or its step-down
+     * deadline passed. Reading `signal.aborted` (or `reason`, `throwIfAborted()`) compares against
+     * the deadline at that moment, so a process that wakes from a pause (GC, SIGSTOP, a frozen VM)
+     * sees the abort before its overdue timers have run.
+     */
     readonly signal: AbortSignal,
-    private readonly stillValid: () => boolean,
     private readonly releaseFn: () => Promise<void>,
   ) {}
 
-  /**
-   * Whether it is still held by our own clock: false once `signal` aborted, and also from the
-   * step-down deadline on even if the timer that aborts `signal` has not run yet (a blocked event loop).
-   */
+  /** Whether it is still held by our own clock, at the moment of the read (see `signal`). */
   get isHeld(): boolean {
-    return !this.signal.aborted && this.stillValid();
+    return !this.signal.aborted;
   }
 
   /** Gives it back (the next one waiting gets it without a lock-delay). Never rejects; a second call does nothing. */

@@ -55,6 +55,13 @@ export class ProcessFleet<E extends FleetEvent> {
     return at;
   }
 
+  /** Freezes (`SIGSTOP`) or thaws (`SIGCONT`) a process, as a long GC pause or a frozen VM would; returns when it was sent. */
+  freeze(name: string, signal: 'SIGSTOP' | 'SIGCONT'): number {
+    const at = Date.now();
+    this.children.get(name)!.kill(signal);
+    return at;
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all(this.names.map((name) => this.stop(name, 'SIGKILL')));
   }

@@ -1,86 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ConsulAgent } from '../helpers/consul-agent.js';
 import { CountingTcpRelay } from '../helpers/counting-proxy.js';
 import { eventually } from '../helpers/eventually.js';
-import { type FleetEvent, median, ProcessFleet } from '../helpers/process-fleet.js';
+import { median } from '../helpers/process-fleet.js';
+import { LeaderFleet } from './leader-fleet.js';
 import { report } from './report.js';
-
-const LEADER_APP = fileURLToPath(new URL('../fixtures/leader-app.mjs', import.meta.url));
-
-interface LeaderEvent extends FleetEvent {
-  event: 'started' | 'granted' | 'abort' | 'revoked' | 'act' | 'stale' | 'fence-error' | 'tick';
-  second?: number;
-  token?: number;
-  reason?: string;
-}
-
-/** Contenders of one election (test/fixtures/leader-app.mjs), and what their events must show. */
-class Fleet extends ProcessFleet<LeaderEvent> {
-  private serial = 0;
-
-  constructor(
-    private readonly agent: ConsulAgent,
-    private readonly prefix: string,
-  ) {
-    super(LEADER_APP);
-  }
-
-  /** A new contender, or `name` again (a restart: the same service id). */
-  startContender(consulPort = this.agent.httpPort, name = `contender-${++this.serial}`): string {
-    return this.start(name, [String(consulPort), String(this.agent.httpPort), name, this.prefix]);
-  }
-
-  /** The instance that acted last, once one acted after `since`. */
-  actingAfter(since: number, except?: string): Promise<LeaderEvent> {
-    return eventually(() => this.events.find((e) => e.event === 'act' && e.t > since && e.name !== except), {
-      timeoutMs: 40_000,
-      intervalMs: 20,
-      what: 'a leader acting',
-    });
-  }
-
-  /** Seconds of `@Cron('* * * * * *') @LeaderOnly` runs, from the first tick to the last. */
-  cronSeconds(): { seconds: number; ranOnce: number; missed: number; ranTwice: number } {
-    const perSecond = new Map<number, number>();
-    for (const tick of this.events.filter((e) => e.event === 'tick')) {
-      perSecond.set(tick.second!, (perSecond.get(tick.second!) ?? 0) + 1);
-    }
-    const seconds = Math.max(...perSecond.keys()) - Math.min(...perSecond.keys()) + 1;
-    const counts = [...perSecond.values()];
-    return {
-      seconds,
-      ranOnce: counts.filter((n) => n === 1).length,
-      missed: seconds - perSecond.size,
-      ranTwice: counts.filter((n) => n > 1).length,
-    };
-  }
-
-  /**
-   * Leaderships in grant order, each ending at its abort (or its process's SIGKILL): no two
-   * overlap, the fencing tokens strictly increase, and nobody acted with a stale token.
-   */
-  checkSafety(): { leaderships: number; minGapMs: number } {
-    const grants = this.events.filter((e) => e.event === 'granted').toSorted((a, b) => a.t - b.t);
-    const ends = grants.map((grant) => {
-      const abort = this.first('abort', grant.name, grant.t);
-      const killed = this.killedAt.get(grant.name);
-      return Math.min(abort?.t ?? Infinity, killed ?? Infinity);
-    });
-    let minGapMs = Infinity;
-    for (let i = 1; i < grants.length; i++) {
-      expect(grants[i].token!).toBeGreaterThan(grants[i - 1].token!);
-      const gap = grants[i].t - ends[i - 1];
-      expect(gap).toBeGreaterThanOrEqual(0);
-      minGapMs = Math.min(minGapMs, gap);
-    }
-    // Acts, in time order, never go back in token.
-    const acts = this.events.filter((e) => e.event === 'act').toSorted((a, b) => a.t - b.t);
-    for (let i = 1; i < acts.length; i++) expect(acts[i].token!).toBeGreaterThanOrEqual(acts[i - 1].token!);
-    expect(this.events.filter((e) => e.event === 'stale')).toEqual([]);
-    return { leaderships: grants.length, minGapMs };
-  }
-}
 
 describe('Leader election across 3 processes (real Consul agent)', () => {
   let agent: ConsulAgent;
@@ -94,7 +18,7 @@ describe('Leader election across 3 processes (real Consul agent)', () => {
   });
 
   it('fails over after SIGKILL of the leader within seconds, hands over on SIGTERM within 200 ms, never two leaders', async () => {
-    const fleet = new Fleet(agent, 'locks/rel-failover');
+    const fleet = new LeaderFleet(agent, 'locks/rel-failover');
     try {
       for (let i = 0; i < 3; i++) fleet.startContender();
       let leader = (await fleet.actingAfter(0)).name;
@@ -148,7 +72,7 @@ describe('Leader election across 3 processes (real Consul agent)', () => {
   }, 60_000);
 
   it('a leader cut off from its agent aborts its signal before another is elected', async () => {
-    const fleet = new Fleet(agent, 'locks/rel-cut');
+    const fleet = new LeaderFleet(agent, 'locks/rel-cut');
     const line = await CountingTcpRelay.start(agent.httpPort);
     try {
       const cutOff = fleet.startContender(line.port);
@@ -182,7 +106,7 @@ describe('Leader election across 3 processes (real Consul agent)', () => {
   }, 60_000);
 
   it('@Cron every second with @LeaderOnly on 3 instances for 30 s, leader SIGKILLed at 12 s: each second ran at most once', async () => {
-    const fleet = new Fleet(agent, 'locks/rel-cron');
+    const fleet = new LeaderFleet(agent, 'locks/rel-cron');
     try {
       for (let i = 0; i < 3; i++) fleet.startContender();
       const leader = (await fleet.actingAfter(0)).name;
@@ -207,7 +131,7 @@ describe('Leader election across 3 processes (real Consul agent)', () => {
   }, 60_000);
 
   it('no two leaders over 60 s while the leader is SIGKILLed, SIGTERMed or restarted about every 10 s', async () => {
-    const fleet = new Fleet(agent, 'locks/rel-chaos');
+    const fleet = new LeaderFleet(agent, 'locks/rel-chaos');
     try {
       for (let i = 0; i < 3; i++) fleet.startContender();
       let leader = (await fleet.actingAfter(0)).name;
