@@ -15,7 +15,7 @@ node -e '
   const fs = require("fs");
   const p = JSON.parse(fs.readFileSync("package.json", "utf8"));
   const eleven = { "@nestjs/common": "^11", "@nestjs/core": "^11", "@nestjs/microservices": "^11",
-    "@nestjs/platform-express": "^11", "@nestjs/testing": "^11", "@nestjs/terminus": "^11", "@nestjs/config": "^4" };
+    "@nestjs/platform-express": "^11", "@nestjs/platform-fastify": "^11", "@nestjs/testing": "^11", "@nestjs/terminus": "^11", "@nestjs/config": "^4" };
   Object.assign(p.devDependencies, eleven);
   fs.writeFileSync("package.json", JSON.stringify(p, null, 2));'
 npm install --no-audit --no-fund --prefer-offline >install.log 2>&1 || { tail -n 30 install.log >&2; exit 1; }

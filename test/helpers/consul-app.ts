@@ -28,10 +28,19 @@ export function consulOptions(agent: ConsulAgent, overrides: ConsulModuleOptions
   };
 }
 
-/** An HTTP app importing `ConsulModule.forRoot(options)`, listening on 127.0.0.1 on a free port. */
+/**
+ * An HTTP app importing `ConsulModule.forRoot(options)`, listening on 127.0.0.1 on a free port. `configure`
+ * runs before `listen()`, where a user sets a global prefix or versioning.
+ */
 export async function startHttpApp(
   options: ConsulModuleOptions | DynamicModule,
-  extra: { imports?: Array<Type | DynamicModule>; providers?: Provider[]; controllers?: Type[]; listen?: boolean } = {},
+  extra: {
+    imports?: Array<Type | DynamicModule>;
+    providers?: Provider[];
+    controllers?: Type[];
+    listen?: boolean;
+    configure?: (app: INestApplication) => void;
+  } = {},
 ): Promise<TestApp> {
   const consul = 'module' in options ? options : ConsulModule.forRoot(options);
   @Module({
@@ -42,6 +51,7 @@ export async function startHttpApp(
   class AppModule {}
   const logger = new CapturingLogger();
   const app = await NestFactory.create(AppModule, { logger, abortOnError: false });
+  extra.configure?.(app);
   let port = 0;
   if (extra.listen !== false) {
     await app.listen(0, '127.0.0.1');

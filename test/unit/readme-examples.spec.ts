@@ -9,8 +9,9 @@ const OUT = join(ROOT, '.readme-examples');
 // README snippets leave out imports, and name a few things of the reader's own (a proto path, an
 // app module, a schema). Everything else in a snippet must compile against lib/ as it is.
 const PRELUDE = `
-import { Controller, Get, Injectable, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type ClientGrpc, type ClientProxy, type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { MemoryHealthIndicator, TerminusModule } from '@nestjs/terminus';
 import { ConfigModule } from '@nestjs/config';
