@@ -1,44 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { ConsulAgent } from '../helpers/consul-agent.js';
 import { eventually } from '../helpers/eventually.js';
-import { type FleetEvent, ProcessFleet } from '../helpers/process-fleet.js';
+import { ProcessFleet } from '../helpers/process-fleet.js';
+import { type HoldEvent, holdings, mostAtOnce } from './holdings.js';
 import { report } from './report.js';
 
 const SEMAPHORE_APP = fileURLToPath(new URL('../fixtures/semaphore-app.mjs', import.meta.url));
-
-interface SlotEvent extends FleetEvent {
-  event: 'started' | 'acquired' | 'released' | 'abort' | 'error';
-}
-
-/**
- * Each process's holdings, from its `acquired` to its `released`, `abort` or SIGKILL (a killed
- * process cannot act any more), as [start, end] pairs.
- */
-function holdings(fleet: ProcessFleet<SlotEvent>): Array<[number, number]> {
-  const held: Array<[number, number]> = [];
-  for (const grant of fleet.events.filter((e) => e.event === 'acquired')) {
-    const end = fleet.events.find(
-      (e) => e.name === grant.name && e.t >= grant.t && e !== grant && (e.event === 'released' || e.event === 'abort'),
-    );
-    const killed = fleet.killedAt.get(grant.name);
-    held.push([grant.t, Math.min(end?.t ?? Infinity, killed !== undefined && killed >= grant.t ? killed : Infinity)]);
-  }
-  return held;
-}
-
-/** The most holdings that overlap at one instant. */
-function mostAtOnce(held: Array<[number, number]>): number {
-  // Ends before starts at the same millisecond: a slot handed over is not held twice.
-  const edges = held.flatMap(([start, end]) => [
-    [start, 1],
-    [end, -1],
-  ]);
-  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let now = 0;
-  let most = 0;
-  for (const [, step] of edges) most = Math.max(most, (now += step));
-  return most;
-}
 
 describe('Semaphore across 5 processes (real Consul agent)', () => {
   let agent: ConsulAgent;
@@ -52,7 +19,7 @@ describe('Semaphore across 5 processes (real Consul agent)', () => {
   });
 
   it('limit 2, 5 contender processes for 30 s, a holder SIGKILLed every ~3 s: never more than 2 holders', async () => {
-    const fleet = new ProcessFleet<SlotEvent>(SEMAPHORE_APP);
+    const fleet = new ProcessFleet<HoldEvent>(SEMAPHORE_APP);
     const prefix = 'locks/rel-semaphore';
     let serial = 0;
     const startOne = () => {
