@@ -47,9 +47,13 @@ export class ConsulGrpcHealthController {
     );
   }
 
-  /** '' is the whole server (what Consul asks by default); the registered name is an alias of it. */
+  /** '' is the whole server (what Consul asks by default); each registered name is an alias of it. */
   private knows(service: string): boolean {
-    return service === '' || service === this.options.service?.name;
+    return (
+      service === '' ||
+      service === this.options.service?.name ||
+      this.options.microservices.some(({ name }) => name === service)
+    );
   }
 
   private async status(): Promise<GrpcServingStatus> {
