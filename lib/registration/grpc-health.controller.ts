@@ -30,7 +30,7 @@ export class ConsulGrpcHealthController {
     if (!this.knows(service))
       throw new RpcException!({ code: GRPC_NOT_FOUND, message: `unknown service "${service}"` });
     // Consul's GRPC check calls Check; its calls stopping is the sign that the agent forgot us.
-    this.pulse.beat();
+    this.pulse.beat('grpc');
     return { status: await this.status() };
   }
 

@@ -165,9 +165,10 @@ describe('hybrid app registration: HTTP server and gRPC microservice as two serv
 
   it('registers the gRPC microservice again when the agent forgets it, and leaves the HTTP one alone', async () => {
     const grpcPort = await freePort();
-    // Consul's HTTP check keeps calling the app, so the gRPC registration notices at its reconcile read.
+    // The reconcile read is 60 s away: only the gRPC check's calls stopping (while the HTTP check's go on)
+    // can tell the app within the wait below.
     const started = await startHybridApp(
-      hybridOptions(grpcPort, { registration: { reconcileInterval: '1s' } }),
+      hybridOptions(grpcPort, { registration: { reconcileInterval: '60s' } }),
       grpcPort,
     );
     apps.push(started);
@@ -178,10 +179,14 @@ describe('hybrid app registration: HTTP server and gRPC microservice as two serv
     await agent.deregister(grpcId); // behind the app's back
     expect(await agent.health('hybrid_grpc')).toEqual([]);
 
+    const forgotAt = Date.now();
     await eventually(async () => (await agent.health('hybrid_grpc'))[0]?.Service.ID === grpcId, {
       what: 'hybrid_grpc registered again',
-      timeoutMs: 10_000,
+      timeoutMs: 15_000,
     });
+    console.log(
+      `[hybrid] forgotten gRPC service registered again after ${Date.now() - forgotAt} ms (check interval 1s)`,
+    );
     const warnings = started.logger.find('WARN', 'ConsulRegistrar').join('\n');
     expect(warnings).toContain(`The Consul agent no longer knows service "hybrid_grpc" (id ${grpcId})`);
     expect(warnings).not.toContain('no longer knows service "hybrid_http"');
