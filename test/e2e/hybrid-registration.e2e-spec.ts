@@ -1,7 +1,13 @@
 import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { ConsulModule, type ConsulModuleOptions, ConsulStatusService, GrpcServingStatus } from '../../lib/index.js';
+import {
+  ConsulModule,
+  type ConsulModuleOptions,
+  ConsulRegistrar,
+  ConsulStatusService,
+  GrpcServingStatus,
+} from '../../lib/index.js';
 import { GRPC_HEALTH_PROTO_PATH } from '../../lib/registration/grpc-health.js';
 import { defaultInstanceId } from '../../lib/registration/instance-id.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
@@ -195,6 +201,57 @@ describe('hybrid app registration: HTTP server and gRPC microservice as two serv
       ['hybrid_http', 0],
       ['hybrid_grpc', 1],
     ]);
+  });
+
+  it('keeps the HTTP service registered when the gRPC one cannot be (no health service), and says which and why', async () => {
+    const grpcPort = await freePort();
+    @Module({
+      imports: [ConsulModule.forRoot(hybridOptions(grpcPort))],
+      controllers: [HelloHttpController, GreeterController],
+    })
+    class NoHealthModule {}
+    const logger = new CapturingLogger();
+    const app = await NestFactory.create(NoHealthModule, { logger, abortOnError: false });
+    apps.push({ app });
+    app.connectMicroservice<MicroserviceOptions>(grpcTransport(grpcPort, { health: false }));
+    await app.startAllMicroservices();
+    await app.listen(0, '127.0.0.1');
+
+    const error = await eventually(() => logger.find('ERROR', 'ConsulRegistrar')[0], { what: 'an error log line' });
+    expect(error).toContain('Not registering service "hybrid_grpc": microservices[0].check.type is "grpc"');
+    expect(error).toContain('withGrpcHealth');
+    await serviceCheckWhere(agent, 'hybrid_http', ranAndPassing, 'hybrid_http passing');
+    expect(await agent.health('hybrid_grpc')).toEqual([]);
+    const services = app.get(ConsulStatusService).snapshot().services;
+    expect(services.map((s) => [s.service, s.registered])).toEqual([
+      ['hybrid_http', true],
+      ['hybrid_grpc', false],
+    ]);
+  });
+
+  it('with registration.enabled: false, register(), setMaintenance() and deregister() act on every service', async () => {
+    const grpcPort = await freePort();
+    const started = await startHybridApp(hybridOptions(grpcPort, { registration: { enabled: false } }), grpcPort);
+    apps.push(started);
+    const registrar = started.app.get(ConsulRegistrar);
+    expect(await agent.health('hybrid_http')).toEqual([]);
+    expect(await agent.health('hybrid_grpc')).toEqual([]);
+
+    await registrar.register();
+    expect((await agent.health('hybrid_http'))[0].Service.Port).toBe(started.port);
+    expect((await agent.health('hybrid_grpc'))[0].Service.Port).toBe(grpcPort);
+    expect(registrar.instanceId).toBe(defaultInstanceId('hybrid_http', started.port)); // the main service's
+
+    await registrar.setMaintenance(true, 'deploying');
+    for (const name of ['hybrid_http', 'hybrid_grpc']) {
+      const checks = (await agent.health(name))[0].Checks;
+      expect(checks.some((c) => c.CheckID.startsWith('_service_maintenance') && c.Status === 'critical')).toBe(true);
+    }
+    await registrar.setMaintenance(false);
+
+    await registrar.deregister();
+    expect(await agent.health('hybrid_http')).toEqual([]);
+    expect(await agent.health('hybrid_grpc')).toEqual([]);
   });
 
   it('on app.close() puts both in maintenance for the drain delay, then deregisters both', async () => {
