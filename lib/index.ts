@@ -2,7 +2,12 @@ export { ConsulModule } from './consul.module.js';
 export { CONSUL_MODULE_OPTIONS, CONSUL_OPTIONS_TYPE, CONSUL_ASYNC_OPTIONS_TYPE } from './consul.module-definition.js';
 export type { ConsulModuleOptions, ConsulConfigModuleOptions } from './core/consul-module.options.js';
 export type { ConsulConnectionOptions } from './options/connection.options.js';
-export type { ConsulCheckOptions, ConsulCheckType, ConsulServiceOptions } from './options/service.options.js';
+export type {
+  ConsulCheckOptions,
+  ConsulCheckType,
+  ConsulMicroserviceOptions,
+  ConsulServiceOptions,
+} from './options/service.options.js';
 export type { ConsulRegistrationOptions } from './options/registration.options.js';
 export type { ConsulRetryOptions } from './options/retry.options.js';
 export type { ConsulAddressOptions } from './options/address.options.js';
@@ -58,6 +63,7 @@ export { ConsulConfigParseError } from './config/config-context.parser.js';
 export * from './locks/index.js';
 export {
   ConsulStatusService,
+  type ConsulRegistrationStatus,
   type ConsulStatusSnapshot,
   type ConsulWatchStatus,
 } from './observability/consul-status.service.js';

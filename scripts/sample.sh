@@ -4,8 +4,9 @@
 # The tutorial's two services, registered in and discovered through Consul:
 #   user_service  gRPC (sample/user-service), two instances, gRPC health checks, a job every second on the leader only
 #   user_api      HTTP (sample/user-api), calls user_service through @ConsulService, greeting from Consul KV
+#   user_api_grpc the same process's gRPC side (a hybrid app): the greeting over gRPC, registered as its own service
 # Starts a Consul dev agent on 127.0.0.1 (or uses CONSUL_HTTP_ADDR), writes the sample's KV keys, builds,
-# starts everything, waits until Consul reports all three passing, and shows how to look at it.
+# starts everything, waits until Consul reports all four passing, and shows how to look at it.
 # Ctrl-C shuts down gracefully: every instance deregisters itself and the catalog is left empty.
 # --check: the same, non-interactive, plus a live KV change, a DNS lookup, and the leader's job taken over after a
 # SIGKILL of the leader; exits 0 only if every step worked.
@@ -85,7 +86,7 @@ say "Building the package and the sample"
 npm run build --silent
 npx tsc -p sample/tsconfig.json
 
-say "Starting two user_service instances (gRPC) and one user_api (HTTP)"
+say "Starting two user_service instances (gRPC) and one user_api (HTTP, and gRPC: a hybrid app)"
 export CONSUL_HTTP_ADDR="$consul_http"
 for n in 1 2; do
   node sample/dist/user-service/src/main.js >"$logs/user-service-$n.log" 2>&1 &
@@ -95,10 +96,12 @@ node sample/dist/user-api/src/main.js >"$logs/user-api.log" 2>&1 &
 app_pids+=($!)
 wait_for "two passing user_service instances" 200 probe passing "$consul_http" user_service 2
 wait_for "a passing user_api instance" 200 probe passing "$consul_http" user_api 1
+wait_for "a passing user_api_grpc instance" 200 probe passing "$consul_http" user_api_grpc 1
 
 say "Registered and passing in Consul:"
 probe instances "$consul_http" user_service
 probe instances "$consul_http" user_api
+probe instances "$consul_http" user_api_grpc
 api=$(curl -fsS "$consul_http/v1/health/service/user_api?passing" | node -e 'process.stdin.on("data", (d) => { const [e] = JSON.parse(d); console.log(`${e.Service.Address}:${e.Service.Port}`); })')
 
 say "GET http://$api/users/1, four times: user_api picks a user_service instance per call"
@@ -155,7 +158,7 @@ if [ "$check" = 1 ]; then
   unset "app_pids[$((leader - 1))]"
   app_pids=("${app_pids[@]}")
   stop_apps
-  left="$(probe instances "$consul_http" user_service)$(probe instances "$consul_http" user_api)"
+  left="$(probe instances "$consul_http" user_service)$(probe instances "$consul_http" user_api)$(probe instances "$consul_http" user_api_grpc)"
   [ -z "$left" ] || fail "instances left in the catalog after shutdown:$left"
   echo "  every instance deregistered itself on shutdown"
   say "Check passed."

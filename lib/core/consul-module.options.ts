@@ -19,7 +19,12 @@ import {
 } from '../options/discovery.options.js';
 import { type ConsulHealthOptions, resolveHealthOptions } from '../options/health.options.js';
 import { type ConsulRegistrationOptions, resolveRegistrationOptions } from '../options/registration.options.js';
-import { type ConsulServiceOptions, resolveServiceOptions } from '../options/service.options.js';
+import {
+  type ConsulMicroserviceOptions,
+  type ConsulServiceOptions,
+  resolveMicroservicesOptions,
+  resolveServiceOptions,
+} from '../options/service.options.js';
 import { describe, isObject, type SectionKeys, Validator } from '../options/validator.js';
 
 /** Options of `ConsulModule.forRoot()` / `forRootAsync()`: the sum of its sections. */
@@ -30,6 +35,12 @@ export interface ConsulModuleOptions {
    * or reads configuration (a gateway, a worker, a CLI): then nothing is registered.
    */
   service?: ConsulServiceOptions;
+  /**
+   * Hybrid apps: the microservices connected with `app.connectMicroservice()`, each registered as a
+   * service of its own (own instance id, check and lifecycle) beside `service`, the HTTP server.
+   * Each needs its `port`; the check is `tcp` unless set (`grpc` with `withGrpcHealth()`). @default []
+   */
+  microservices?: ConsulMicroserviceOptions[];
   registration?: ConsulRegistrationOptions;
   address?: ConsulAddressOptions;
   health?: ConsulHealthOptions;
@@ -51,6 +62,7 @@ export interface ConsulConfigModuleOptions {
 const MODULE_KEYS: SectionKeys<ConsulModuleOptions> = {
   consul: true,
   service: true,
+  microservices: true,
   registration: true,
   address: true,
   health: true,
@@ -72,6 +84,7 @@ export function resolveConsulOptions(raw: ConsulModuleOptions) {
   const resolved = {
     consul,
     service,
+    microservices: resolveMicroservicesOptions(v, options.microservices, service !== undefined),
     registration: resolveRegistrationOptions(v, options.registration, service !== undefined),
     address: resolveAddressOptions(v, options.address),
     health: resolveHealthOptions(v, options.health),
@@ -108,7 +121,7 @@ export interface ResolvedCoreOptions {
   discovery: ResolvedWatchOptions;
   config?: ResolvedConfigOptions;
 }
-export type { ResolvedServiceOptions } from '../options/service.options.js';
+export type { ResolvedMicroserviceOptions, ResolvedServiceOptions } from '../options/service.options.js';
 
 function topLevel<T>(v: Validator, raw: unknown, keys: SectionKeys<T>): Record<string, any> {
   if (isObject(raw)) return v.section<T>(raw, '', keys);

@@ -26,21 +26,26 @@ export interface ConsulWatchStatus {
   lastError?: { message: string; at: string };
 }
 
+/** One registered service as {@link ConsulStatusService.snapshot} shows it. */
+export interface ConsulRegistrationStatus {
+  service: string;
+  instanceId?: string;
+  address?: string;
+  state: RegistrationState;
+  registered: boolean;
+  /** When it entered `state` (ISO 8601). */
+  since: string;
+  reregistrations: number;
+}
+
 /** What this app knows about its place in Consul, at one moment: plain data, safe to serialize. */
 export interface ConsulStatusSnapshot {
   /** When the snapshot was taken (ISO 8601). */
   at: string;
-  /** This instance's registration; absent in an app that registers no service. */
-  registration?: {
-    service: string;
-    instanceId?: string;
-    address?: string;
-    state: RegistrationState;
-    registered: boolean;
-    /** When it entered `state` (ISO 8601). */
-    since: string;
-    reregistrations: number;
-  };
+  /** The main service's registration (`service`); absent in an app that registers no service. */
+  registration?: ConsulRegistrationStatus;
+  /** Every service this app registers: the main one first, then each of `microservices` (hybrid apps). */
+  services: ConsulRegistrationStatus[];
   /** Discovery watches, one per distinct query in use. */
   watches: ConsulWatchStatus[];
   /** Configuration contexts being followed, with the index of their latest answer. */
@@ -75,6 +80,10 @@ export class ConsulStatusService {
     return {
       at: new Date(now).toISOString(),
       registration: this.registration(),
+      services: (this.registrar?.services ?? []).map(({ since, ...status }) => ({
+        ...status,
+        since: since.toISOString(),
+      })),
       watches: own.filter((w) => w.description.kind === 'service').map((w) => watchStatus(w, now)),
       config: own
         .filter((w) => w.description.kind === 'kv')

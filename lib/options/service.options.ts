@@ -1,5 +1,5 @@
 import { formatDuration } from './duration.js';
-import { describe, type SectionKeys, type Validator } from './validator.js';
+import { describe, isObject, type SectionKeys, type Validator } from './validator.js';
 
 /** The check type Consul runs against this instance. */
 export type ConsulCheckType = 'http' | 'tcp' | 'grpc' | 'ttl' | 'none';
@@ -77,8 +77,13 @@ const CONSUL_MIN_DEREGISTER_MS = 60_000;
 /** `service`: this app as registered in Consul; `undefined` for an app that registers nothing. */
 export function resolveServiceOptions(parent: Validator, raw: unknown) {
   if (raw === undefined) return undefined;
-  const v = parent.at('service');
-  const service = parent.section<ConsulServiceOptions>(raw, 'service', SERVICE_KEYS);
+  return resolveService(parent, raw, 'service');
+}
+
+/** One service at `path` (`service`, `microservices[0]`): the same shape and rules wherever it sits. */
+function resolveService(parent: Validator, raw: unknown, path: string) {
+  const v = parent.at(path);
+  const service = parent.section<ConsulServiceOptions>(raw, path, SERVICE_KEYS, { required: true });
   return {
     name: serviceName(v, service.name),
     id: serviceId(v, service.id),
@@ -93,6 +98,83 @@ export function resolveServiceOptions(parent: Validator, raw: unknown) {
 }
 
 export type ResolvedServiceOptions = NonNullable<ReturnType<typeof resolveServiceOptions>>;
+
+/** A microservice of a hybrid app: a service of its own, on the port its transport listens on. */
+export interface ConsulMicroserviceOptions extends ConsulServiceOptions {
+  /**
+   * The port the connected microservice listens on. Required: no public Nest API tells it (the HTTP
+   * server's port is the main service's).
+   */
+  port: number;
+  /**
+   * `tcp` (default) or `grpc` (serve the health service with `withGrpcHealth()`), `ttl` or `none`.
+   * Not `http`: Consul's HTTP check calls the HTTP server, which is the main service's.
+   */
+  check?: Omit<ConsulCheckOptions, 'type' | 'path'> & { type?: Exclude<ConsulCheckType, 'http'> };
+}
+
+export type ResolvedMicroserviceOptions = ResolvedServiceOptions & { port: number };
+
+/**
+ * `microservices`: the microservices a hybrid app connects (`app.connectMicroservice()`), each
+ * registered as a service of its own beside `service` (the HTTP server).
+ */
+export function resolveMicroservicesOptions(
+  parent: Validator,
+  raw: unknown,
+  hasService: boolean,
+): ResolvedMicroserviceOptions[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    parent.fail('microservices', `expected an array, got ${describe(raw)}`, 'pass [{ name, port }, ...]');
+    return [];
+  }
+  if (raw.length > 0 && !hasService) {
+    parent.fail(
+      'microservices',
+      'needs service: the main service is the instance locks and sessions tie to',
+      'add service: { name } for the HTTP server (in a microservice-only app, put the microservice in service)',
+    );
+  }
+  const resolved: ResolvedMicroserviceOptions[] = [];
+  const ports = new Map<number, number>();
+  raw.forEach((entry: unknown, i) => {
+    const path = `microservices[${i}]`;
+    const v = parent.at(path);
+    const service = resolveService(parent, entry, path);
+    if (service.port === undefined) {
+      if (isObject(entry) && entry.port === undefined) {
+        v.fail(
+          'port',
+          'is required: no Nest API tells the port a connected microservice listens on',
+          'set it to the port in its transport options (url or port)',
+        );
+      }
+      return;
+    }
+    if (isObject(entry) && isObject(entry.check) && entry.check.path !== undefined) {
+      v.fail('check.path', 'is the path of an HTTP check, and a microservice has none', 'remove it');
+    }
+    if (service.check.type === 'http') {
+      v.fail(
+        'check.type',
+        '"http" is the HTTP server\'s check, and the HTTP server is the main service',
+        'use "tcp" (the default), "grpc" with withGrpcHealth(), "ttl" or "none"',
+      );
+    }
+    const other = ports.get(service.port);
+    if (other !== undefined) {
+      v.fail(
+        'port',
+        `${service.port} is also the port of microservices[${other}]`,
+        'give each microservice its own port',
+      );
+    }
+    ports.set(service.port, i);
+    resolved.push({ ...service, port: service.port });
+  });
+  return resolved;
+}
 
 function resolveCheckOptions(parent: Validator, raw: unknown) {
   const v = parent.at('check');

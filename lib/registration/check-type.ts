@@ -9,32 +9,34 @@ import type { ResolvedServiceOptions } from '../core/consul-module.options.js';
 export async function resolveCheckType(
   service: ResolvedServiceOptions,
   hasHttpServer: boolean,
+  /** Where the service sits in the options: `service`, or `microservices[0]` (never served over HTTP). */
+  path = 'service',
 ): Promise<ConsulCheckType> {
   const type = service.check.type ?? (hasHttpServer ? 'http' : 'tcp');
   const problems: OptionProblem[] = [];
   if (type === 'http' && !hasHttpServer) {
     problems.push({
-      option: 'service.check.type',
+      option: `${path}.check.type`,
       problem: '"http" needs an HTTP server, and this app has none (it is a microservice-only app)',
       fix: 'use "tcp" or "grpc", or create the app with NestFactory.create()',
     });
   }
   if (service.port === undefined && !hasHttpServer) {
     problems.push({
-      option: 'service.port',
+      option: `${path}.port`,
       problem: 'is required in a microservice-only app: there is no HTTP server to read the port from',
       fix: 'set it to the port your microservice listens on',
     });
   } else if (service.port === undefined && type === 'grpc') {
     problems.push({
-      option: 'service.port',
-      problem: 'is required with service.check.type "grpc": the HTTP server port is not the gRPC port',
+      option: `${path}.port`,
+      problem: `is required with ${path}.check.type "grpc": the HTTP server port is not the gRPC port`,
       fix: 'set it to the port your gRPC microservice listens on',
     });
   }
   if (type === 'grpc' && !(await canImport('@grpc/grpc-js'))) {
     problems.push({
-      option: 'service.check.type',
+      option: `${path}.check.type`,
       problem: '"grpc" needs the @grpc/grpc-js package, which is not installed',
       fix: 'npm install @grpc/grpc-js (a Nest gRPC microservice needs it anyway)',
     });

@@ -30,7 +30,7 @@ export class ConsulGrpcHealthController {
     if (!this.knows(service))
       throw new RpcException!({ code: GRPC_NOT_FOUND, message: `unknown service "${service}"` });
     // Consul's GRPC check calls Check; its calls stopping is the sign that the agent forgot us.
-    this.pulse.beat();
+    this.pulse.beat('grpc');
     return { status: await this.status() };
   }
 
@@ -47,9 +47,13 @@ export class ConsulGrpcHealthController {
     );
   }
 
-  /** '' is the whole server (what Consul asks by default); the registered name is an alias of it. */
+  /** '' is the whole server (what Consul asks by default); each registered name is an alias of it. */
   private knows(service: string): boolean {
-    return service === '' || service === this.options.service?.name;
+    return (
+      service === '' ||
+      service === this.options.service?.name ||
+      this.options.microservices.some(({ name }) => name === service)
+    );
   }
 
   private async status(): Promise<GrpcServingStatus> {

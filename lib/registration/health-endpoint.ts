@@ -27,7 +27,7 @@ export class ConsulHealthEndpoint implements OnModuleInit {
     const { path } = check;
     // Runs after Nest mounted the app's routes and before its 404 handler, so the route is reachable.
     adapter.get(path, (req: { headers?: Record<string, unknown> }, res: unknown) => {
-      if (String(req?.headers?.['user-agent'] ?? '').startsWith(CONSUL_CHECK_USER_AGENT)) this.pulse.beat();
+      if (String(req?.headers?.['user-agent'] ?? '').startsWith(CONSUL_CHECK_USER_AGENT)) this.pulse.beat('http');
       // check() never rejects: a crashing indicator is status "error".
       void this.health.check().then((result) => adapter.reply(res, result, result.status === 'ok' ? 200 : 503));
     });

@@ -14,7 +14,8 @@ export interface EndpointContext {
   options: ResolvedConsulOptions;
   /** The app's service (an app without one never gets here). */
   service: ResolvedServiceOptions;
-  adapterHost: HttpAdapterHost;
+  /** The HTTP server, for the service it serves; none for a hybrid app's microservices (their own port and address). */
+  adapterHost?: HttpAdapterHost;
   checkType: ConsulCheckType;
   logger: Logger;
   addressSources?: AddressSources;
@@ -30,7 +31,7 @@ export async function awaitInstanceEndpoint(
   signal: AbortSignal,
 ): Promise<InstanceEndpoint | undefined> {
   const { adapterHost } = ctx;
-  if (adapterHost.httpAdapter && !(await httpListening(adapterHost, signal))) return undefined;
+  if (adapterHost?.httpAdapter && !(await httpListening(adapterHost, signal))) return undefined;
   const endpoint = await endpointNow(ctx, httpAddress(adapterHost));
   if (!endpoint) return undefined; // no port: ruled out by resolveCheckType; kept for the type checker
   const { address, port } = endpoint;
@@ -43,12 +44,12 @@ export async function awaitInstanceEndpoint(
 
 /** The endpoint right now, without waiting: for `ConsulRegistrar.register()` called by hand. */
 export function currentInstanceEndpoint(ctx: EndpointContext): Promise<InstanceEndpoint | undefined> {
-  return endpointNow(ctx, ctx.adapterHost.listening ? httpAddress(ctx.adapterHost) : undefined);
+  return endpointNow(ctx, ctx.adapterHost?.listening ? httpAddress(ctx.adapterHost) : undefined);
 }
 
 /** The HTTP server's bound address and port, if it has one. */
-function httpAddress(adapterHost: HttpAdapterHost): AddressInfo | undefined {
-  const info = adapterHost.httpAdapter?.getHttpServer().address();
+function httpAddress(adapterHost: HttpAdapterHost | undefined): AddressInfo | undefined {
+  const info = adapterHost?.httpAdapter?.getHttpServer().address();
   return info && typeof info === 'object' ? info : undefined;
 }
 

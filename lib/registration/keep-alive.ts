@@ -88,11 +88,12 @@ export class KeepAlive {
       this.firstRun = setTimeout(() => this.events.firstCheckRan(), this.settings.pollIntervalMs + PULSE_SLACK_MS);
     }
     const interval = this.settings.checkIntervalMs;
-    if (interval !== undefined) {
+    const kind = this.endpoint.checkType;
+    if (interval !== undefined && (kind === 'http' || kind === 'grpc')) {
       // One timer, pushed back by every call of Consul's check; it fires only when they stop.
       this.silence = setTimeout(() => this.reconcileNow(), 2 * interval + PULSE_SLACK_MS);
       this.silence.unref();
-      this.stopPulse = this.deps.pulse.onBeat(() => this.silence?.refresh());
+      this.stopPulse = this.deps.pulse.onBeat(kind, () => this.silence?.refresh());
     }
   }
 

@@ -18,6 +18,11 @@ describe('npm run sample -- --check (real Consul agent started by the script)', 
     expect(stdout).toMatch(
       /user_service +user-service-\S+ +127\.0\.0\.1:\d+ +\[(?=[^\]]*user_service liveness for locks: passing)[^\]]*user_service gRPC health: passing/,
     );
+    // user_api is a hybrid app: its HTTP server and its gRPC server are two services, each with its own check.
+    expect(stdout).toMatch(/user_api +user-api-\S+ +127\.0\.0\.1:\d+ +\[user_api HTTP health \(\/health\): passing\]/);
+    expect(stdout).toMatch(
+      /user_api_grpc +user-api-grpc-\S+ +127\.0\.0\.1:\d+ +\[user_api_grpc gRPC health: passing\]/,
+    );
     expect(stdout).toMatch(/"name":"Ada Lovelace","servedBy":"user-service-/);
     expect(stdout).toContain('both user_service instances answered');
     expect(stdout).toContain('the greeting followed the KV change');

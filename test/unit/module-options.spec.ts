@@ -101,10 +101,80 @@ describe('ConsulModule option validation at app creation', () => {
       { service: { name: 'a', check: { deregisterCriticalServiceAfter: '30s' } } },
       'service.check.deregisterCriticalServiceAfter: "30s" is shorter than Consul\'s minimum of 1m',
     ],
+    [
+      'a microservice without its port',
+      { service: { name: 'a' }, microservices: [{ name: 'a_grpc' }] },
+      'microservices[0].port: is required: no Nest API tells the port a connected microservice listens on',
+    ],
+    [
+      'microservices[0].tag',
+      { service: { name: 'a' }, microservices: [{ name: 'a_grpc', port: 5000, tag: ['x'] }] },
+      'microservices[0].tag: is not an option; did you mean microservices[0].tags?',
+    ],
+    [
+      'an http check on a microservice',
+      { service: { name: 'a' }, microservices: [{ name: 'a_grpc', port: 5000, check: { type: 'http' } }] },
+      'microservices[0].check.type: "http" is the HTTP server\'s check, and the HTTP server is the main service; use "tcp"',
+    ],
+    [
+      'microservices without a main service',
+      { microservices: [{ name: 'a_grpc', port: 5000 }] },
+      'microservices: needs service',
+    ],
+    [
+      'microservices that are not an array',
+      { service: { name: 'a' }, microservices: { name: 'a_grpc', port: 5000 } },
+      'microservices: expected an array, got {"name":"a_grpc","port":5000}',
+    ],
   ])('rejects %s, naming the option and the fix', async (_case, options, expected) => {
     const error = await createWith(ConsulModule.forRoot(options as ConsulModuleOptions));
     expect(error).toBeInstanceOf(ConsulOptionsError);
     expect((error as Error).message).toContain(expected);
+  });
+
+  it('reports every problem of every microservice entry in the one error, with its path', async () => {
+    const error = await createWith(
+      ConsulModule.forRoot({
+        service: { name: 'a' },
+        microservices: [
+          { name: 'a grpc', port: 5000, check: { type: 'grp' as never, interval: 'often' } },
+          { name: 'b', port: 5000, check: { path: '/health' } as never },
+          { name: 'c' } as never,
+        ],
+      }),
+    );
+    expect(error).toBeInstanceOf(ConsulOptionsError);
+    expect((error as ConsulOptionsError).problems).toEqual([
+      expect.objectContaining({ option: 'microservices[0].name' }),
+      {
+        option: 'microservices[0].check.type',
+        problem: '"grp" is not one of "http", "tcp", "grpc", "ttl", "none"',
+        fix: 'did you mean "grpc"?',
+      },
+      expect.objectContaining({ option: 'microservices[0].check.interval', problem: '"often" is not a duration' }),
+      expect.objectContaining({ option: 'microservices[1].check.path' }),
+      expect.objectContaining({
+        option: 'microservices[1].port',
+        problem: '5000 is also the port of microservices[0]',
+      }),
+      expect.objectContaining({ option: 'microservices[2].port', problem: expect.stringContaining('is required') }),
+    ]);
+  });
+
+  it('resolves a microservice entry like service, with its own defaults (check type chosen at start: tcp)', () => {
+    const { microservices } = resolveConsulOptions({
+      service: { name: 'a' },
+      microservices: [{ name: 'a_grpc', port: 5000, tags: ['grpc'], check: { type: 'grpc' } }],
+    });
+    expect(microservices).toEqual([
+      expect.objectContaining({ name: 'a_grpc', port: 5000, tags: ['grpc'], id: undefined }),
+    ]);
+    expect(microservices[0].check).toMatchObject({
+      type: 'grpc',
+      interval: '10s',
+      deregisterCriticalServiceAfter: '1m',
+    });
+    expect(resolveConsulOptions({ service: { name: 'a' } }).microservices).toEqual([]);
   });
 
   it('validates forRootAsync options too, and lists every problem at once', async () => {

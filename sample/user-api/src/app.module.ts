@@ -6,6 +6,7 @@ import { consulFromEnv } from '../../consul-address.js';
 import { USER_PROTO } from '../../proto-path.js';
 import { ConsulHealthContributor } from './consul-health.contributor.js';
 import { GreetingController } from './greeting.controller.js';
+import { GRPC_PORT } from './grpc-port.js';
 import { UsersController } from './users.controller.js';
 
 @Module({
@@ -17,6 +18,10 @@ import { UsersController } from './users.controller.js';
         consul: consulFromEnv(),
         // Address and port are not configured: they are read from the listening server.
         service: { name: 'user_api', tags: ['user'], check: { type: 'http', path: '/health', interval: '2s' } },
+        // The gRPC server main.ts connects: a service of its own, with a gRPC health check.
+        microservices: [
+          { name: 'user_api_grpc', port: GRPC_PORT, address: '127.0.0.1', check: { type: 'grpc', interval: '2s' } },
+        ],
         registration: { drainDelay: '500ms' },
         health: { indicators: [() => memory.checkHeap('memory_heap', 512 * 1024 * 1024)] },
         config: { profiles: [] }, // config/user_api/ and config/application/ in Consul KV
