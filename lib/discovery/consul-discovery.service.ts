@@ -11,24 +11,13 @@ import { FirstReadGate } from '../watch/first-read-gate.js';
 import { type IdleLease, IdleLeases } from '../watch/idle-leases.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
 import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './consul-dns.resolver.js';
+import { type DiscoveryQuery, discoveryQueryError } from './discovery-query.js';
 import { sameInstances, type StringPool, toServiceInstance } from './instance-mapper.js';
 import { NoAvailableInstanceError } from './no-available-instance.error.js';
 import type { ServiceInstance } from './service-instance.js';
 import { consulMetrics } from '../observability/consul-metrics.js';
 
-/** Narrows a lookup. Each distinct combination is one shared watch loop. */
-export interface DiscoveryQuery {
-  /** Datacenter; default the agent's own (then `discovery.failoverDatacenters` for `choose()`). */
-  dc?: string;
-  /** Instances must carry all of these tags. */
-  tags?: string[];
-  /** Only instances whose checks all pass. Default `discovery.passingOnly` (true). */
-  passingOnly?: boolean;
-  /** Sort by round-trip time from this node (`_agent`: the local agent). */
-  near?: string;
-  /** Consul filter expression, e.g. `Service.Meta.version == "2"`. */
-  filter?: string;
-}
+export type { DiscoveryQuery } from './discovery-query.js';
 
 type InstanceLoop = BlockingQueryLoop<ServiceInstance[]>;
 
@@ -78,13 +67,20 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
 
   /** The current instances (the first call for a query waits for Consul's first answer). */
   getInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
-    const loop = this.pinnedLoop(service, query);
+    let loop: InstanceLoop;
+    try {
+      loop = this.pinnedLoop(service, query, 'getInstances');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const current = loop.current;
     return current ? Promise.resolve(current) : loop.ready();
   }
 
   /** The current instances; rejects with {@link NoAvailableInstanceError} (naming service, datacenter, tags) when there are none. */
   async getAvailableInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
+    const invalid = discoveryQueryError('getAvailableInstances', service, query);
+    if (invalid) throw invalid;
     const instances = await this.getInstances(service, query);
     if (instances.length === 0) throw noAvailableInstance(service, [query.dc], query.tags);
     return instances;
@@ -115,7 +111,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
 
   /** `choose()` off its hot path: the first lookup, another query, an empty list, failover. */
   private chooseAnyhow(service: string, query: DiscoveryQuery): Promise<ServiceInstance> {
-    const cached = this.pinnedLoop(service, query).current;
+    let cached: ServiceInstance[] | undefined;
+    try {
+      cached = this.pinnedLoop(service, query, 'choose').current;
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (cached && cached.length > 0) return Promise.resolve(this.balancerFor(service).pick(cached));
     return this.instancesAcrossDatacenters(service, query).then((instances) =>
       this.balancerFor(service).pick(instances),
@@ -136,7 +137,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
    * ```
    */
   lease(service: string, query: DiscoveryQuery = {}): Promise<Lease> {
-    const cached = this.pinnedLoop(service, query).current;
+    let cached: ServiceInstance[] | undefined;
+    try {
+      cached = this.pinnedLoop(service, query, 'lease').current;
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (cached && cached.length > 0) return Promise.resolve(acquireLease(this.balancerFor(service), cached));
     return this.instancesAcrossDatacenters(service, query).then((instances) =>
       acquireLease(this.balancerFor(service), instances),
@@ -159,7 +165,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
    */
   watch(service: string, query: DiscoveryQuery = {}): Observable<ServiceInstance[]> {
     return new Observable<ServiceInstance[]>((subscriber) => {
-      const lease = this.registry.acquire(this.keyOf(service, query), () => this.createLoop(service, query));
+      const lease = this.registry.acquire(this.keyOf(service, query, 'watch'), () => this.createLoop(service, query));
       const stopListening = lease.loop.onChange((instances) => subscriber.next(instances));
       const current = lease.loop.current;
       if (current) subscriber.next(current);
@@ -182,7 +188,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
 
   /** Requests the loop for a query has sent and when Consul last answered it; undefined if none runs. */
   watchStats(service: string, query: DiscoveryQuery = {}): { requests: number; lastContact?: number } | undefined {
-    const loop = this.registry.peek(this.keyOf(service, query));
+    const loop = this.registry.peek(this.keyOf(service, query, 'watchStats'));
     return loop && { requests: loop.requests, lastContact: loop.lastContact };
   }
 
@@ -203,7 +209,8 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     this.registry.stopAll();
   }
 
-  private pinnedLoop(service: string, query: DiscoveryQuery): InstanceLoop {
+  /** The loop of a lookup, started if need be. `method`: the public call it serves, named if the query is invalid. */
+  private pinnedLoop(service: string, query: DiscoveryQuery, method: string): InstanceLoop {
     // Most lookups name only a service: skip building the full key for them.
     const plain = isEmptyQuery(query);
     const known = plain ? this.plainLookups.get(service) : undefined;
@@ -212,12 +219,19 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       known.lease.used = true;
       return known.lease.loop;
     }
-    const lease = this.pinned.use(this.keyOf(service, query), () => this.createLoop(service, query));
+    const lease = this.pinned.use(this.keyOf(service, query, method), () => this.createLoop(service, query));
     if (plain) this.plainLookups.set(service, { lease, balancer: this.balancerFor(service) });
     return lease.loop;
   }
 
-  private keyOf(service: string, query: DiscoveryQuery): string {
+  /**
+   * The key of a query's loop. Every lookup that is not a known service-only one comes through
+   * here, so the query is checked here, before anything is built from it: a typo (`tag`) would
+   * otherwise start a watch of every instance, and a bad value fail inside the loop.
+   */
+  private keyOf(service: string, query: DiscoveryQuery, method: string): string {
+    const invalid = discoveryQueryError(method, service, query);
+    if (invalid) throw invalid;
     const passingOnly = query.passingOnly ?? this.options.discovery.passingOnly;
     const tags = (query.tags ?? []).toSorted();
     return JSON.stringify([service, query.dc ?? '', tags, passingOnly, query.filter ?? '', query.near ?? '']);
