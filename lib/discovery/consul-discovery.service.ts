@@ -22,13 +22,9 @@ export type { DiscoveryQuery } from './discovery-query.js';
 type InstanceLoop = BlockingQueryLoop<ServiceInstance[]>;
 
 /**
- * How many watches' first reads may be in flight at once. Measured with 1,000 watches started
- * together (`npm run bench -- scale`, local Consul 1.8 agent, the C heap read as the RSS of
- * `[heap]` in /proc/self/smaps): it grew 7.8–14.0 MB without a cap (median 10.4, 13 runs), 5.9–9.0
- * at 64 (median 7.25, 16 runs), 5.3–7.8 at 32 (median 6.5, 13 runs), 5.7–7.7 at 16 (5 runs). Run
- * after run, 32 beat 64 on the C heap and on RSS in 7 of 8 pairs; 16 saved nothing more. The
- * price: all 1,000 first answers in after 0.78–0.85 s at 32 against 0.68–0.78 s without a cap
- * (quiet runs). An app with fewer watches than this never waits.
+ * How many watches' first reads (whole lists, answered at once) may be in flight together: their
+ * bodies land in the C heap, which glibc keeps, so many at once leave it larger for good. 32 kept
+ * it smaller than 64, 16 no smaller than 32 (bench/results.md, notes). Fewer watches never wait.
  */
 const FIRST_READS_AT_ONCE = 32;
 
@@ -45,8 +41,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   private readonly balancers = new Map<string, LoadBalancer>();
   /**
    * Service-only queries by service name: their lease, and the service's balancer beside it, so
-   * the hot path of `choose()` is one Map lookup. A second one (the balancer's) took 149 ms of a
-   * 2 s profile of choose() with one service looked up and 283 ms with 1,000.
+   * the hot path of `choose()` is one Map lookup: a second one showed in its CPU profiles.
    */
   private readonly plainLookups = new Map<string, { lease: IdleLease<InstanceLoop>; balancer: LoadBalancer }>();
   private readonly dnsResolver: ConsulDnsResolver;
@@ -98,8 +93,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     // Hot path: a service-only query whose list is cached and not empty. One Map lookup (the
     // lease and the balancer are kept together), no await, no failover walk, no allocation but the promise.
     // Written out here rather than through pinnedLoop(), which getInstances() and lease() share:
-    // through it, with 1,000 services looked up, choose() gave 7.8-8.5 million/s against 8.2-8.8
-    // (6 interleaved fresh-process runs each).
+    // the extra call is measurable at millions of choose() a second.
     const known = isEmptyQuery(query) ? this.plainLookups.get(service) : undefined;
     if (known !== undefined && !known.lease.loop.stopped) {
       known.lease.used = true;

@@ -16,8 +16,8 @@ export interface ConsulHttpClientOptions {
   /**
    * How long each wait of a request may last, in ms: connecting, the response headers, and each
    * pause in the body. Undici's own per-connection timers enforce it, which cost nothing per
-   * request (a total deadline per request, with its own timer and abort signal, measured at ~6%
-   * of this client's throughput). Default 5000.
+   * request (a total deadline per request needs its own timer and abort signal: pass `signal` for
+   * one). Default 5000.
    */
   timeoutMs?: number;
   /** Extra attempts, each on another instance, for idempotent requests after a connection error or 503. Default 1. */
