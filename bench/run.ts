@@ -1,8 +1,9 @@
 // npm run bench: every benchmark against one real Consul agent, in one process and one run, so
-// ratios compare like with like. Prints Markdown tables and writes them to bench/results.md.
+// ratios compare like with like. Prints Markdown tables and writes them to bench/results.md,
+// keeping its hand-written "## Notes" (measurements that no table repeats) at the end.
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chooseBench } from './choose.bench.js';
 import { clientsBench } from './clients.bench.js';
@@ -51,9 +52,12 @@ const header = [
   '',
 ];
 if (only.length === 0) {
+  const results = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
+  const previous = existsSync(results) ? readFileSync(results, 'utf8') : '';
+  const notes = previous.indexOf('\n## Notes\n');
   writeFileSync(
-    fileURLToPath(new URL('../../bench/results.md', import.meta.url)),
-    `${header.join('\n')}\n${sections.join('\n')}`,
+    results,
+    `${header.join('\n')}\n${sections.join('\n')}${notes >= 0 ? `\n${previous.slice(notes + 1)}` : ''}`,
   );
 }
 process.exit(0);

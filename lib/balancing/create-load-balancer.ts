@@ -19,7 +19,7 @@ export function createLoadBalancer(option: LoadBalancerOption): LoadBalancer {
   if (typeof option === 'function') return option();
   const create = STRATEGIES[option];
   if (!create) {
-    const names = Object.keys(STRATEGIES).map((name) => `"${name}"`);
+    const names = LOAD_BALANCER_STRATEGIES.map((name) => `"${name}"`);
     throw new Error(`Unknown load balancer "${String(option)}": use ${names.join(', ')} or a factory function`);
   }
   return create();

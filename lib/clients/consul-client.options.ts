@@ -1,11 +1,12 @@
 import type { Transport } from '@nestjs/microservices';
 import type { LoadBalancerOption } from '../balancing/load-balancer.js';
-import type { DiscoveryQuery } from '../discovery/consul-discovery.service.js';
+import { checkDiscoveryQuery, type DiscoveryQuery } from '../discovery/discovery-query.js';
 import { resolveLoadBalancer } from '../options/discovery.options.js';
 import { SERVICE_NAME, SERVICE_NAME_RULE } from '../options/service.options.js';
+import { formatDuration } from '../options/duration.js';
 import { describe, isObject, type SectionKeys, Validator } from '../options/validator.js';
 import type { ConsulGrpcClientOptions } from './grpc/consul-grpc.client.js';
-import type { ConsulHttpClientOptions } from './http/consul-http.client.js';
+import { type ConsulHttpClientOptions, HTTP_CLIENT_DEFAULTS } from './http/consul-http.client.js';
 
 /** HTTP client options as written in `forFeature` (durations as strings). */
 export interface ConsulHttpFeatureOptions extends Omit<ConsulHttpClientOptions, 'timeoutMs' | 'outlier'> {
@@ -34,7 +35,6 @@ export type ResolvedClientDefinition =
   | Exclude<ConsulClientDefinition, { transport: 'http' }>
   | { service: string; transport: 'http'; options: ConsulHttpClientOptions; loadBalancer?: LoadBalancerOption };
 
-const QUERY_KEYS: SectionKeys<DiscoveryQuery> = { dc: true, tags: true, passingOnly: true, near: true, filter: true };
 const HTTP_KEYS: SectionKeys<ConsulHttpFeatureOptions> = {
   query: true,
   scheme: true,
@@ -117,7 +117,7 @@ export function resolveClientDefinitions(
       );
     }
     v.section(definition, '', { service: true, transport: true, options: true, query: true, loadBalancer: true });
-    query(v, definition.query, 'query');
+    checkDiscoveryQuery(v, definition.query, 'query');
     if (definition.options !== undefined && !isObject(definition.options)) {
       v.fail('options', `expected the transport's client options, got ${describe(definition.options)}`);
     }
@@ -128,6 +128,7 @@ export function resolveClientDefinitions(
 }
 
 function httpOptions(parent: Validator, raw: unknown): ConsulHttpClientOptions {
+  const defaults = HTTP_CLIENT_DEFAULTS;
   const v = parent.at('options');
   const options = parent.section<ConsulHttpFeatureOptions>(raw, 'options', HTTP_KEYS);
   const outlier = v.section<NonNullable<ConsulHttpFeatureOptions['outlier']>>(options.outlier, 'outlier', OUTLIER_KEYS);
@@ -147,26 +148,37 @@ function httpOptions(parent: Validator, raw: unknown): ConsulHttpClientOptions {
   }
   const tls = isObject(options.tls) ? v.section(options.tls, 'tls', TLS_KEYS) : undefined;
   if (tls) for (const key of ['ca', 'cert', 'key'] as const) v.at('tls').pem(tls[key], key);
+  if (tls) v.at('tls').string(tls.servername, 'servername');
   if (options.headers !== undefined && !(isObject(options.headers) && Object.values(options.headers).every(isText))) {
     v.fail('headers', `expected an object of strings, got ${describe(options.headers)}`);
   }
   return {
-    query: query(v, options.query, 'query'),
+    query: checkDiscoveryQuery(v, options.query, 'query'),
     scheme: v.oneOf(options.scheme, 'scheme', ['http', 'https'] as const),
+    // Defaults stay the client's own (HTTP_CLIENT_DEFAULTS: it is public and built by hand too): only
+    // what was given is checked, and left out stays left out.
     timeoutMs:
-      options.timeout === undefined ? undefined : v.duration(options.timeout, 'timeout', '5s', { positive: true }),
-    // Defaults stay the client's own (it is public and built by hand too): only what was given is checked.
-    retries: options.retries === undefined ? undefined : v.integer(options.retries, 'retries', 1, 0),
+      options.timeout === undefined
+        ? undefined
+        : v.duration(options.timeout, 'timeout', formatDuration(defaults.timeoutMs), { positive: true }),
+    retries: options.retries === undefined ? undefined : v.integer(options.retries, 'retries', defaults.retries, 0),
     headers: options.headers,
     outlier: {
       consecutiveFailures:
         outlier.consecutiveFailures === undefined
           ? undefined
-          : v.integer(outlier.consecutiveFailures, 'outlier.consecutiveFailures', 3, 1),
+          : v.integer(
+              outlier.consecutiveFailures,
+              'outlier.consecutiveFailures',
+              defaults.outlier.consecutiveFailures,
+              1,
+            ),
       cooldownMs:
         outlier.cooldown === undefined
           ? undefined
-          : v.duration(outlier.cooldown, 'outlier.cooldown', '10s', { positive: true }),
+          : v.duration(outlier.cooldown, 'outlier.cooldown', formatDuration(defaults.outlier.cooldownMs), {
+              positive: true,
+            }),
     },
     tls: tls as ConsulHttpClientOptions['tls'],
     connections: options.connections,
@@ -183,7 +195,7 @@ function grpcOptions(parent: Validator, raw: unknown): ConsulGrpcClientOptions {
     );
     return {} as ConsulGrpcClientOptions;
   }
-  query(v, raw.query, 'query');
+  checkDiscoveryQuery(v, raw.query, 'query');
   const retry = v.section<NonNullable<ConsulGrpcClientOptions['retry']>>(raw.retry, 'retry', GRPC_RETRY_KEYS);
   if (
     retry.maxAttempts !== undefined &&
@@ -206,18 +218,6 @@ function grpcOptions(parent: Validator, raw: unknown): ConsulGrpcClientOptions {
     );
   }
   return raw as ConsulGrpcClientOptions;
-}
-
-function query(v: Validator, raw: unknown, option: string): DiscoveryQuery | undefined {
-  if (raw === undefined) return undefined;
-  const given = v.section<DiscoveryQuery>(raw, option, QUERY_KEYS);
-  const at = v.at(option);
-  at.string(given.dc, 'dc');
-  at.string(given.near, 'near');
-  at.string(given.filter, 'filter');
-  if (given.tags !== undefined) at.stringArray(given.tags, 'tags');
-  if (given.passingOnly !== undefined) at.boolean(given.passingOnly, 'passingOnly', true);
-  return given as DiscoveryQuery;
 }
 
 function isText(value: unknown): value is string {

@@ -42,8 +42,8 @@ function inherits(family: string, instance: object): boolean {
  * Every method of the app's providers and controllers on which `read` finds metadata (what an
  * `*.explorer.ts` looks for, as @nestjs/bull's and @nestjs/schedule's do). Only instances of
  * classes marked by the decorators of `family` ({@link markDecorated}) are read: reading every
- * method of every provider (Nest's own among them) cost about 4 ms of each app's start-up, for
- * apps that mostly decorate nothing. Request-scoped providers are left out with a warning
+ * method of every provider (Nest's own among them) showed in each app's start-up, for apps that
+ * mostly decorate nothing. Request-scoped providers are left out with a warning
  * (`ignored` says what is ignored where): their instances are made per request, long after this scan.
  */
 export function findDecoratedMethods<T>(

@@ -63,7 +63,7 @@ export function optionalRequire<T>(name: string): T | undefined {
 
 /**
  * Whether an optional peer is installed, without loading it: for what only needs to know (loading
- * grpc-js alone takes ~10 ms of start-up).
+ * one, grpc-js above all, is a visible part of start-up).
  */
 export function isInstalled(name: string): boolean {
   if (required.get(name) !== undefined) return true;

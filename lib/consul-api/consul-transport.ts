@@ -111,7 +111,7 @@ export async function callPackage(
  * endpoints the package cannot call as Consul needs (see ConsulApi). Same timeout, cancellation
  * and body decoding as a package call; the outcome goes through `conclude`. Node's client
  * rather than undici: the package already warms it, and undici's first request (loading its
- * code, compiling its parser) cost the app's start-up ~8 ms for a handful of calls.
+ * code, compiling its parser) is a start-up cost out of proportion to a handful of calls.
  */
 export function callDirect<R>(
   agent: HttpAgent,

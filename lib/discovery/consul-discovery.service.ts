@@ -11,35 +11,20 @@ import { FirstReadGate } from '../watch/first-read-gate.js';
 import { type IdleLease, IdleLeases } from '../watch/idle-leases.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
 import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './consul-dns.resolver.js';
+import { type DiscoveryQuery, discoveryQueryError } from './discovery-query.js';
 import { sameInstances, type StringPool, toServiceInstance } from './instance-mapper.js';
 import { NoAvailableInstanceError } from './no-available-instance.error.js';
 import type { ServiceInstance } from './service-instance.js';
 import { consulMetrics } from '../observability/consul-metrics.js';
 
-/** Narrows a lookup. Each distinct combination is one shared watch loop. */
-export interface DiscoveryQuery {
-  /** Datacenter; default the agent's own (then `discovery.failoverDatacenters` for `choose()`). */
-  dc?: string;
-  /** Instances must carry all of these tags. */
-  tags?: string[];
-  /** Only instances whose checks all pass. Default `discovery.passingOnly` (true). */
-  passingOnly?: boolean;
-  /** Sort by round-trip time from this node (`_agent`: the local agent). */
-  near?: string;
-  /** Consul filter expression, e.g. `Service.Meta.version == "2"`. */
-  filter?: string;
-}
+export type { DiscoveryQuery } from './discovery-query.js';
 
 type InstanceLoop = BlockingQueryLoop<ServiceInstance[]>;
 
 /**
- * How many watches' first reads may be in flight at once. Measured with 1,000 watches started
- * together (`npm run bench -- scale`, local Consul 1.8 agent, the C heap read as the RSS of
- * `[heap]` in /proc/self/smaps): it grew 7.8–14.0 MB without a cap (median 10.4, 13 runs), 5.9–9.0
- * at 64 (median 7.25, 16 runs), 5.3–7.8 at 32 (median 6.5, 13 runs), 5.7–7.7 at 16 (5 runs). Run
- * after run, 32 beat 64 on the C heap and on RSS in 7 of 8 pairs; 16 saved nothing more. The
- * price: all 1,000 first answers in after 0.78–0.85 s at 32 against 0.68–0.78 s without a cap
- * (quiet runs). An app with fewer watches than this never waits.
+ * How many watches' first reads (whole lists, answered at once) may be in flight together: their
+ * bodies land in the C heap, which glibc keeps, so many at once leave it larger for good. 32 kept
+ * it smaller than 64, 16 no smaller than 32 (bench/results.md, notes). Fewer watches never wait.
  */
 const FIRST_READS_AT_ONCE = 32;
 
@@ -56,8 +41,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   private readonly balancers = new Map<string, LoadBalancer>();
   /**
    * Service-only queries by service name: their lease, and the service's balancer beside it, so
-   * the hot path of `choose()` is one Map lookup. A second one (the balancer's) took 149 ms of a
-   * 2 s profile of choose() with one service looked up and 283 ms with 1,000.
+   * the hot path of `choose()` is one Map lookup: a second one showed in its CPU profiles.
    */
   private readonly plainLookups = new Map<string, { lease: IdleLease<InstanceLoop>; balancer: LoadBalancer }>();
   private readonly dnsResolver: ConsulDnsResolver;
@@ -78,13 +62,20 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
 
   /** The current instances (the first call for a query waits for Consul's first answer). */
   getInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
-    const loop = this.pinnedLoop(service, query);
+    let loop: InstanceLoop;
+    try {
+      loop = this.pinnedLoop(service, query, 'getInstances');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const current = loop.current;
     return current ? Promise.resolve(current) : loop.ready();
   }
 
   /** The current instances; rejects with {@link NoAvailableInstanceError} (naming service, datacenter, tags) when there are none. */
   async getAvailableInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
+    const invalid = discoveryQueryError('getAvailableInstances', service, query);
+    if (invalid) throw invalid;
     const instances = await this.getInstances(service, query);
     if (instances.length === 0) throw noAvailableInstance(service, [query.dc], query.tags);
     return instances;
@@ -102,8 +93,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     // Hot path: a service-only query whose list is cached and not empty. One Map lookup (the
     // lease and the balancer are kept together), no await, no failover walk, no allocation but the promise.
     // Written out here rather than through pinnedLoop(), which getInstances() and lease() share:
-    // through it, with 1,000 services looked up, choose() gave 7.8-8.5 million/s against 8.2-8.8
-    // (6 interleaved fresh-process runs each).
+    // the extra call is measurable at millions of choose() a second.
     const known = isEmptyQuery(query) ? this.plainLookups.get(service) : undefined;
     if (known !== undefined && !known.lease.loop.stopped) {
       known.lease.used = true;
@@ -115,7 +105,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
 
   /** `choose()` off its hot path: the first lookup, another query, an empty list, failover. */
   private chooseAnyhow(service: string, query: DiscoveryQuery): Promise<ServiceInstance> {
-    const cached = this.pinnedLoop(service, query).current;
+    let cached: ServiceInstance[] | undefined;
+    try {
+      cached = this.pinnedLoop(service, query, 'choose').current;
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (cached && cached.length > 0) return Promise.resolve(this.balancerFor(service).pick(cached));
     return this.instancesAcrossDatacenters(service, query).then((instances) =>
       this.balancerFor(service).pick(instances),
@@ -136,7 +131,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
    * ```
    */
   lease(service: string, query: DiscoveryQuery = {}): Promise<Lease> {
-    const cached = this.pinnedLoop(service, query).current;
+    let cached: ServiceInstance[] | undefined;
+    try {
+      cached = this.pinnedLoop(service, query, 'lease').current;
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (cached && cached.length > 0) return Promise.resolve(acquireLease(this.balancerFor(service), cached));
     return this.instancesAcrossDatacenters(service, query).then((instances) =>
       acquireLease(this.balancerFor(service), instances),
@@ -159,7 +159,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
    */
   watch(service: string, query: DiscoveryQuery = {}): Observable<ServiceInstance[]> {
     return new Observable<ServiceInstance[]>((subscriber) => {
-      const lease = this.registry.acquire(this.keyOf(service, query), () => this.createLoop(service, query));
+      const lease = this.registry.acquire(this.keyOf(service, query, 'watch'), () => this.createLoop(service, query));
       const stopListening = lease.loop.onChange((instances) => subscriber.next(instances));
       const current = lease.loop.current;
       if (current) subscriber.next(current);
@@ -182,7 +182,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
 
   /** Requests the loop for a query has sent and when Consul last answered it; undefined if none runs. */
   watchStats(service: string, query: DiscoveryQuery = {}): { requests: number; lastContact?: number } | undefined {
-    const loop = this.registry.peek(this.keyOf(service, query));
+    const loop = this.registry.peek(this.keyOf(service, query, 'watchStats'));
     return loop && { requests: loop.requests, lastContact: loop.lastContact };
   }
 
@@ -203,7 +203,8 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     this.registry.stopAll();
   }
 
-  private pinnedLoop(service: string, query: DiscoveryQuery): InstanceLoop {
+  /** The loop of a lookup, started if need be. `method`: the public call it serves, named if the query is invalid. */
+  private pinnedLoop(service: string, query: DiscoveryQuery, method: string): InstanceLoop {
     // Most lookups name only a service: skip building the full key for them.
     const plain = isEmptyQuery(query);
     const known = plain ? this.plainLookups.get(service) : undefined;
@@ -212,12 +213,19 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       known.lease.used = true;
       return known.lease.loop;
     }
-    const lease = this.pinned.use(this.keyOf(service, query), () => this.createLoop(service, query));
+    const lease = this.pinned.use(this.keyOf(service, query, method), () => this.createLoop(service, query));
     if (plain) this.plainLookups.set(service, { lease, balancer: this.balancerFor(service) });
     return lease.loop;
   }
 
-  private keyOf(service: string, query: DiscoveryQuery): string {
+  /**
+   * The key of a query's loop. Every lookup that is not a known service-only one comes through
+   * here, so the query is checked here, before anything is built from it: a typo (`tag`) would
+   * otherwise start a watch of every instance, and a bad value fail inside the loop.
+   */
+  private keyOf(service: string, query: DiscoveryQuery, method: string): string {
+    const invalid = discoveryQueryError(method, service, query);
+    if (invalid) throw invalid;
     const passingOnly = query.passingOnly ?? this.options.discovery.passingOnly;
     const tags = (query.tags ?? []).toSorted();
     return JSON.stringify([service, query.dc ?? '', tags, passingOnly, query.filter ?? '', query.near ?? '']);

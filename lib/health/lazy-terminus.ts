@@ -9,8 +9,7 @@ interface Terminus {
 /**
  * `@nestjs/terminus`, loaded (module and ~20 providers) the first time an indicator has to run,
  * through Nest's own `LazyModuleLoader`. Most apps register no indicator of their own: for them
- * Terminus is never loaded, which took ~25 ms off importing this package and ~4 ms off each
- * app's start-up. An app that imports `TerminusModule` itself shares that one module.
+ * Terminus is never loaded, which shortens importing this package and each app's start-up. An app that imports `TerminusModule` itself shares that one module.
  */
 export class LazyTerminus {
   private terminus?: Promise<Terminus>;

@@ -1,4 +1,4 @@
-import { formatDuration } from '../options/duration.js';
+import { formatDuration, MAX_WAIT_MS } from '../options/duration.js';
 import { describe, type SectionKeys, type Validator } from '../options/validator.js';
 import { keyProblem } from './lock-key.js';
 
@@ -100,8 +100,8 @@ export function resolveLocksOptions(parent: Validator, raw: unknown, serviceName
     }
   }
   const waitMs = v.duration(locks.wait, 'wait', '5m', { positive: true });
-  if (waitMs > 600_000) v.fail('wait', `${describe(locks.wait)} is longer than Consul's maximum of 10m`);
-  return { prefix, sessionTtlMs, renewIntervalMs, lockDelayMs, livenessTtlMs, waitMs: Math.min(waitMs, 600_000) };
+  if (waitMs > MAX_WAIT_MS) v.fail('wait', `${describe(locks.wait)} is longer than Consul's maximum of 10m`);
+  return { prefix, sessionTtlMs, renewIntervalMs, lockDelayMs, livenessTtlMs, waitMs: Math.min(waitMs, MAX_WAIT_MS) };
 }
 
 export type ResolvedLocksOptions = ReturnType<typeof resolveLocksOptions>;

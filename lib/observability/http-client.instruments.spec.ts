@@ -24,7 +24,27 @@ describe('HttpClientInstruments', () => {
     const instruments = new HttpClientInstruments('billing', consul);
     const span = instruments.startRequest('GET');
     expect(span).toBeUndefined();
-    instruments.attempt(span, instance('a', 1), 'GET', 1, 200, performance.now());
+    expect(consul.recording).toBe(false);
+    expect(() =>
+      instruments.attempt(span, instance('a', 1), 'GET', 2, 'ECONNREFUSED', performance.now()),
+    ).not.toThrow();
+
+    // Bound to an SDK later, the same client records from then on, and only from then on.
+    const reader = new PullReader();
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+    consul.bind();
+    instruments.attempt(instruments.startRequest('GET'), instance('a', 1), 'GET', 1, 200, performance.now());
+    const { resourceMetrics } = await reader.collect();
+    const reported = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .filter((m) => m.dataPoints.length > 0)
+      .map((m) => ({ name: m.descriptor.name, points: m.dataPoints.map((p) => p.attributes) }));
+    expect(reported).toEqual([
+      {
+        name: 'http.client.request.duration',
+        points: [expect.objectContaining({ 'server.port': 1, 'http.response.status_code': 200 })],
+      },
+    ]);
   });
 
   it('ends the span of a failed request with its error class', async () => {

@@ -16,7 +16,7 @@ let loaded: OtelApi | undefined;
  *
  * "Uses it" means some copy of the API is already loaded in the process. An SDK registers its
  * providers through the API, so until something loads it, every meter and tracer is a no-op and
- * loading it ourselves (~6 ms of start-up, more than the rest of our metrics) would buy nothing.
+ * loading it ourselves (start-up time, more than the rest of our metrics) would buy nothing.
  * That holds for any copy, and the copies share their globals: we look for any of them among the
  * modules Node has loaded (`require.cache`, which ESM imports of the API, a CommonJS package, fill
  * too). As before, the SDK must be started before `NestFactory.create()`.

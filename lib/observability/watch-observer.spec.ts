@@ -1,3 +1,4 @@
+import { OtelSdk } from '../../test/helpers/otel.js';
 import { ConsulMetrics } from './consul-metrics.js';
 import type { WatchDescription } from './watch-observer.js';
 
@@ -16,7 +17,9 @@ function countedDescription(): { description: WatchDescription; reads: () => num
 
 describe('WatchObserver', () => {
   it('builds no metric attributes while no MeterProvider records: a thousand watches hold none', () => {
-    const metrics = new ConsulMetrics(); // never bound: the counters are the no-ops
+    const metrics = new ConsulMetrics();
+    metrics.bind(); // no SDK registered: the API's no-op meter
+    expect(metrics.recording).toBe(false);
     const { description, reads } = countedDescription();
     const observer = metrics.watch(description, {});
     observer.request();
@@ -28,21 +31,34 @@ describe('WatchObserver', () => {
     expect(metrics.watches.size).toBe(0);
   });
 
-  it('builds them once, on first use, when metrics are recorded', () => {
-    const metrics = new ConsulMetrics();
-    metrics.recording = true; // as bind() sets it with an SDK's MeterProvider
-    const { description, reads } = countedDescription();
-    const observer = metrics.watch(description, {});
-    observer.request();
-    const afterFirst = reads();
-    observer.request();
-    observer.failed(new Error('reset'));
-    expect(afterFirst).toBeGreaterThan(0);
-    expect(reads()).toBe(afterFirst);
-    expect(observer.attributes).toEqual({
-      'consul.watch.kind': 'service',
-      'consul.watch.query': 'service "billing"',
-      'consul.service': 'billing',
-    });
+  it('builds them once, on first use, when an SDK records: the counters carry them', async () => {
+    const sdk = OtelSdk.start({ traces: false });
+    try {
+      const metrics = new ConsulMetrics();
+      metrics.bind(); // as each app does when it is created, with the SDK already started
+      const { description, reads } = countedDescription();
+      const observer = metrics.watch(description, {});
+      observer.request();
+      const afterFirst = reads();
+      observer.request();
+      observer.failed(new Error('reset'));
+      expect(afterFirst).toBeGreaterThan(0);
+      expect(reads()).toBe(afterFirst);
+      const attributes = {
+        'consul.watch.kind': 'service',
+        'consul.watch.query': 'service "billing"',
+        'consul.service': 'billing',
+      };
+      const points = (await sdk.collect()).filter((p) => p.name.startsWith('consul.watch.'));
+      expect(points).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ name: 'consul.watch.requests', attributes, value: 2 }),
+          expect.objectContaining({ name: 'consul.watch.errors', attributes, value: 1 }),
+        ]),
+      );
+      observer.closed();
+    } finally {
+      await sdk.shutdown();
+    }
   });
 });

@@ -11,8 +11,8 @@ export interface OptionProblem {
 
 /**
  * Thrown when the options of `ConsulModule`, `ConsulConfigModule` or a `forFeature()` client are
- * invalid. Lists every problem found, so a user fixes them in one go; thrown before anything is
- * sent to Consul.
+ * invalid, and the rejection of a `ConsulDiscoveryService` call given an invalid `DiscoveryQuery`.
+ * Lists every problem found, so a user fixes them in one go; raised before anything is sent to Consul.
  */
 export class ConsulOptionsError extends ConsulKitError {
   override readonly name = 'ConsulOptionsError';

@@ -1,5 +1,6 @@
 import { LOAD_BALANCER_STRATEGIES } from '../balancing/create-load-balancer.js';
 import type { LoadBalancerOption, LoadBalancerStrategy } from '../balancing/load-balancer.js';
+import { MAX_WAIT_MS } from './duration.js';
 import { type ConsulRetryOptions, resolveRetryOptions } from './retry.options.js';
 import { describe, type SectionKeys, type Validator } from './validator.js';
 
@@ -61,12 +62,6 @@ const DISCOVERY_KEYS: SectionKeys<ConsulDiscoveryOptions> = {
 const RATE_LIMIT_KEYS: SectionKeys<NonNullable<ConsulWatchOptions['rateLimit']>> = { perSecond: true, burst: true };
 const DNS_KEYS: SectionKeys<NonNullable<ConsulDiscoveryOptions['dns']>> = { host: true, port: true };
 export const DISCOVERY_CACHES = ['agent', 'none'] as const;
-export const LOAD_BALANCERS: readonly LoadBalancerStrategy[] = [
-  'round-robin',
-  'random',
-  'weighted',
-  'least-outstanding',
-];
 
 /**
  * `discovery` as `ConsulConfigModule` takes it: only what shapes its watches. `ConsulModule`
@@ -119,9 +114,9 @@ function watchSettings(v: Validator, watch: Record<string, any>) {
     RATE_LIMIT_KEYS,
   );
   const waitMs = v.duration(watch.wait, 'wait', '5m', { positive: true });
-  if (waitMs > 600_000) v.fail('wait', `${describe(watch.wait)} is longer than Consul's maximum of 10m`);
+  if (waitMs > MAX_WAIT_MS) v.fail('wait', `${describe(watch.wait)} is longer than Consul's maximum of 10m`);
   return {
-    waitMs,
+    waitMs: Math.min(waitMs, MAX_WAIT_MS),
     rateLimit: {
       perSecond: v.positiveNumber(rateLimit.perSecond, 'rateLimit.perSecond', 10),
       burst: v.positiveNumber(rateLimit.burst, 'rateLimit.burst', 10),

@@ -10,6 +10,12 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
+/**
+ * Consul's longest blocking-query wait: it silently shortens a longer `?wait=` to this. The
+ * watches' and the locks' `wait` options are checked against it and never exceed it.
+ */
+export const MAX_WAIT_MS = 600_000;
+
 // Go's time.ParseDuration grammar, which is what Consul accepts: "1m30s", "500ms", "1.5h".
 const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
 

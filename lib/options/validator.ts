@@ -48,7 +48,13 @@ export class Validator {
 
   /** Throws every problem found so far, under the name of the module the user configured. */
   throwIfAny(moduleName: string): void {
-    if (this.problems.length > 0) throw new ConsulOptionsError(this.problems, moduleName);
+    const error = this.error(moduleName);
+    if (error) throw error;
+  }
+
+  /** Every problem found so far as one error (for a caller that rejects rather than throws), or undefined. */
+  error(moduleName: string): ConsulOptionsError | undefined {
+    return this.problems.length > 0 ? new ConsulOptionsError(this.problems, moduleName) : undefined;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { BlockingQueryLoop, type BlockingResult } from './blocking-query.loop.js';
 
@@ -28,9 +29,13 @@ const options = {
   equals: (a: string, b: string) => a === b,
   logger: silent,
 };
-const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+/** Lets the loop run for `ms` of fake time: its backoff and rate-limit sleeps, and every answer in between. */
+const settle = (ms = 30) => jest.advanceTimersByTimeAsync(ms);
 
 describe('BlockingQueryLoop', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
   it('primes without an index, then blocks on the last index', async () => {
     const consul = scripted([
       { value: 'a', index: 10 },
@@ -114,8 +119,10 @@ describe('BlockingQueryLoop', () => {
     const firstReady = loop.ready();
     loop.start();
     await expect(firstReady).rejects.toThrow('refused');
-    await expect(loop.ready()).resolves.toBe('a');
+    expect(consul.sent).toEqual([0]); // the retry waits for its backoff, on the fake clock
+    const secondReady = loop.ready();
     await settle();
+    await expect(secondReady).resolves.toBe('a');
     expect(loop.current).toBe('a');
     // After each failure the next read is non-blocking: the agent may have restarted with a lower index.
     expect(consul.sent).toEqual([0, 0, 1, 0, 0]);
@@ -147,11 +154,10 @@ describe('BlockingQueryLoop', () => {
     const consul = scripted(churn);
     const loop = new BlockingQueryLoop(consul.fetch, { ...options, rateLimit: { perSecond: 20, burst: 5 } });
     loop.start();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await settle(500);
     loop.stop();
-    // 5 at once plus 20/s for 0.5 s: about 15; without the bucket it would be all 1,000.
-    expect(consul.sent.length).toBeGreaterThanOrEqual(10);
-    expect(consul.sent.length).toBeLessThanOrEqual(17);
+    // 5 at once plus 20/s for 0.5 s; without the bucket it would be all 1,000.
+    expect(consul.sent.length).toBe(15);
   });
 
   it('stop() rejects pending ready() calls and ends the loop', async () => {

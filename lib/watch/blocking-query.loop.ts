@@ -112,7 +112,7 @@ export class BlockingQueryLoop<T> {
 
   // The loop is written as steps that schedule each other, not as one async function: that
   // function's suspended frame would be held through every blocking read, for minutes, once per
-  // watched service (~0.8 KB each, seen in heap snapshots of 1,000 watches).
+  // watched service.
 
   /** Sends the next request, once the rate limit allows. */
   private next(): void {

@@ -268,6 +268,14 @@ describe('ConsulModule option validation at app creation', () => {
       ],
     ],
     [
+      'a TLS server name that is not a name, and an unknown TLS key',
+      [{ service: 'orders', transport: 'http', options: { scheme: 'https', tls: { servername: '', certs: 'x' } } }],
+      [
+        'ConsulModule.forFeature() client "orders": options.tls.certs: is not an option; did you mean ConsulModule.forFeature() client "orders": options.tls.cert?',
+        'ConsulModule.forFeature() client "orders": options.tls.servername: expected a non-empty string, got ""',
+      ],
+    ],
+    [
       'every client of the call at once',
       [
         { service: 'a b', transport: 'http' },

@@ -4,6 +4,7 @@ import { LeastOutstandingBalancer } from '../../balancing/least-outstanding.bala
 import type { LoadBalancer } from '../../balancing/load-balancer.js';
 import { RoundRobinBalancer } from '../../balancing/round-robin.balancer.js';
 import {
+  CONSUL_INSTANCES_ATTRIBUTE,
   CONSUL_LB_POLICY,
   consulBalancingPolicy,
   consulLoadBalancingConfig,
@@ -97,6 +98,7 @@ describe('its picker: our LoadBalancer over the READY instances, a lease per sta
       },
     };
     const result = new ConsulPicker([a], [pickA], throwing).pick(pickArgs);
+    expect(result.subchannel).toBe(pickA.subchannel); // the call still goes out, uncounted
     expect(() => result.onCallStarted?.()).not.toThrow();
     const endThrows: LoadBalancer = {
       pick: (list) => list[0],
@@ -124,7 +126,7 @@ describe('its picker: our LoadBalancer over the READY instances, a lease per sta
   });
 });
 
-describe('its policy (no connections needed for these paths)', () => {
+describe('its policy (subchannel stand-ins, no network)', () => {
   function helper() {
     const states: Array<{ state: number; details?: string }> = [];
     const channelHelper = {
@@ -161,12 +163,79 @@ describe('its policy (no connections needed for these paths)', () => {
     ]);
   });
 
-  it('never calls the channel back from inside exitIdle()', async () => {
-    const { states, channelHelper } = helper();
+  it('never calls the channel back from inside exitIdle(): its idle children reconnect on the next tick', async () => {
+    const created: FakeSubchannel[] = [];
+    const states: number[] = [];
+    const channelHelper = {
+      createSubchannel: (address: experimental.SubchannelAddress) => {
+        const subchannel = new FakeSubchannel(address);
+        created.push(subchannel);
+        return subchannel as unknown as experimental.SubchannelInterface;
+      },
+      updateState: (state: number) => void states.push(state),
+      requestReresolution: () => undefined,
+      addChannelzChild: () => undefined,
+      removeChannelzChild: () => undefined,
+    } as unknown as experimental.ChannelControlHelper;
+    const registration = registerGrpcBalancer(new RoundRobinBalancer());
     const policy = new Policy(channelHelper);
-    policy.exitIdle();
-    expect(states).toEqual([]);
-    await new Promise((resolve) => process.nextTick(resolve));
-    policy.destroy();
+    try {
+      const [a, b] = [instance('a'), instance('bb')]; // ports 1001 and 1002
+      const endpoints = [a, b].map((i) => ({ addresses: [{ host: i.address, port: i.port }] }));
+      policy.updateAddressList(endpoints, new Config(registration.id), { [CONSUL_INSTANCES_ATTRIBUTE]: [a, b] }, '');
+      expect(created.map((s) => s.address)).toEqual(['127.0.0.1:1001', '127.0.0.1:1002']);
+      created.forEach((s) => s.setState(grpc.connectivityState.READY));
+      expect(states.at(-1)).toBe(grpc.connectivityState.READY);
+
+      // Instance a's connection goes idle (the server closed it): its child is IDLE until kicked.
+      created[0].setState(grpc.connectivityState.IDLE);
+      states.length = 0;
+      const before = created.length;
+      policy.exitIdle();
+      expect(states).toEqual([]); // nothing from inside exitIdle()
+      expect(created.length).toBe(before);
+
+      await new Promise((resolve) => process.nextTick(resolve));
+      // The next tick: a new connection attempt to a (pick_first makes a subchannel for it), and the channel hears of it.
+      expect(created.slice(before).map((s) => s.address)).toEqual(['127.0.0.1:1001']);
+      expect(states.length).toBeGreaterThan(0);
+    } finally {
+      policy.destroy();
+      registration.unregister();
+    }
   });
 });
+
+/** A subchannel stand-in: its state is what the test sets, told to its listeners as a real one does. */
+class FakeSubchannel {
+  readonly address: string;
+  private state: number = grpc.connectivityState.IDLE;
+  private readonly listeners = new Set<(...args: unknown[]) => void>();
+
+  constructor(address: experimental.SubchannelAddress) {
+    this.address = 'host' in address ? `${address.host}:${address.port}` : address.path;
+  }
+
+  setState(state: number): void {
+    const previous = this.state;
+    this.state = state;
+    // The listeners as they were: pick_first removes and adds its own while it is told.
+    const listeners = Array.from(this.listeners);
+    for (const listener of listeners) listener(this, previous, state, 0);
+  }
+
+  getConnectivityState = () => this.state;
+  addConnectivityStateListener = (listener: (...args: unknown[]) => void) => void this.listeners.add(listener);
+  removeConnectivityStateListener = (listener: (...args: unknown[]) => void) => void this.listeners.delete(listener);
+  startConnecting = () => undefined;
+  getAddress = () => this.address;
+  throttleKeepalive = () => undefined;
+  ref = () => undefined;
+  unref = () => undefined;
+  getChannelzRef = () => ({ kind: 'subchannel', id: 0, name: this.address });
+  isHealthy = () => true;
+  addHealthStateWatcher = () => undefined;
+  removeHealthStateWatcher = () => undefined;
+  addDataWatcher = () => undefined;
+  realSubchannelEquals = (other: unknown) => other === this;
+}

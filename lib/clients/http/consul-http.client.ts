@@ -16,8 +16,8 @@ export interface ConsulHttpClientOptions {
   /**
    * How long each wait of a request may last, in ms: connecting, the response headers, and each
    * pause in the body. Undici's own per-connection timers enforce it, which cost nothing per
-   * request (a total deadline per request, with its own timer and abort signal, measured at ~6%
-   * of this client's throughput). Default 5000.
+   * request (a total deadline per request needs its own timer and abort signal: pass `signal` for
+   * one). Default 5000.
    */
   timeoutMs?: number;
   /** Extra attempts, each on another instance, for idempotent requests after a connection error or 503. Default 1. */
@@ -49,6 +49,17 @@ export interface ConsulHttpRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * What a client uses for an option left out. The one copy: `forFeature()` validation checks only
+ * what was given, and the client applies these whether it came from there or was built by hand.
+ */
+export const HTTP_CLIENT_DEFAULTS = {
+  scheme: 'http',
+  timeoutMs: 5_000,
+  retries: 1,
+  outlier: { consecutiveFailures: 3, cooldownMs: 10_000 },
+} as const;
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
 /**
@@ -73,12 +84,16 @@ export class ConsulHttpClient {
     private readonly balancer: LoadBalancer,
     private readonly options: ConsulHttpClientOptions = {},
   ) {
-    this.ejector = new OutlierEjector(options.outlier?.consecutiveFailures ?? 3, options.outlier?.cooldownMs ?? 10_000);
+    const { outlier } = HTTP_CLIENT_DEFAULTS;
+    this.ejector = new OutlierEjector(
+      options.outlier?.consecutiveFailures ?? outlier.consecutiveFailures,
+      options.outlier?.cooldownMs ?? outlier.cooldownMs,
+    );
     const { tls, connections } = options;
-    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.timeoutMs = options.timeoutMs ?? HTTP_CLIENT_DEFAULTS.timeoutMs;
     this.pool = new Agent({ connections, connect: { ...tls, timeout: this.timeoutMs } });
     this.instances = new FollowedInstances(discovery, service, options.query);
-    this.scheme = options.scheme ?? 'http';
+    this.scheme = options.scheme ?? HTTP_CLIENT_DEFAULTS.scheme;
     this.instruments = new HttpClientInstruments(service);
     this.untrack = this.instruments.track({ service, owner: discovery, status: () => this.status() });
   }
@@ -125,7 +140,7 @@ export class ConsulHttpClient {
   }
 
   private async attempts<T>(verb: string, path: string, request: ConsulHttpRequest, span?: Span): Promise<T> {
-    const maxAttempts = 1 + (IDEMPOTENT.has(verb) ? (this.options.retries ?? 1) : 0);
+    const maxAttempts = 1 + (IDEMPOTENT.has(verb) ? (this.options.retries ?? HTTP_CLIENT_DEFAULTS.retries) : 0);
     // Only a retry needs these: the first attempt of the usual request allocates neither.
     let failures: Array<{ instance: string; reason: string }> | undefined;
     let tried: Set<string> | undefined;

@@ -11,7 +11,7 @@ export type ConfigFormat = 'tree' | 'json' | 'yaml' | 'properties';
 export type ConfigObject = Record<string, unknown>;
 
 let yaml: typeof import('yaml') | undefined;
-/** The YAML parser, loaded on first use: importing it costs every app ~10 ms, and most read no YAML. */
+/** The YAML parser, loaded on first use: importing it costs every app start-up time, and most read no YAML. */
 function parseYaml(text: string): unknown {
   yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
   return yaml.parse(text);
