@@ -1,8 +1,10 @@
 // npm run bench: every benchmark against one real Consul agent, in one process and one run, so
 // ratios compare like with like. Prints Markdown tables and writes them to bench/results.md.
+// `npm run bench -- clients scale` runs only the benches named (see `benches` below) and rewrites
+// only their sections of bench/results.md, each marked as run on its own.
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chooseBench } from './choose.bench.js';
 import { clientsBench } from './clients.bench.js';
@@ -31,6 +33,7 @@ const benches: Array<[string, typeof chooseBench]> = [
 
 const agent = await startAgent();
 const sections: string[] = [];
+const ran: string[] = [];
 try {
   for (const [name, bench] of benches) {
     if (only.length && !only.includes(name)) continue;
@@ -38,6 +41,7 @@ try {
     const section = await bench(agent);
     process.stdout.write(`${section}\n(${name}: ${((Date.now() - started) / 1000).toFixed(1)} s)\n\n`);
     sections.push(section);
+    ran.push(name);
   }
 } finally {
   await agent.stop();
@@ -50,10 +54,28 @@ const header = [
     'every comparison in one process and one run (absolute numbers depend on the machine; the ratios are the point).',
   '',
 ];
+const resultsFile = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
 if (only.length === 0) {
+  writeFileSync(resultsFile, `${header.join('\n')}\n${sections.join('\n')}`);
+} else {
+  const note = (name: string) =>
+    `This section was run on its own (\`npm run bench -- ${name}\`) on ${new Date().toISOString().slice(0, 10)}, ` +
+    `Node ${process.version}, ${consulVersion}; the other sections come from the last full run.\n`;
   writeFileSync(
-    fileURLToPath(new URL('../../bench/results.md', import.meta.url)),
-    `${header.join('\n')}\n${sections.join('\n')}`,
+    resultsFile,
+    sections.reduce(
+      (results, section, i) => replaceSection(results, section, note(ran[i])),
+      readFileSync(resultsFile, 'utf8'),
+    ),
   );
+}
+
+/** `results` with the section numbered as `section` is (`### 4. …` up to the next `### `) replaced by it. */
+function replaceSection(results: string, section: string, note: string): string {
+  const number = /^### (\d+)\./.exec(section)?.[1];
+  const start = number === undefined ? -1 : results.indexOf(`### ${number}. `);
+  if (start < 0) return `${results}\n${section}${note}`;
+  const next = results.indexOf('\n### ', start + 1);
+  return `${results.slice(0, start)}${section}${note}${next < 0 ? '' : results.slice(next)}`;
 }
 process.exit(0);
