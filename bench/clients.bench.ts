@@ -2,6 +2,7 @@ import { Injectable, Module } from '@nestjs/common';
 import { type ClientGrpc, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
@@ -37,16 +38,22 @@ class ClientsModule {}
 
 const require = createRequire(import.meta.url);
 
-const ROUNDS = 5;
+const ROUNDS = 7;
+/** Calls in flight: the gRPC and HTTP pairs run at each. */
+const IN_FLIGHT = [10, 50, 200];
+/** The pairs that isolate one difference (retries, Nest's layer) run at this one only. */
+const DETAIL_IN_FLIGHT = 50;
 const GRPC_CALLS = 8_000;
-const GRPC_CONCURRENCY = 50;
 const HTTP_CALLS = 16_000;
-const HTTP_CONCURRENCY = 20;
 
 /** The upstreams in a child process (bench/servers/upstreams.ts): their CPU is not the client's. */
 async function startUpstreams(): Promise<{ grpc: number[]; http: number[]; stop(): void }> {
   const script = fileURLToPath(new URL('./servers/upstreams.js', import.meta.url));
-  const child = spawn(process.execPath, [script, HELLO_PROTO], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // UPSTREAMS_CPU_PROF=<dir>: the upstreams write a CPU profile there when they stop (node rejects --cpu-prof in NODE_OPTIONS).
+  const profile = process.env.UPSTREAMS_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.UPSTREAMS_CPU_PROF}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, script, HELLO_PROTO], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`the upstreams process exited (${code}) before it listened`))),
@@ -127,41 +134,56 @@ export async function startClientSides(agent: ConsulAgent) {
   }
 }
 
-/** 4 and 5. Each typed client against the same client stack over the same two instances, given statically. */
+type Run = Awaited<ReturnType<typeof load>> & { loadAverage: number };
+
+/** One run of `calls` calls, `inFlight` at a time, with the 1-minute load average as it starts. */
+const runOf = (call: () => Promise<unknown>, calls: number, inFlight: number) => async (): Promise<Run> => {
+  const loadAverage = loadavg()[0];
+  return { ...(await load(call, calls, inFlight)), loadAverage };
+};
+
+/** 4. Each typed client against the same client stack over the same two instances, given statically. */
 export async function clientsBench(agent: ConsulAgent): Promise<string> {
   const { calls, close } = await startClientSides(agent);
   const { consulCall, consulOnceCall, nestCall, rawCall, httpCall, undiciCall } = calls;
+  const grpcOurs = '`@ConsulService` gRPC, default retry policy';
+  const grpcOnce = '`@ConsulService` gRPC, `retry: { maxAttempts: 1 }`';
+  const nest = "Nest's `ClientGrpcProxy`, static target";
   try {
-    type Run = { perSecond: number; cpuPerCall: number };
-    const grpcRate = (call: () => Promise<unknown>) => () => load(call, GRPC_CALLS, GRPC_CONCURRENCY);
-    const httpRate = (call: () => Promise<unknown>) => () => load(call, HTTP_CALLS, HTTP_CONCURRENCY);
-    const pairs: Array<[string, string, { a: Run[]; b: Run[] }]> = [
-      [
-        '`@ConsulService` gRPC, default retry policy',
-        "Nest's `ClientGrpcProxy`, static target",
-        await interleave(grpcRate(consulCall), grpcRate(nestCall), ROUNDS),
-      ],
-      [
-        '`@ConsulService` gRPC, `retry: { maxAttempts: 1 }`',
-        "Nest's `ClientGrpcProxy`, static target",
-        await interleave(grpcRate(consulOnceCall), grpcRate(nestCall), ROUNDS),
-      ],
-      [
-        '`@ConsulService` gRPC, default retry policy',
-        'raw `@grpc/grpc-js` client, static target',
-        await interleave(grpcRate(consulCall), grpcRate(rawCall), ROUNDS),
-      ],
-      [
-        '`@ConsulService` gRPC, default retry policy',
-        '`@ConsulService` gRPC, `retry: { maxAttempts: 1 }`',
-        await interleave(grpcRate(consulCall), grpcRate(consulOnceCall), ROUNDS),
-      ],
-      [
+    const pairs: Array<{ a: string; b: string; inFlight: number; runs: { a: Run[]; b: Run[] } }> = [];
+    const pair = async (a: string, b: string, inFlight: number, runA: () => Promise<Run>, runB: () => Promise<Run>) =>
+      pairs.push({ a, b, inFlight, runs: await interleave(runA, runB, ROUNDS) });
+    // Every side first, at every concurrency: the client's CPU per call kept falling for about the first
+    // 100,000 gRPC calls of a process (by a third, in a run where the first pairs had only their own warm-up).
+    for (const inFlight of IN_FLIGHT) {
+      for (const call of [consulCall, consulOnceCall, nestCall, rawCall]) await load(call, GRPC_CALLS, inFlight);
+      for (const call of [httpCall, undiciCall]) await load(call, HTTP_CALLS, inFlight);
+    }
+    for (const inFlight of IN_FLIGHT) {
+      const grpc = (call: () => Promise<unknown>) => runOf(call, GRPC_CALLS, inFlight);
+      await pair(grpcOurs, nest, inFlight, grpc(consulCall), grpc(nestCall));
+    }
+    for (const inFlight of IN_FLIGHT) {
+      const http = (call: () => Promise<unknown>) => runOf(call, HTTP_CALLS, inFlight);
+      await pair(
         '`ConsulHttpClient.get()`',
         'raw undici `request()`, alternating',
-        await interleave(httpRate(httpCall), httpRate(undiciCall), ROUNDS),
-      ],
-    ];
+        inFlight,
+        http(httpCall),
+        http(undiciCall),
+      );
+    }
+    const grpc = (call: () => Promise<unknown>) => runOf(call, GRPC_CALLS, DETAIL_IN_FLIGHT);
+    await pair(grpcOnce, nest, DETAIL_IN_FLIGHT, grpc(consulOnceCall), grpc(nestCall));
+    await pair(
+      grpcOurs,
+      'raw `@grpc/grpc-js` client, static target',
+      DETAIL_IN_FLIGHT,
+      grpc(consulCall),
+      grpc(rawCall),
+    );
+    await pair(grpcOurs, grpcOnce, DETAIL_IN_FLIGHT, grpc(consulCall), grpc(consulOnceCall));
+
     const range = (values: number[], digits = 0) => {
       const { median, min, max } = spread(values);
       return `${fmt(median, digits)} (${fmt(min, digits)}–${fmt(max, digits)})`;
@@ -176,21 +198,28 @@ export async function clientsBench(agent: ConsulAgent): Promise<string> {
     return [
       `### 4. Typed clients vs the same stack with static addresses (2 instances in another process; ${ROUNDS} interleaved rounds)`,
       '',
-      '| A | B | A calls/s | B calls/s | A/B calls/s | A CPU µs/call | B CPU µs/call | A/B CPU per call |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| A | B | in flight | A calls/s | B calls/s | A/B calls/s | A CPU µs/call | B CPU µs/call | A/B CPU per call | load average |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...pairs.map(
-        ([a, b, r]) =>
-          `| ${a} | ${b} | ${range(rates(r.a))} | ${range(rates(r.b))} | ${percent(perRound(r.a, r.b, (x) => x.perSecond))} ` +
-          `| ${range(cpu(r.a), 1)} | ${range(cpu(r.b), 1)} | ${percent(perRound(r.a, r.b, (x) => x.cpuPerCall))} |`,
+        ({ a, b, inFlight, runs: r }) =>
+          `| ${a} | ${b} | ${inFlight} | ${range(rates(r.a))} | ${range(rates(r.b))} | ${percent(perRound(r.a, r.b, (x) => x.perSecond))} ` +
+          `| ${range(cpu(r.a), 1)} | ${range(cpu(r.b), 1)} | ${percent(perRound(r.a, r.b, (x) => x.cpuPerCall))} ` +
+          `| ${range(
+            [...r.a, ...r.b].map((x) => x.loadAverage),
+            1,
+          )} |`,
       ),
       '',
-      `gRPC: unary, ${fmt(GRPC_CALLS)} calls per run, ${GRPC_CONCURRENCY} concurrent; the floor's target is`,
-      '`ipv4:127.0.0.1:a,127.0.0.1:b` with `round_robin`. HTTP: small JSON, ' +
-        `${fmt(HTTP_CALLS)} requests per run, ${HTTP_CONCURRENCY} concurrent, body read as text and parsed.`,
-      'Each cell: median (min–max) over the rounds. One warm-up run of each side first; the order swaps every round',
-      "(A B, B A…); ratios are per round. CPU is the client process's own (user + system) per call: it does not count",
-      'time spent waiting for a core, so it is the steadier measure when other work shares the machine.',
-      'Target: ≥ 97% of the floor. The difference from the floor is what discovery costs; the fourth row is the price of the retry policy alone.',
+      `gRPC: unary, ${fmt(GRPC_CALLS)} calls per run; the floor's target is \`ipv4:127.0.0.1:a,127.0.0.1:b\` with \`round_robin\`.`,
+      `HTTP: small JSON, ${fmt(HTTP_CALLS)} requests per run, body read as text and parsed. "In flight": calls kept outstanding`,
+      `at once. The last three rows isolate one difference each (retries, Nest's layer), at ${DETAIL_IN_FLIGHT} in flight only.`,
+      'Each cell: median (min–max) over the rounds. Every side runs once at each concurrency before the first pair, and',
+      'each pair starts with one warm-up run of each side; the order swaps every round (A B, B A…); ratios are per round.',
+      "CPU is the client process's own (user + system) per call: it does not count",
+      'time spent waiting for a core, so it is the steadier measure when other work shares the machine. Load average:',
+      "the machine's 1-minute load average as each run of the pair started (2 cores): above ~1, other work competed.",
+      'Target: ≥ 97% of the floor. The difference from the floor is what discovery costs; the last row is the price of the retry policy alone.',
+      'This section alone: `npm run bench -- clients` (it rewrites only this section of bench/results.md).',
       '',
     ].join('\n');
   } finally {
