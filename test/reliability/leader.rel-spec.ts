@@ -64,7 +64,8 @@ describe('Leader election across 3 processes (real Consul agent)', () => {
       if (process.env.LEADER_EVENTS) writeFileSync(process.env.LEADER_EVENTS, JSON.stringify(fleet.events));
       report('leader safety (failover run)', safety);
       expect(Math.max(...failovers)).toBeLessThanOrEqual(3_000);
-      expect(Math.max(...handovers)).toBeLessThan(200);
+      // The grant, not the next act: the job acts on a 100 ms tick, which is not the handover's cost.
+      expect(Math.max(...grantHandovers)).toBeLessThan(200);
     } finally {
       await fleet.stopAll();
     }
