@@ -15,8 +15,8 @@ const CALLS = 12;
 /**
  * Two copies of the built package (dist/, copied to two folders) in one process, sharing the
  * repository's node_modules and so one @grpc/grpc-js, which holds one `consul:` resolver and one
- * `nestjs_consul_kit` policy for the whole process. Each copy runs an app against its own agent,
- * where "greeter" is another instance: no call may cross over.
+ * `nestjs_consul_kit` policy for the whole process. Each copy runs two apps against its own
+ * agent, where "greeter" is another instance: no call may cross over.
  */
 describe('two copies of the package in one process, one grpc-js (real agents, built package)', () => {
   const agents: ConsulAgent[] = [];
@@ -31,7 +31,7 @@ describe('two copies of the package in one process, one grpc-js (real agents, bu
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it("each copy's app reaches only its own agent's instances, and keeps doing so when the other closes", async () => {
+  it("each copy's apps reach only their own agent's instances, whichever copy registered last, and after others close", async () => {
     const build = await runScript(['scripts/build.sh'], { cwd: ROOT, timeoutMs: 120_000 }).done;
     expect({ code: build.code, stderr: build.stderr }).toEqual({ code: 0, stderr: '' });
     dir = await mkdtemp(join(tmpdir(), 'consul-kit-copies-'));
@@ -61,6 +61,13 @@ describe('two copies of the package in one process, one grpc-js (real agents, bu
       .map((line) => JSON.parse(line) as { copies?: boolean; app?: string; answers?: string[] });
     expect(lines[0]).toEqual({ copies: true }); // two module instances, not one loaded twice
     const answers = Object.fromEntries(lines.filter((l) => l.app).map((l) => [l.app, [...new Set(l.answers)]]));
-    expect(answers).toEqual({ a: ['a:x'], b: ['b:x'], 'b-after-a-closed': ['b:x'] });
+    expect(answers).toEqual({
+      a1: ['a:x'],
+      b1: ['b:x'],
+      b2: ['b:x'],
+      a2: ['a:x'],
+      'b2 after a1 and b1 closed': ['b:x'],
+      'a2 after a1 and b1 closed': ['a:x'],
+    });
   }, 120_000);
 });
