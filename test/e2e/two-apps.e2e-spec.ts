@@ -8,6 +8,7 @@ import {
   ConsulService,
   ConsulStatusService,
 } from '../../lib/index.js';
+import { grpcRegistry } from '../../lib/clients/grpc/grpc-registry.js';
 import { INSTRUMENTS } from '../../lib/observability/instrument-names.js';
 import { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
@@ -165,8 +166,12 @@ describe('two apps in one process, each with its own Consul, same service names 
   });
 
   it('closing one app leaves the other calling and reporting', async () => {
+    const { sources, balancers } = grpcRegistry();
+    const before = [sources.size, balancers.size];
     await a.app!.app.close();
     a.app = undefined;
+    // a's entries left the process-wide gRPC registry with it: its discovery and its client's balancer.
+    expect([sources.size, balancers.size]).toEqual([before[0] - 1, before[1] - 1]);
     expect(await answers(hello(b))).toEqual(new Set(['b1:x', 'b2:x']));
     expect(await answers(who(b))).toEqual(new Set(['whoami-b1', 'whoami-b2']));
     // b's gauges still report, with b's numbers.
