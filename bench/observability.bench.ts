@@ -1,7 +1,7 @@
 import { Injectable, Module } from '@nestjs/common';
 import { createServer, type Server } from 'node:http';
 import { ConsulDiscoveryService, ConsulHttpClient, ConsulModule, ConsulService } from '../lib/index.js';
-import { consulMetrics } from '../lib/observability/consul-metrics.js';
+import { ConsulMetrics } from '../lib/observability/consul-metrics.js';
 import type { ConsulAgent } from '../test/helpers/consul-agent.js';
 import { OtelSdk } from '../test/helpers/otel.js';
 import { registerTtl, startApp } from './context.js';
@@ -34,6 +34,7 @@ export async function observabilityBench(agent: ConsulAgent): Promise<string> {
   const app = await startApp(agent.httpPort, {}, [ClientModule]);
   const discovery = app.get(ConsulDiscoveryService);
   const { http } = app.get(Client);
+  const consulMetrics = app.get(ConsulMetrics); // the app's own
   const modes = ['none', 'metrics', 'traces'] as const;
   const results: Record<(typeof modes)[number], { choose: number[]; http: number[] }> = {
     none: { choose: [], http: [] },
@@ -57,7 +58,6 @@ export async function observabilityBench(agent: ConsulAgent): Promise<string> {
     }
   } finally {
     sdk.unregister();
-    consulMetrics.bind();
     await app.close();
     await sdk.shutdown();
     await Promise.all(servers.map(({ server }) => new Promise((resolve) => server.close(resolve))));

@@ -20,7 +20,8 @@ import { ConsulLeaderService } from './locks/consul-leader.service.js';
 import { ConsulLockService } from './locks/consul-lock.service.js';
 import { ConsulSessionManager } from './locks/consul-session.js';
 import { ConsulSemaphoreService } from './locks/consul-semaphore.service.js';
-import { ConsulStatusService } from './observability/consul-status.service.js';
+import { ConsulStatusService } from './consul-status.service.js';
+import { ConsulMetrics } from './observability/consul-metrics.js';
 
 /**
  * Registers the app in Consul once it listens, with a real health check, takes it out on
@@ -46,19 +47,19 @@ import { ConsulStatusService } from './observability/consul-status.service.js';
       ConsulHealthService,
       HttpAdapterHost,
       ConsulCheckPulse,
+      ConsulMetrics,
     ]),
-    constructed(ConsulDiscoveryService, [ConsulApi, CONSUL_RESOLVED_OPTIONS]),
+    constructed(ConsulDiscoveryService, [ConsulApi, CONSUL_RESOLVED_OPTIONS, ConsulMetrics]),
     constructed(ConsulGrpcSource, [ConsulDiscoveryService]),
     // Locks: nothing reaches Consul until a lock or an election is used.
-    constructed(ConsulSessionManager, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulRegistrar]),
+    constructed(ConsulSessionManager, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulRegistrar, ConsulMetrics]),
     constructed(ConsulLockService, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulSessionManager, ConsulRegistrar]),
-    constructed(ConsulLeaderService, [CONSUL_RESOLVED_OPTIONS, ConsulLockService, ConsulSessionManager]),
+    constructed(ConsulLeaderService, [CONSUL_RESOLVED_OPTIONS, ConsulLockService, ConsulSessionManager, ConsulMetrics]),
     constructed(ConsulLeaderExplorer, [DiscoveryService, MetadataScanner, Reflector, ConsulLeaderService]),
     constructed(ConsulSemaphoreService, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulSessionManager, ConsulLockService]),
     constructed(ConsulStatusService, [
-      ConsulApi,
+      ConsulMetrics,
       { token: ConsulRegistrar, optional: true },
-      { token: ConsulDiscoveryService, optional: true },
       { token: ConsulLeaderService, optional: true },
     ]),
   ],

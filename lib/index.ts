@@ -66,4 +66,4 @@ export {
   type ConsulRegistrationStatus,
   type ConsulStatusSnapshot,
   type ConsulWatchStatus,
-} from './observability/consul-status.service.js';
+} from './consul-status.service.js';

@@ -6,6 +6,7 @@ import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
 import { loadMicroservices, requireMicroservices } from '../common/optional-peers.js';
 import { ConsulOptionsError } from '../options/consul-options.error.js';
+import { ConsulMetrics } from '../observability/consul-metrics.js';
 import {
   type ConsulClientDefinition,
   type ResolvedClientDefinition,
@@ -32,13 +33,14 @@ export function createConsulClientProviders(definitions: readonly ConsulClientDe
     },
     ...definitions.map((definition, i) => ({
       provide: getConsulServiceToken(definition.service),
-      inject: [validated, ConsulDiscoveryService, ConsulGrpcSource, CONSUL_RESOLVED_OPTIONS],
+      inject: [validated, ConsulDiscoveryService, ConsulGrpcSource, CONSUL_RESOLVED_OPTIONS, ConsulMetrics],
       useFactory: (
         resolved: ResolvedClientDefinition[],
         discovery: ConsulDiscoveryService,
         grpcSource: ConsulGrpcSource,
         options: ResolvedConsulOptions,
-      ) => createClient(resolved[i], discovery, grpcSource, options).then(closedAtShutdown),
+        metrics: ConsulMetrics,
+      ) => createClient(resolved[i], discovery, grpcSource, options, metrics).then(closedAtShutdown),
     })),
   ];
 }
@@ -48,11 +50,12 @@ async function createClient(
   discovery: ConsulDiscoveryService,
   grpcSource: ConsulGrpcSource,
   options: ResolvedConsulOptions,
+  metrics: ConsulMetrics,
 ): Promise<ConsulHttpClient | ConsulGrpcClient | ConsulClientProxy> {
   // Each client gets its own balancer: per-service state is never shared.
   const balancer = clientBalancer(definition, options);
   if (definition.transport === 'http') {
-    return new ConsulHttpClient(definition.service, discovery, balancer, definition.options);
+    return new ConsulHttpClient(definition.service, discovery, balancer, definition.options ?? {}, metrics);
   }
   // Not HTTP: the transports are Nest's, and the resolver made sure @nestjs/microservices is there.
   const { Transport } = await requireMicroservices('ConsulModule.forFeature()');

@@ -2,6 +2,7 @@ import { ConsulApi } from '../consul-api/consul-api.js';
 import { type ConsulConfigModuleOptions, resolveConfigModuleOptions } from '../core/consul-module.options.js';
 import { configWatchSettings } from './consul-config.providers.js';
 import { ConsulConfigService } from './consul-config.service.js';
+import { ConsulMetrics } from '../observability/consul-metrics.js';
 
 /**
  * A loader for `@nestjs/config`: `ConfigModule.forRoot({ load: [consulConfigLoader({ config: { app: 'user_api' } })] })`.
@@ -16,6 +17,7 @@ export function consulConfigLoader(options: ConsulConfigModuleOptions): () => Pr
         client,
         { ...resolved.config!, watch: false },
         configWatchSettings(resolved),
+        new ConsulMetrics(), // a one-off read before any app exists: nothing to report, nothing kept
       );
       return service.snapshot();
     } finally {

@@ -4,6 +4,7 @@ import { constructed } from '../common/constructed.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedCoreOptions } from '../core/consul-module.options.js';
+import { ConsulMetrics } from '../observability/consul-metrics.js';
 import { ConsulConfigExplorer } from './consul-config.explorer.js';
 import { ConsulConfigService, type ConfigWatchSettings } from './consul-config.service.js';
 
@@ -21,10 +22,10 @@ export function configWatchSettings({ discovery }: Pick<ResolvedCoreOptions, 'di
 export const consulConfigProviders: Provider[] = [
   {
     provide: ConsulConfigService,
-    inject: [ConsulApi, CONSUL_RESOLVED_OPTIONS],
-    useFactory: (client: ConsulApi, options: ResolvedCoreOptions) =>
+    inject: [ConsulApi, CONSUL_RESOLVED_OPTIONS, ConsulMetrics],
+    useFactory: (client: ConsulApi, options: ResolvedCoreOptions, metrics: ConsulMetrics) =>
       options.config
-        ? ConsulConfigService.load(client, options.config, configWatchSettings(options))
+        ? ConsulConfigService.load(client, options.config, configWatchSettings(options), metrics)
         : ConsulConfigService.disabled(),
   },
   constructed(ConsulConfigExplorer, [DiscoveryService, MetadataScanner, Reflector, ConsulConfigService]),

@@ -11,7 +11,7 @@ import { type ConfigChange, diffLeaves, getPath, mergeLayers } from './config-pa
 import { ConsulConfigLoadError, ConsulConfigMissingError } from './consul-config.errors.js';
 import type { ConfigContext, ResolvedConfigOptions } from './consul-config.options.js';
 import type { ConfigObject } from './formats/config-formats.js';
-import { consulMetrics } from '../observability/consul-metrics.js';
+import { ConsulMetrics } from '../observability/consul-metrics.js';
 
 /** How the watches of a config service behave (from the discovery options of the module). */
 export interface ConfigWatchSettings {
@@ -43,11 +43,13 @@ export class ConsulConfigService implements OnApplicationShutdown {
     private readonly client: ConsulApi | undefined,
     private readonly options: ResolvedConfigOptions | undefined,
     private readonly states: ContextState[],
+    /** The app's: its watches and reloads are reported there. */
+    private readonly metrics: ConsulMetrics,
   ) {}
 
   /** A service for an app that configured no `config`: every read says how to turn it on. */
   static disabled(): ConsulConfigService {
-    return new ConsulConfigService(undefined, undefined, []);
+    return new ConsulConfigService(undefined, undefined, [], new ConsulMetrics());
   }
 
   /** Reads every context once (failing per `failFast`), then follows them if `watch` is on. */
@@ -55,8 +57,9 @@ export class ConsulConfigService implements OnApplicationShutdown {
     client: ConsulApi,
     options: ResolvedConfigOptions,
     watch: ConfigWatchSettings,
+    metrics: ConsulMetrics,
   ): Promise<ConsulConfigService> {
-    const service = new ConsulConfigService(client, options, []);
+    const service = new ConsulConfigService(client, options, [], metrics);
     // All contexts at once (one round trip of start-up, not four); a failure is reported for the
     // first failing context in their order, as a sequential read would.
     const reads = await Promise.allSettled(options.contexts.map((context) => service.readAtBoot(context)));
@@ -149,7 +152,7 @@ export class ConsulConfigService implements OnApplicationShutdown {
     const state = this.states[position];
     const health = new StateLog<'ok' | 'invalid'>(this.logger);
     const { prefix } = state.context;
-    const observer = consulMetrics.watch({ kind: 'kv', query: `KV prefix "${prefix}"`, context: prefix }, this.client!);
+    const observer = this.metrics.watch({ kind: 'kv', query: `KV prefix "${prefix}"`, context: prefix });
     const applied = { 'consul.config.context': prefix, 'consul.config.outcome': 'applied' };
     const refused = { 'consul.config.context': prefix, 'consul.config.outcome': 'refused' };
     const loop = new BlockingQueryLoop<KvEntry[]>(
@@ -174,10 +177,10 @@ export class ConsulConfigService implements OnApplicationShutdown {
       try {
         const { layer } = parseContext(state.context, entries);
         this.apply(position, layer, JSON.stringify(entries));
-        consulMetrics.configReloads.add(1, applied);
+        this.metrics.configReloads.add(1, applied);
         health.enter('ok', 'log', `Configuration from "${state.context.prefix}" reloaded`);
       } catch (error) {
-        consulMetrics.configReloads.add(1, refused);
+        this.metrics.configReloads.add(1, refused);
         // One line per bad state, not per retry: the same bad value is not reported twice.
         health.enter('invalid', 'error', `${(error as Error).message}; keeping the last good configuration`);
       }

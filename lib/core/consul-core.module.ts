@@ -5,7 +5,8 @@ import { ConsulConfigService } from '../config/consul-config.service.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedCoreOptions } from './consul-module.options.js';
-import { consulMetrics } from '../observability/consul-metrics.js';
+import { ConsulMetrics } from '../observability/consul-metrics.js';
+import { REGISTRATION_STATES } from '../registration/registration-state.js';
 
 /**
  * What every module of this package stands on, as `TypeOrmCoreModule` is for @nestjs/typeorm:
@@ -33,14 +34,23 @@ export class ConsulCoreModule {
         // Validation runs here, when the module is created: bad options never reach Consul.
         { provide: CONSUL_RESOLVED_OPTIONS, inject: [optionsToken], useFactory: resolve },
         {
+          // One per app, closed with it (onApplicationShutdown). Made while the app is created:
+          // the SDK, if any, is registered by now (see ConsulMetrics.bind).
+          provide: ConsulMetrics,
+          useFactory: () => {
+            const metrics = new ConsulMetrics(REGISTRATION_STATES);
+            metrics.bind();
+            return metrics;
+          },
+        },
+        {
           provide: ConsulApi,
           inject: [CONSUL_RESOLVED_OPTIONS],
-          // The app is being created: the SDK, if any, is registered by now (see ConsulMetrics.bind).
-          useFactory: (options: ResolvedCoreOptions) => (consulMetrics.bind(), new ConsulApi(options.consul)),
+          useFactory: (options: ResolvedCoreOptions) => new ConsulApi(options.consul),
         },
         ...consulConfigProviders,
       ],
-      exports: [optionsToken, CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulConfigService],
+      exports: [optionsToken, CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulMetrics, ConsulConfigService],
     };
   }
 }

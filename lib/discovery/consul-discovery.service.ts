@@ -15,7 +15,7 @@ import { type DiscoveryQuery, discoveryQueryError } from './discovery-query.js';
 import { sameInstances, type StringPool, toServiceInstance } from './instance-mapper.js';
 import { NoAvailableInstanceError } from './no-available-instance.error.js';
 import type { ServiceInstance } from './service-instance.js';
-import { consulMetrics } from '../observability/consul-metrics.js';
+import type { ConsulMetrics } from '../observability/consul-metrics.js';
 
 export type { DiscoveryQuery } from './discovery-query.js';
 
@@ -53,6 +53,8 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   constructor(
     private readonly client: ConsulApi,
     private readonly options: ResolvedConsulOptions,
+    /** The app's: its watches and failed lookups are reported there. */
+    private readonly metrics: ConsulMetrics,
   ) {
     this.dnsResolver = new ConsulDnsResolver(options.discovery.dns, { timeoutMs: options.consul.timeoutMs });
     this.pinned = new IdleLeases(this.registry, options.discovery.idleTimeoutMs, (lease) => {
@@ -77,7 +79,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     const invalid = discoveryQueryError('getAvailableInstances', service, query);
     if (invalid) throw invalid;
     const instances = await this.getInstances(service, query);
-    if (instances.length === 0) throw noAvailableInstance(service, [query.dc], query.tags);
+    if (instances.length === 0) throw noAvailableInstance(this.metrics, service, [query.dc], query.tags);
     return instances;
   }
 
@@ -150,7 +152,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
       const instances = await this.getInstances(service, dc === query.dc ? query : { ...query, dc });
       if (instances.length > 0) return instances;
     }
-    throw noAvailableInstance(service, datacenters, query.tags);
+    throw noAvailableInstance(this.metrics, service, datacenters, query.tags);
   }
 
   /**
@@ -247,10 +249,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     };
     let warnedMalformed = false;
     const name = `service "${service}"${query.dc ? ` in ${query.dc}` : ''}${query.tags?.length ? ` tagged ${query.tags.join(',')}` : ''}`;
-    const observer = consulMetrics.watch(
-      { kind: 'service', query: describeQuery(name, healthQuery), service, datacenter: query.dc ?? 'local' },
-      this.client,
-    );
+    const observer = this.metrics.watch({
+      kind: 'service',
+      query: describeQuery(name, healthQuery),
+      service,
+      datacenter: query.dc ?? 'local',
+    });
     /** One answer as the list the cache keeps: mapped, malformed entries skipped, sorted by id and node. */
     const toInstances = async (answer: { entries: HealthServiceEntry[]; index: number }) => {
       const localDc = await this.localDatacenter();
@@ -306,11 +310,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
 
 /** The error for a lookup that found no instance, counted in the metrics. */
 function noAvailableInstance(
+  metrics: ConsulMetrics,
   service: string,
   datacenters: Array<string | undefined>,
   tags: string[] | undefined,
 ): NoAvailableInstanceError {
-  consulMetrics.noAvailableInstance.add(1, consulMetrics.serviceAttrs(service));
+  metrics.noAvailableInstance.add(1, metrics.serviceAttrs(service));
   return new NoAvailableInstanceError(
     service,
     datacenters.map((dc) => dc ?? 'the local datacenter'),

@@ -1,5 +1,6 @@
 import { firstValueFrom } from 'rxjs';
 import { ConsulApi } from '../consul-api/consul-api.js';
+import { ConsulMetrics } from '../observability/consul-metrics.js';
 import { resolveConsulOptions } from '../core/consul-module.options.js';
 import { ConsulOptionsError } from '../options/consul-options.error.js';
 import { ConsulDiscoveryService } from './consul-discovery.service.js';
@@ -45,7 +46,7 @@ describe('ConsulDiscoveryService refuses a bad query before it watches anything'
   let discovery: ConsulDiscoveryService;
   beforeEach(() => {
     client = new ConsulApi(options.consul);
-    discovery = new ConsulDiscoveryService(client, options);
+    discovery = new ConsulDiscoveryService(client, options, new ConsulMetrics());
   });
   afterEach(() => {
     discovery.onApplicationShutdown();

@@ -6,7 +6,7 @@ import { ConsulLockService } from './consul-lock.service.js';
 import { ConsulSessionManager } from './consul-session.js';
 import { keyProblem } from './lock-key.js';
 import { ConsulLockError } from './consul-lock.errors.js';
-import { consulMetrics } from '../observability/consul-metrics.js';
+import type { ConsulMetrics } from '../observability/consul-metrics.js';
 
 /**
  * Leader election on a Consul key (Consul's leader-election recipe): `elect('reports')` campaigns
@@ -20,6 +20,8 @@ export class ConsulLeaderService implements OnModuleDestroy {
     private readonly options: ResolvedConsulOptions,
     private readonly locks: ConsulLockService,
     private readonly sessions: ConsulSessionManager,
+    /** The app's: the leadership gauge reports its elections. */
+    private readonly metrics: ConsulMetrics,
   ) {}
 
   /** Campaigns for `name` (once per app: a second call gives the same running election). */
@@ -42,7 +44,7 @@ export class ConsulLeaderService implements OnModuleDestroy {
       this.sessions.closing,
     );
     this.elections.set(name, election);
-    const untrack = consulMetrics.track(consulMetrics.elections, election);
+    const untrack = this.metrics.track(this.metrics.elections, election);
     // A resigned election is forgotten: electing the name again campaigns anew.
     election.leader$.subscribe({ complete: () => (this.elections.delete(name), untrack()) });
     return election;

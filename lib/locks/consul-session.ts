@@ -7,7 +7,7 @@ import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { formatDuration } from '../options/duration.js';
 import { ConsulRegistrar } from '../registration/consul.registrar.js';
-import { consulMetrics } from '../observability/consul-metrics.js';
+import type { ConsulMetrics } from '../observability/consul-metrics.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import { withDeadlineReads } from './deadline-signal.js';
 import { LivenessCheck } from './liveness-check.js';
@@ -86,6 +86,8 @@ export class ConsulSessionManager implements OnModuleDestroy {
     private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,
     private readonly registrar: ConsulRegistrar,
+    /** The app's: renewal failures are counted there. */
+    private readonly metrics: ConsulMetrics,
   ) {}
 
   /** Ended when the app shuts down: waits and campaigns stop. */
@@ -293,7 +295,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
           Math.min(this.options.consul.timeoutMs, msUntil(lease.sessionValidUntil, sentAt)),
         );
         if (!(await this.api.renewSession(lease.id, timeoutMs))) {
-          consulMetrics.sessionRenewalFailures.add(1);
+          this.metrics.sessionRenewalFailures.add(1);
           this.lose(
             lease,
             'Consul no longer knows it (expired, destroyed, or a check it depends on went critical)',
@@ -307,7 +309,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
         this.armDeadline(lease);
         delay = this.locks.renewIntervalMs;
       } catch (error) {
-        consulMetrics.sessionRenewalFailures.add(1);
+        this.metrics.sessionRenewalFailures.add(1);
         this.logger.debug(`Could not renew session ${lease.id}: ${(error as Error).message}; retrying`);
         // Retry soon, several times before the deadline.
         delay = Math.min(1_000, Math.max(100, msUntil(lease.sessionValidUntil) / 4));

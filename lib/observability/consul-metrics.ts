@@ -1,5 +1,5 @@
-import { REGISTRATION_STATES } from '../registration/registration-state.js';
 import { createRequire } from 'node:module';
+import type { OnApplicationShutdown } from '@nestjs/common';
 import type {
   Attributes,
   BatchObservableResult,
@@ -45,8 +45,14 @@ export interface ElectionSource {
 /** A typed client's state for the status snapshot. */
 export interface ClientSource {
   readonly service: string;
-  readonly owner: object;
   status(): { transport: string; balancer: string; ejected: string[] };
+}
+
+/** An instance as metrics and spans name it: what `observability/` needs of a discovered instance. */
+export interface InstanceRef {
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
 }
 
 const NOOP_COUNTER = { add(): void {} } as unknown as Counter;
@@ -54,7 +60,10 @@ const NOOP_HISTOGRAM = { record(): void {} } as unknown as Histogram;
 
 /**
  * The package's metrics through `@opentelemetry/api`: a no-op until the app registers an SDK
- * (and nothing at all without the API installed). One per process, like the API's own globals.
+ * (and nothing at all without the API installed). One per app, a provider of the module (as
+ * `SchedulerRegistry` is for @nestjs/schedule): its live sources are that app's only, and
+ * {@link close} (at the app's shutdown) takes its gauge callback off the meter, so nothing of a
+ * closed app stays reachable from the process. Two apps on one MeterProvider report side by side.
  *
  * Counters are added to at the instrumentation points with attribute objects made once per
  * service, instance or watch. What has a current value (registration state, instances seen,
@@ -64,8 +73,8 @@ const NOOP_HISTOGRAM = { record(): void {} } as unknown as Histogram;
  * The API hands out no-op meters until a MeterProvider is registered, and they stay no-ops: so
  * {@link bind} runs when each app is created (start the SDK before `NestFactory.create()`).
  */
-export class ConsulMetrics {
-  /** Live sources, per app: observed at collection, shown by `ConsulStatusService`. */
+export class ConsulMetrics implements OnApplicationShutdown {
+  /** Live sources of this app: observed at collection, shown by `ConsulStatusService`. */
   readonly registrations = new Set<RegistrationSource>();
   readonly watches = new Set<WatchObserver>();
   readonly elections = new Set<ElectionSource>();
@@ -101,6 +110,12 @@ export class ConsulMetrics {
     },
     closed: (o) => this.watches.delete(o),
   };
+
+  /**
+   * @param registrationStates every state a registration can be in: the state gauge reports 1
+   * for the current one and 0 for the others (passed in, so this leaf imports no registration code).
+   */
+  constructor(private readonly registrationStates: readonly string[] = []) {}
 
   /** (Re)creates the instruments on the MeterProvider registered now, if it is another one. */
   bind(): void {
@@ -144,8 +159,8 @@ export class ConsulMetrics {
   }
 
   /** Follows a blocking-query loop; the loop calls `closed()` when it stops. */
-  watch(description: WatchDescription, owner: object): WatchObserver {
-    const observer = new WatchObserver(description, owner, this.watchMetrics);
+  watch(description: WatchDescription): WatchObserver {
+    const observer = new WatchObserver(description, this.watchMetrics);
     this.watches.add(observer);
     return observer;
   }
@@ -154,6 +169,31 @@ export class ConsulMetrics {
   track<T>(set: Set<T>, source: T): () => void {
     set.add(source);
     return () => set.delete(source);
+  }
+
+  /**
+   * The app is closing: its gauge callback leaves the meter (a MeterProvider outlives apps, and
+   * would otherwise keep calling into this one), its instruments become no-ops, its sources go.
+   */
+  close(): void {
+    this.unbind?.();
+    this.unbind = undefined;
+    this.provider = undefined;
+    this.tracer = undefined;
+    this.recording = false;
+    this.watchRequests = this.watchErrors = this.heartbeatFailures = NOOP_COUNTER;
+    this.clientRetries = this.outlierEjections = this.noAvailableInstance = NOOP_COUNTER;
+    this.configReloads = this.sessionRenewalFailures = NOOP_COUNTER;
+    this.httpDuration = NOOP_HISTOGRAM;
+    this.registrations.clear();
+    this.watches.clear();
+    this.elections.clear();
+    this.clients.clear();
+    this.serviceAttributes.clear();
+  }
+
+  onApplicationShutdown(): void {
+    this.close();
   }
 
   private observeGauges(meter: Meter): () => void {
@@ -174,10 +214,10 @@ export class ConsulMetrics {
         const service = source.serviceName ?? '';
         let perState = stateAttrs.get(service);
         if (!perState) {
-          perState = REGISTRATION_STATES.map((s) => ({ [ATTR.service]: service, [ATTR.state]: s }));
+          perState = this.registrationStates.map((s) => ({ [ATTR.service]: service, [ATTR.state]: s }));
           stateAttrs.set(service, perState);
         }
-        REGISTRATION_STATES.forEach((s, i) => result.observe(state, s === source.state ? 1 : 0, perState[i]));
+        this.registrationStates.forEach((s, i) => result.observe(state, s === source.state ? 1 : 0, perState[i]));
         result.observe(reregistrations, source.reregistrations, this.serviceAttrs(service));
       }
       for (const watch of this.watches) {
@@ -193,6 +233,3 @@ export class ConsulMetrics {
     return () => meter.removeBatchObservableCallback(callback, observables);
   }
 }
-
-/** The process's one {@link ConsulMetrics}. */
-export const consulMetrics = new ConsulMetrics();

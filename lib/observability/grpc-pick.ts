@@ -1,10 +1,10 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Attributes, TextMapGetter } from '@opentelemetry/api';
-import type { ServiceInstance } from '../discovery/service-instance.js';
+import type { InstanceRef } from './consul-metrics.js';
 import { ATTR } from './instrument-names.js';
 import { loadedOtelApi } from './otel-api.js';
 
-const attributesOf = new WeakMap<ServiceInstance, Attributes>();
+const attributesOf = new WeakMap<InstanceRef, Attributes>();
 
 /** Reads the trace context instrumentation-grpc injected into a call's metadata. */
 const metadataGetter: TextMapGetter<Metadata> = {
@@ -27,7 +27,7 @@ const metadataGetter: TextMapGetter<Metadata> = {
  * injects its CLIENT span's when a propagator is registered) naming another span, the pick is
  * not noted; without one, nothing tells the calls apart.
  */
-export function notePick(instance: ServiceInstance, metadata: Metadata): void {
+export function notePick(instance: InstanceRef, metadata: Metadata): void {
   const otel = loadedOtelApi();
   const span = otel?.trace.getActiveSpan();
   if (!otel || !span?.isRecording()) return;

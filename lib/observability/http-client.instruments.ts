@@ -1,6 +1,5 @@
 import type { Attributes, Span, SpanOptions } from '@opentelemetry/api';
-import type { ServiceInstance } from '../discovery/service-instance.js';
-import { type ClientSource, type ConsulMetrics, consulMetrics } from './consul-metrics.js';
+import type { ClientSource, ConsulMetrics, InstanceRef as ServiceInstance } from './consul-metrics.js';
 import { ATTR } from './instrument-names.js';
 import { loadedOtelApi } from './otel-api.js';
 
@@ -31,7 +30,8 @@ export class HttpClientInstruments {
 
   constructor(
     private readonly service: string,
-    private readonly metrics: ConsulMetrics = consulMetrics,
+    /** The app's: the client reports to its own app's instruments only. */
+    private readonly metrics: ConsulMetrics,
   ) {
     this.serviceAttrs = metrics.serviceAttrs(service);
   }

@@ -21,7 +21,7 @@ describe('WatchObserver', () => {
     metrics.bind(); // no SDK registered: the API's no-op meter
     expect(metrics.recording).toBe(false);
     const { description, reads } = countedDescription();
-    const observer = metrics.watch(description, {});
+    const observer = metrics.watch(description);
     observer.request();
     observer.failed(new Error('refused'));
     observer.answered(7);
@@ -37,7 +37,7 @@ describe('WatchObserver', () => {
       const metrics = new ConsulMetrics();
       metrics.bind(); // as each app does when it is created, with the SDK already started
       const { description, reads } = countedDescription();
-      const observer = metrics.watch(description, {});
+      const observer = metrics.watch(description);
       observer.request();
       const afterFirst = reads();
       observer.request();

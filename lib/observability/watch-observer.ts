@@ -45,8 +45,7 @@ export class WatchObserver implements WatchCounters {
 
   constructor(
     readonly description: WatchDescription,
-    /** The app it belongs to (its `ConsulApi`): the status snapshot shows only its own app's watches. */
-    readonly owner: object,
+    /** Its app's metrics (each app has its own, so the snapshot and the gauges show that app's watches only). */
     private readonly counters: WatchMetrics,
   ) {}
 

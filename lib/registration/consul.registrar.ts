@@ -11,6 +11,7 @@ import { ConsulCheckPulse } from './check-pulse.js';
 import { ConsulUnavailableError } from './consul-unavailable.error.js';
 import { RegistrationStateMachine, type RegistrationState } from './registration-state.js';
 import { ServiceRegistration } from './service-registration.js';
+import type { ConsulMetrics } from '../observability/consul-metrics.js';
 
 /** One registered service as {@link ConsulRegistrar.services} shows it. */
 export interface ServiceRegistrationStatus {
@@ -57,9 +58,11 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
     health: ConsulHealthService,
     adapterHost: HttpAdapterHost,
     pulse: ConsulCheckPulse,
+    /** The app's: the registration gauges and heartbeat failures are reported there. */
+    metrics: ConsulMetrics,
   ) {
     this.idle = new RegistrationStateMachine(this.logger);
-    const deps = { options, client, health, pulse, logger: this.logger, lifetime: this.lifetime.signal };
+    const deps = { options, client, health, pulse, metrics, logger: this.logger, lifetime: this.lifetime.signal };
     if (options.service) {
       this.main = new ServiceRegistration(deps, options.service, 'service', adapterHost, this.attachedChecks);
       this.registrations.push(this.main);

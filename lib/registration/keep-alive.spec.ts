@@ -4,6 +4,7 @@ import type { AgentService } from '../consul-api/consul-api.types.js';
 import type { ConsulHealthService } from '../health/consul-health.service.js';
 import { ConsulCheckPulse } from './check-pulse.js';
 import { KeepAlive, type KeepAliveEvents } from './keep-alive.js';
+import { ConsulMetrics } from '../observability/consul-metrics.js';
 
 /** The agent's answers to "do you still have the instance?", released one at a time by the test. */
 class Answers {
@@ -36,6 +37,7 @@ describe('KeepAlive', () => {
         client: answers.client,
         health: {} as ConsulHealthService,
         pulse: new ConsulCheckPulse(),
+        metrics: new ConsulMetrics(),
         logger: { debug: () => undefined } as unknown as Logger,
       },
       { id: 'app-1', address: '127.0.0.1', addressChosenBy: 'test', port: 1, checkType: 'tcp' },

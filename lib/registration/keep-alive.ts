@@ -5,6 +5,7 @@ import type { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ConsulCheckPulse } from './check-pulse.js';
 import { checkIdOf, type InstanceEndpoint } from './service-definition.js';
 import { TtlHeartbeat } from './ttl-heartbeat.js';
+import type { ConsulMetrics } from '../observability/consul-metrics.js';
 
 /** What the keep-alive learns about the registration; the registrar turns it into state. */
 export interface KeepAliveEvents {
@@ -37,6 +38,8 @@ export interface KeepAliveDeps {
   client: ConsulApi;
   health: ConsulHealthService;
   pulse: ConsulCheckPulse;
+  /** The app's metrics (heartbeat failures). */
+  metrics: ConsulMetrics;
   logger: Logger;
 }
 
@@ -76,6 +79,7 @@ export class KeepAlive {
         settings.ttlMs,
         () => this.forgotten(),
         deps.logger,
+        deps.metrics,
       );
     }
   }

@@ -20,7 +20,7 @@ import { RegistrationStateMachine } from './registration-state.js';
 import { buildServiceDefinition, checkIdOf, type InstanceEndpoint } from './service-definition.js';
 import { leaveConsul } from './shutdown.js';
 import { checkStatusOf } from './ttl-heartbeat.js';
-import { consulMetrics } from '../observability/consul-metrics.js';
+import type { ConsulMetrics } from '../observability/consul-metrics.js';
 
 /** What every registration of one app shares (the registrar's). */
 export interface RegistrationDeps {
@@ -28,6 +28,8 @@ export interface RegistrationDeps {
   client: ConsulApi;
   health: ConsulHealthService;
   pulse: ConsulCheckPulse;
+  /** The app's metrics. */
+  metrics: ConsulMetrics;
   logger: Logger;
   /** Aborted when the app shuts down: ends waits, retries, a registration in flight, timers. */
   lifetime: AbortSignal;
@@ -80,7 +82,7 @@ export class ServiceRegistration {
    */
   async prepare(strict: boolean): Promise<void> {
     const machine = this.machine;
-    const untrack = consulMetrics.track(consulMetrics.registrations, {
+    const untrack = this.deps.metrics.track(this.deps.metrics.registrations, {
       serviceName: this.service.name,
       get state() {
         return machine.state;
@@ -328,10 +330,10 @@ export class ServiceRegistration {
     if (this.deps.lifetime.aborted) return;
     const endpoint = this.endpoint!;
     const { check } = this.service;
-    const { client, health, pulse, logger, options } = this.deps;
+    const { client, health, pulse, metrics, logger, options } = this.deps;
     const polled = endpoint.checkType === 'http' || endpoint.checkType === 'grpc';
     this.keepAlive = new KeepAlive(
-      { client, health, pulse, logger },
+      { client, health, pulse, metrics, logger },
       endpoint,
       {
         reconcileIntervalMs: options.registration.reconcileIntervalMs,

@@ -5,7 +5,7 @@ import type { ConsulApi } from '../consul-api/consul-api.js';
 import { isUnreachable } from '../consul-api/consul-request.error.js';
 import { StateLog } from '../common/state-log.js';
 import type { ConsulHealthService } from '../health/consul-health.service.js';
-import { consulMetrics } from '../observability/consul-metrics.js';
+import type { ConsulMetrics } from '../observability/consul-metrics.js';
 
 /** Terminus status → Consul check status. */
 export function checkStatusOf(result: HealthCheckResult): CheckStatus {
@@ -31,6 +31,8 @@ export class TtlHeartbeat {
     /** Called when the agent no longer knows the check: the service must be registered again. */
     private readonly onForgotten: () => void,
     logger: Logger,
+    /** The app's: failed beats are counted there. */
+    private readonly metrics: ConsulMetrics,
   ) {
     this.states = new StateLog(logger);
   }
@@ -65,7 +67,7 @@ export class TtlHeartbeat {
       );
     } catch (error) {
       if (signal.aborted) return;
-      consulMetrics.heartbeatFailures.add(1);
+      this.metrics.heartbeatFailures.add(1);
       const unreachable = isUnreachable(error); // the client has said so once for the whole app
       this.states.enter(
         unreachable ? 'unreachable' : 'failing',

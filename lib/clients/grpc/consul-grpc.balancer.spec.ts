@@ -154,12 +154,29 @@ describe('its policy (subchannel stand-ins, no network)', () => {
   it('reports a resolution error (grpc-js ≥ 1.14 StatusOr) and an empty list (1.10–1.13 array) as TRANSIENT_FAILURE', () => {
     const { states, channelHelper } = helper();
     const policy = new Policy(channelHelper);
-    const config = new Config('balancer-none');
+    const registration = registerGrpcBalancer(new RoundRobinBalancer());
+    const config = new Config(registration.id);
     policy.updateAddressList({ ok: false, error: { details: 'no instance' } }, config, {}, '');
     policy.updateAddressList([], config, {}, '');
+    registration.unregister();
     expect(states).toEqual([
       { state: grpc.connectivityState.TRANSIENT_FAILURE, details: 'no instance' },
       { state: grpc.connectivityState.TRANSIENT_FAILURE, details: `${CONSUL_LB_POLICY}: no addresses resolved` },
+    ]);
+  });
+
+  it('fails the calls of a channel whose balancer is unknown (closed, or never ours), never borrowing another', () => {
+    const { states, channelHelper } = helper();
+    const policy = new Policy(channelHelper);
+    const endpoints = [{ addresses: [{ host: '127.0.0.1', port: 1 }] }];
+    policy.updateAddressList(endpoints, new Config('balancer-none'), {}, '');
+    expect(states).toEqual([
+      {
+        state: grpc.connectivityState.TRANSIENT_FAILURE,
+        details:
+          `${CONSUL_LB_POLICY} balancer "balancer-none" is not registered with nestjs-consul-kit: ` +
+          'its client was closed, or it belongs to no running app',
+      },
     ]);
   });
 

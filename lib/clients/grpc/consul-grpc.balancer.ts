@@ -4,6 +4,7 @@ import type { LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
 import { notePick } from '../../observability/grpc-pick.js';
+import { addToRegistry, type GrpcRegistration, grpcRegistry, unknownEntryMessage } from './grpc-registry.js';
 
 /** Name of our grpc-js load-balancing policy, as it appears in a service config's `loadBalancingConfig`. */
 export const CONSUL_LB_POLICY = 'nestjs_consul_kit';
@@ -21,19 +22,13 @@ type LeafLoadBalancer = experimental.LeafLoadBalancer;
 /** grpc-js ≥ 1.14 passes a StatusOr; 1.10–1.13 pass the list (errors go elsewhere). */
 type EndpointsUpdate = Endpoint[] | { ok: true; value: Endpoint[] } | { ok: false; error: { details: string } };
 
-const balancers = new Map<string, LoadBalancer>();
-let nextBalancerId = 0;
-let registered = false;
-
 /**
  * Makes `balancer` choose the instance of every call of a channel whose service config is
  * {@link consulLoadBalancingConfig}(id); `unregister` when the channel closes.
  */
-export function registerGrpcBalancer(balancer: LoadBalancer): { id: string; unregister(): void } {
+export function registerGrpcBalancer(balancer: LoadBalancer): GrpcRegistration {
   registerConsulBalancingPolicy();
-  const id = `balancer-${++nextBalancerId}`;
-  balancers.set(id, balancer);
-  return { id, unregister: () => balancers.delete(id) };
+  return addToRegistry(grpcRegistry().balancers, balancer);
 }
 
 /** The `loadBalancingConfig` entry selecting our policy with a registered balancer. */
@@ -41,14 +36,16 @@ export function consulLoadBalancingConfig(balancerId: string): Record<string, { 
   return { [CONSUL_LB_POLICY]: { balancer: balancerId } };
 }
 
+/** Once per grpc-js, by any copy of this package: every copy's policy reads the shared registry. */
 function registerConsulBalancingPolicy(): void {
-  if (registered) return;
   const grpc = loadGrpcJs();
+  const { registeredWith } = grpcRegistry();
+  if (registeredWith.policy.has(grpc.experimental)) return;
   if (!grpc.experimental.isLoadBalancerNameRegistered(CONSUL_LB_POLICY)) {
     const { Policy, Config } = consulBalancingPolicy(grpc);
     grpc.experimental.registerLoadBalancerType(CONSUL_LB_POLICY, Policy, Config);
   }
-  registered = true;
+  registeredWith.policy.add(grpc.experimental);
 }
 
 /** The key of an endpoint and of the instance it came from (the resolver makes one endpoint per instance). */
@@ -227,7 +224,16 @@ export function consulBalancingPolicy(grpc: GrpcJs): ConsulBalancingPolicy {
       resolutionNote?: string,
     ): boolean {
       if (!(config instanceof Config)) return false;
-      this.balancer = balancers.get(config.balancerId) ?? this.balancer;
+      const balancer = grpcRegistry().balancers.get(config.balancerId);
+      if (!balancer) {
+        // Never another client's balancer, nor a default one: the calls fail, saying why.
+        const details = unknownEntryMessage(`${CONSUL_LB_POLICY} balancer "${config.balancerId}"`);
+        for (const child of this.children.values()) child.leaf.destroy();
+        this.children.clear();
+        this.updateState(ConnectivityState.TRANSIENT_FAILURE, new UnavailablePicker({ details }), details);
+        return true;
+      }
+      this.balancer = balancer;
       let endpoints: Endpoint[];
       if (Array.isArray(update)) endpoints = update;
       else if (update.ok) endpoints = update.value;

@@ -123,14 +123,19 @@ describe('consul: gRPC resolver follows grpc-js rules', () => {
     registration.unregister();
   });
 
-  it('reports an unknown source after updateResolution() returns', async () => {
+  it('reports an unknown source after updateResolution() returns, naming the target', async () => {
     const { calls, listener } = recordingListener();
     const resolver = createResolver('source-unknown', listener);
     resolver.updateResolution();
     expect(calls).toEqual([]);
     await nextTick();
     expect(calls).toEqual([
-      { ok: false, details: `no Consul discovery is registered for ${CONSUL_GRPC_SCHEME}://source-unknown/` },
+      {
+        ok: false,
+        details:
+          `${CONSUL_GRPC_SCHEME}://source-unknown/svc is not registered with nestjs-consul-kit: ` +
+          'its client was closed, or it belongs to no running app',
+      },
     ]);
     resolver.destroy();
   });

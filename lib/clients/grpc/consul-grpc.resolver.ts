@@ -1,30 +1,31 @@
-import { type Observable, Subscription } from 'rxjs';
+import { Subscription } from 'rxjs';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
 import type { DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
 import { CONSUL_INSTANCES_ATTRIBUTE } from './consul-grpc.balancer.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
+import {
+  addToRegistry,
+  type GrpcRegistration,
+  grpcRegistry,
+  type InstanceSource,
+  unknownEntryMessage,
+} from './grpc-registry.js';
+
+export type { InstanceSource } from './grpc-registry.js';
 
 /** URI scheme of channels resolved through Consul: `consul://<source>/<service>`. */
 export const CONSUL_GRPC_SCHEME = 'consul';
 /** Channel option carrying the discovery query (JSON) of a `consul:` target. */
 export const CONSUL_QUERY_OPTION = 'nestjs-consul-kit.query';
 
-/** Where a resolver gets instance lists: a discovery service's `watch()`. */
-export type InstanceSource = (service: string, query: DiscoveryQuery) => Observable<ServiceInstance[]>;
-
-const sources = new Map<string, InstanceSource>();
-let nextSourceId = 0;
-let registered = false;
-
 /**
  * Makes `consul://<id>/<service>` targets resolvable by grpc-js from `source`, and returns the
- * id to put in the target's authority (one per app, so apps in one process stay apart).
+ * id to put in the target's authority (one per app, so apps in one process stay apart, and
+ * random, so apps of two copies of the package do too).
  */
-export function registerInstanceSource(source: InstanceSource): { id: string; unregister(): void } {
+export function registerInstanceSource(source: InstanceSource): GrpcRegistration {
   registerConsulResolver();
-  const id = `source-${++nextSourceId}`;
-  sources.set(id, source);
-  return { id, unregister: () => sources.delete(id) };
+  return addToRegistry(grpcRegistry().sources, source);
 }
 
 type GrpcJs = ReturnType<typeof loadGrpcJs>;
@@ -46,11 +47,16 @@ type ResolverListener =
 
 type Result = { instances: ServiceInstance[] } | { error: string };
 
+/**
+ * Registers the resolver once per grpc-js in the process, whichever copy of this package does
+ * it: every copy's class reads the shared registry, so any of them serves every copy's sources.
+ */
 function registerConsulResolver(): void {
-  if (registered) return;
   const grpc = loadGrpcJs();
+  const { registeredWith } = grpcRegistry();
+  if (registeredWith.resolver.has(grpc.experimental)) return;
   grpc.experimental.registerResolver(CONSUL_GRPC_SCHEME, consulResolverClass(grpc) as never);
-  registered = true;
+  registeredWith.resolver.add(grpc.experimental);
 }
 
 /**
@@ -89,10 +95,11 @@ function consulResolverClass(grpc: GrpcJs) {
     updateResolution(): void {
       if (this.subscription) return;
       this.destroyed = false; // grpc-js reuses a destroyed resolver when an idle channel wakes up
-      const source = sources.get(this.target.authority ?? '');
+      const source = grpcRegistry().sources.get(this.target.authority ?? '');
+      // Never another app's (or copy's) discovery in its place: the channel fails, saying why.
       if (!source)
         return this.deliver({
-          error: `no Consul discovery is registered for ${CONSUL_GRPC_SCHEME}://${this.target.authority}/`,
+          error: unknownEntryMessage(`${CONSUL_GRPC_SCHEME}://${this.target.authority ?? ''}/${this.service}`),
         });
       const subscription = new Subscription();
       this.subscription = subscription;

@@ -7,6 +7,7 @@ import { OutlierEjector } from './outlier-ejector.js';
 import { FollowedInstances } from '../followed-instances.js';
 import type { Span } from '@opentelemetry/api';
 import { HttpClientInstruments, transportOutcome } from '../../observability/http-client.instruments.js';
+import type { ConsulMetrics } from '../../observability/consul-metrics.js';
 
 export interface ConsulHttpClientOptions {
   /** Which instances to call (tags, dc, filter…). */
@@ -82,7 +83,9 @@ export class ConsulHttpClient {
     readonly service: string,
     private readonly discovery: ConsulDiscoveryService,
     private readonly balancer: LoadBalancer,
-    private readonly options: ConsulHttpClientOptions = {},
+    private readonly options: ConsulHttpClientOptions,
+    /** The app's: requests, retries and ejections are reported there, and the client in its status snapshot. */
+    metrics: ConsulMetrics,
   ) {
     const { outlier } = HTTP_CLIENT_DEFAULTS;
     this.ejector = new OutlierEjector(
@@ -94,8 +97,8 @@ export class ConsulHttpClient {
     this.pool = new Agent({ connections, connect: { ...tls, timeout: this.timeoutMs } });
     this.instances = new FollowedInstances(discovery, service, options.query);
     this.scheme = options.scheme ?? HTTP_CLIENT_DEFAULTS.scheme;
-    this.instruments = new HttpClientInstruments(service);
-    this.untrack = this.instruments.track({ service, owner: discovery, status: () => this.status() });
+    this.instruments = new HttpClientInstruments(service, metrics);
+    this.untrack = this.instruments.track({ service, status: () => this.status() });
   }
 
   /** For `ConsulStatusService.snapshot()`: the balancer and the instances ejected now. */

@@ -1,10 +1,8 @@
-import { ConsulApi } from '../consul-api/consul-api.js';
-import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
-import { ConsulLeaderService } from '../locks/consul-leader.service.js';
-import { ConsulRegistrar } from '../registration/consul.registrar.js';
-import type { RegistrationState } from '../registration/registration-state.js';
-import { consulMetrics } from './consul-metrics.js';
-import type { WatchObserver } from './watch-observer.js';
+import { ConsulLeaderService } from './locks/consul-leader.service.js';
+import type { ConsulMetrics } from './observability/consul-metrics.js';
+import type { WatchObserver } from './observability/watch-observer.js';
+import { ConsulRegistrar } from './registration/consul.registrar.js';
+import type { RegistrationState } from './registration/registration-state.js';
 
 /** One watch (a blocking-query loop) as {@link ConsulStatusService.snapshot} shows it. */
 export interface ConsulWatchStatus {
@@ -68,15 +66,15 @@ export interface ConsulStatusSnapshot {
  */
 export class ConsulStatusService {
   constructor(
-    private readonly api: ConsulApi,
+    /** This app's metrics, which follow this app's watches and clients only. */
+    private readonly metrics: ConsulMetrics,
     private readonly registrar?: ConsulRegistrar,
-    private readonly discovery?: ConsulDiscoveryService,
     private readonly leaders?: ConsulLeaderService,
   ) {}
 
   snapshot(): ConsulStatusSnapshot {
     const now = Date.now();
-    const own = [...consulMetrics.watches].filter((watch) => watch.owner === this.api);
+    const own = [...this.metrics.watches];
     return {
       at: new Date(now).toISOString(),
       registration: this.registration(),
@@ -91,9 +89,7 @@ export class ConsulStatusService {
           const { index, lastContact, lastError } = watchStatus(w, now);
           return { context: w.description.context!, index, lastContact, lastError };
         }),
-      clients: [...consulMetrics.clients]
-        .filter((client) => client.owner === this.discovery)
-        .map((client) => ({ service: client.service, ...client.status() })),
+      clients: [...this.metrics.clients].map((client) => ({ service: client.service, ...client.status() })),
       leadership: (this.leaders?.running ?? []).map((election) => ({
         election: election.name,
         leading: election.isLeader,
