@@ -41,6 +41,7 @@ export class ConsulLockService {
   /** Keys this app holds or is acquiring. */
   private readonly local = new LocalSlots();
 
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,

@@ -67,6 +67,7 @@ export interface ConsulStatusSnapshot {
  * ```
  */
 export class ConsulStatusService {
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly api: ConsulApi,
     private readonly registrar?: ConsulRegistrar,

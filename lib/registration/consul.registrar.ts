@@ -11,6 +11,7 @@ import { ConsulCheckPulse } from './check-pulse.js';
 import { ConsulUnavailableError } from './consul-unavailable.error.js';
 import { RegistrationStateMachine, type RegistrationState } from './registration-state.js';
 import { ServiceRegistration } from './service-registration.js';
+import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';
 
 /** One registered service as {@link ConsulRegistrar.services} shows it. */
 export interface ServiceRegistrationStatus {
@@ -51,6 +52,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   /** Where an app without a service stands (idle, then stopped). */
   private readonly idle: RegistrationStateMachine;
 
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly options: ResolvedConsulOptions,
     private readonly client: ConsulApi,
@@ -124,6 +126,10 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
    * in every later one: a re-registration replaces the agent's checks with the definition's, so a
    * check registered on the side would be dropped by the next one. The agent keeps the status of
    * checks it already has.
+   *
+   * Internal, for the locks' liveness check; a check of the app's own goes in `service.check`.
+   *
+   * @internal
    */
   async attachCheck(check: AgentCheckDefinition & { CheckID: string }): Promise<void> {
     this.attachedChecks.set(check.CheckID, check);
@@ -163,8 +169,9 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
    */
   async register(): Promise<void> {
     if (!this.main) {
-      throw new Error(
-        'ConsulRegistrar.register(): there is no service to register: add service: { name } to the options',
+      throw new ConsulKitUsageError(
+        'ConsulRegistrar.register()',
+        'there is no service to register: add service: { name } to the options',
       );
     }
     for (const registration of this.registrations) await registration.registerNow();
@@ -177,7 +184,12 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
 
   /** Puts every service of this app in (or out of) maintenance: discovery stops (or resumes) returning them. */
   async setMaintenance(enable: boolean, reason?: string): Promise<void> {
-    if (!this.main) throw new Error('ConsulRegistrar.setMaintenance(): this instance is not registered yet');
+    if (!this.main) {
+      throw new ConsulKitUsageError(
+        'ConsulRegistrar.setMaintenance()',
+        'this app registers no service: add service: { name } to the options',
+      );
+    }
     for (const registration of this.registrations) await registration.setMaintenance(enable, reason);
   }
 
