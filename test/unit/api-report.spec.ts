@@ -41,7 +41,8 @@ describe('public API report', () => {
     const hint =
       'The public API differs from etc/nestjs-consul-kit.api.md. If the change is intended, run ' +
       '`npm run api:update` and commit the report (with a CHANGELOG line); else make the new names @internal ' +
-      'or stop exporting them.\n' +
+      'or stop exporting them. What changed: diff etc/nestjs-consul-kit.api.md ' +
+      'node_modules/.cache/api-extractor/nestjs-consul-kit.api.md\n' +
       messages.join('\n');
     expect({ succeeded: result.succeeded, apiReportChanged: result.apiReportChanged, hint }).toEqual({
       succeeded: true,
