@@ -177,7 +177,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     return this.dnsResolver.resolve(service, options);
   }
 
-  /** How many watch loops run: one per distinct query in use. */
+  /**
+   * How many watch loops run: one per distinct query in use. Internal, for tests:
+   * `ConsulStatusService.snapshot()` lists the watches.
+   *
+   * @internal
+   */
   get activeWatches(): number {
     return this.registry.size;
   }

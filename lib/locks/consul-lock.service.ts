@@ -82,7 +82,11 @@ export class ConsulLockService {
     return pair?.Session ? parseHolder(pair.Value) : undefined;
   }
 
-  /** `<locks.prefix>/<key>`, validated. */
+  /**
+   * `<locks.prefix>/<key>`, validated.
+   *
+   * @internal
+   */
   fullKey(key: string): string {
     const problem = keyProblem(key);
     if (problem) {

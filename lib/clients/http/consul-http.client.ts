@@ -93,7 +93,11 @@ export class ConsulHttpClient {
     this.untrack = this.instruments.track({ service, owner: discovery, status: () => this.status() });
   }
 
-  /** For `ConsulStatusService.snapshot()`: the balancer and the instances ejected now. */
+  /**
+   * For `ConsulStatusService.snapshot()`: the balancer and the instances ejected now.
+   *
+   * @internal
+   */
   status(): { transport: string; balancer: string; ejected: string[] } {
     return { transport: 'http', balancer: this.balancer.constructor.name, ejected: this.ejector.ejected() };
   }

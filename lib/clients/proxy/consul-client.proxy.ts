@@ -65,7 +65,11 @@ export class ConsulClientProxy implements Pick<ClientProxy, 'connect' | 'close' 
     this.proxies.clear();
   }
 
-  /** Instance ids with an open client, for tests and diagnostics. */
+  /**
+   * Instance ids with an open client, for tests.
+   *
+   * @internal
+   */
   get openInstances(): string[] {
     return [...this.proxies.keys()];
   }
