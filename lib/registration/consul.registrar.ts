@@ -35,7 +35,8 @@ export interface ServiceRegistrationStatus {
  * take out the others (each has its own health in Consul).
  *
  * The members below that speak of "this instance" (`instanceId`, `checkId`, `state`,
- * `whenRegistered()`, `attachCheck()`) are the main service's: locks and sessions tie to it.
+ * `whenRegistered()`) are the main service's, and so is the locks' liveness check: locks and
+ * sessions tie to it.
  *
  * Inject it for manual control (`registration.enabled: false`).
  */
