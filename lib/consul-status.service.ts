@@ -65,6 +65,7 @@ export interface ConsulStatusSnapshot {
  * ```
  */
 export class ConsulStatusService {
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     /** This app's metrics, which follow this app's watches and clients only. */
     private readonly metrics: ConsulMetrics,

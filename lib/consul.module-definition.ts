@@ -1,4 +1,4 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { type ConfigurableModuleAsyncOptions, ConfigurableModuleBuilder } from '@nestjs/common';
 import { ConsulCoreModule } from './core/consul-core.module.js';
 import { type ConsulModuleOptions, resolveConsulOptions } from './core/consul-module.options.js';
 import { ConsulHealthModule } from './health/consul-health.module.js';
@@ -24,3 +24,12 @@ export const {
     };
   })
   .build();
+
+/**
+ * What `ConsulModule.forRootAsync()` takes: Nest's async options (`useFactory`, `inject`,
+ * `imports`, `useClass`, `useExisting`) for {@link ConsulModuleOptions}, plus `isGlobal`.
+ */
+// Spelled out with Nest's public types rather than `typeof CONSUL_ASYNC_OPTIONS_TYPE`, a value the
+// package does not export, so that the API report shows it.
+export type ConsulModuleAsyncOptions = ConfigurableModuleAsyncOptions<ConsulModuleOptions, 'create'> &
+  Partial<{ isGlobal: boolean }>;

@@ -7,7 +7,8 @@ import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';
 import { constructed } from './common/constructed.js';
 import { ConsulApi } from './consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from './consul.constants.js';
-import { ConsulConfigurableModule } from './consul.module-definition.js';
+import { ConsulConfigurableModule, type ConsulModuleAsyncOptions } from './consul.module-definition.js';
+import type { ConsulModuleOptions } from './core/consul-module.options.js';
 import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js';
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
 import { ConsulHealthService } from './health/consul-health.service.js';
@@ -75,6 +76,19 @@ import { ConsulMetrics } from './observability/consul-metrics.js';
   ],
 })
 export class ConsulModule extends ConsulConfigurableModule {
+  // forRoot()/forRootAsync() only call the builder's: spelled out so their signatures are part of the
+  // published declarations and the API report (the builder's base class is not an export).
+
+  /** The app's Consul module: registration, discovery, configuration, locks. Global unless `isGlobal: false`. */
+  static override forRoot(options: ConsulModuleOptions & Partial<{ isGlobal: boolean }>): DynamicModule {
+    return super.forRoot(options);
+  }
+
+  /** `forRoot()` with options from a factory (`useFactory`, `inject`, `imports`), `useClass` or `useExisting`. */
+  static override forRootAsync(options: ConsulModuleAsyncOptions): DynamicModule {
+    return super.forRootAsync(options);
+  }
+
   /**
    * Typed clients for discovered services, injected with `@ConsulService(name)`. Needs
    * `ConsulModule.forRoot()` in the app (global by default).

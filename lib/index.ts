@@ -1,5 +1,7 @@
+// The package's public API: every name here is kept across minor versions and listed in the API
+// report (etc/nestjs-consul-kit.api.md, checked by npm test). Internal helpers stay out of this file.
 export { ConsulModule } from './consul.module.js';
-export { CONSUL_MODULE_OPTIONS, CONSUL_OPTIONS_TYPE, CONSUL_ASYNC_OPTIONS_TYPE } from './consul.module-definition.js';
+export type { ConsulModuleAsyncOptions } from './consul.module-definition.js';
 export type { ConsulModuleOptions, ConsulConfigModuleOptions } from './core/consul-module.options.js';
 export type { ConsulConnectionOptions } from './options/connection.options.js';
 export type {
@@ -14,11 +16,12 @@ export type { ConsulAddressOptions } from './options/address.options.js';
 export type { ConsulHealthOptions } from './options/health.options.js';
 export type { ConsulDiscoveryOptions, ConsulWatchOptions } from './options/discovery.options.js';
 export { ConsulKitError } from './common/consul-kit.error.js';
+export { ConsulKitUsageError } from './common/consul-kit-usage.error.js';
+export { MissingPeerError } from './common/missing-peer.error.js';
 export { ConsulOptionsError, type OptionProblem } from './options/consul-options.error.js';
-export { parseDuration } from './options/duration.js';
 export { ConsulRequestError } from './consul-api/consul-request.error.js';
-export { ConsulRegistrar } from './registration/consul.registrar.js';
-export type { RegistrationState } from './registration/registration-state.js';
+export { ConsulRegistrar, type ServiceRegistrationStatus } from './registration/consul.registrar.js';
+export { REGISTRATION_STATES, type RegistrationState } from './registration/registration-state.js';
 export { ConsulUnavailableError } from './registration/consul-unavailable.error.js';
 export { AddressDetectionError } from './registration/address.detector.js';
 export {
@@ -26,41 +29,33 @@ export {
   GRPC_HEALTH_PROTO_PATH,
   GrpcServingStatus,
   withGrpcHealth,
+  type GrpcPackageOptions,
 } from './registration/grpc-health.js';
 export { ConsulHealthService } from './health/consul-health.service.js';
 export { ConsulHealthIndicator } from './health/consul.health-indicator.js';
 export type { ServiceInstance, InstanceStatus } from './discovery/service-instance.js';
 export { ConsulDiscoveryService, type DiscoveryQuery } from './discovery/consul-discovery.service.js';
 export { NoAvailableInstanceError } from './discovery/no-available-instance.error.js';
-export {
-  ConsulDnsResolver,
-  ConsulDnsError,
-  type DnsInstance,
-  type DnsLookupOptions,
-} from './discovery/consul-dns.resolver.js';
+export { ConsulDnsError, type DnsInstance, type DnsLookupOptions } from './discovery/consul-dns.resolver.js';
 export type { Lease, LoadBalancer, LoadBalancerOption, LoadBalancerStrategy } from './balancing/load-balancer.js';
-export { acquireLease } from './balancing/load-balancer.js';
-export { createLoadBalancer } from './balancing/create-load-balancer.js';
 export { ConsulService, getConsulServiceToken } from './clients/consul-service.decorator.js';
 export type { ConsulClientDefinition, ConsulHttpFeatureOptions } from './clients/consul-client.options.js';
-export type { ConsulGrpcClient, ConsulGrpcClientOptions } from './clients/grpc/consul-grpc.client.js';
-export {
-  ConsulHttpClient,
-  type ConsulHttpClientOptions,
-  type ConsulHttpRequest,
-} from './clients/http/consul-http.client.js';
-export { ConsulHttpResponseError, ConsulHttpTransportError } from './clients/http/consul-http.errors.js';
-export { ConsulClientProxy, type ConsulProxyOptions } from './clients/proxy/consul-client.proxy.js';
+export type { ConsulGrpcClient, ConsulGrpcClientOptions, NestGrpcOptions } from './clients/grpc/consul-grpc.client.js';
+export { ConsulHttpClient, type ConsulHttpRequest } from './clients/http/consul-http.client.js';
+export { UpstreamHttpResponseError, UpstreamHttpTransportError } from './clients/http/upstream-http.errors.js';
+export { ConsulClientProxy } from './clients/proxy/consul-client.proxy.js';
 export { ConsulConfigService } from './config/consul-config.service.js';
 export { ConsulConfigModule } from './config/consul-config.module.js';
 export { consulConfigLoader } from './config/consul-config.loader.js';
 export { OnConsulConfigChange } from './config/on-consul-config-change.decorator.js';
 export type { ConsulConfigOptions, ConsulConfigContextOptions } from './config/consul-config.options.js';
-export type { ConfigFormat } from './config/formats/config-formats.js';
+export type { ConfigFormat, ConfigObject } from './config/formats/config-formats.js';
 export type { ConfigChange } from './config/config-paths.js';
 export { ConsulConfigLoadError, ConsulConfigMissingError } from './config/consul-config.errors.js';
 export { ConsulConfigParseError } from './config/config-context.parser.js';
 export * from './locks/index.js';
+// The base of ConsulLock and ConsulSemaphoreLease (signal, isHeld, release), under a public name.
+export { SessionHold as ConsulSessionHold } from './locks/session-hold.js';
 export {
   ConsulStatusService,
   type ConsulRegistrationStatus,

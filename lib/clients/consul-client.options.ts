@@ -9,10 +9,27 @@ import type { ConsulGrpcClientOptions } from './grpc/consul-grpc.client.js';
 import { type ConsulHttpClientOptions, HTTP_CLIENT_DEFAULTS } from './http/consul-http.client.js';
 
 /** HTTP client options as written in `forFeature` (durations as strings). */
-export interface ConsulHttpFeatureOptions extends Omit<ConsulHttpClientOptions, 'timeoutMs' | 'outlier'> {
+export interface ConsulHttpFeatureOptions {
+  /** Which instances to call (tags, dc, filter…). */
+  query?: DiscoveryQuery;
+  /** `http` (default) or `https`. */
+  scheme?: 'http' | 'https';
   /** How long each wait of a request may last (connecting, the headers, each pause in the body), e.g. `"2s"`. Default `"5s"`. */
   timeout?: string;
+  /** Extra attempts, each on another instance, for idempotent requests after a connection error, a timeout or 503. Default 1. */
+  retries?: number;
+  /** Headers sent with every request. */
+  headers?: Record<string, string>;
+  /** Skip an instance after this many transport failures in a row, for `cooldown`. Default 3 and `"10s"`. */
   outlier?: { consecutiveFailures?: number; cooldown?: string };
+  /**
+   * For `scheme: "https"`: the CA that signed the instances' certificates, this client's own
+   * certificate and key when they require one (mutual TLS), and the name to check their certificates
+   * against when it is not the address they are called at.
+   */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string };
+  /** Most connections kept open to one instance. Default: no limit. */
+  connections?: number;
 }
 
 /**

@@ -1,24 +1,11 @@
 import { createRequire } from 'node:module';
-import { ConsulKitError } from './consul-kit.error.js';
+import { MissingPeerError } from './missing-peer.error.js';
+
+// Re-exported so the loaders keep one import; the class lives with the other error classes.
+export { MissingPeerError };
 
 export type Microservices = typeof import('@nestjs/microservices');
 type GrpcJs = typeof import('@grpc/grpc-js');
-
-/** The error for a feature used without the optional peer it needs, with the install command. */
-export class MissingPeerError extends ConsulKitError {
-  override readonly name = 'MissingPeerError';
-
-  constructor(
-    /** What needs it, e.g. `ConsulClientProxy`. */
-    readonly feature: string,
-    readonly packages: readonly string[],
-  ) {
-    super(
-      `${feature} needs ${packages.join(' and ')}, which ${packages.length > 1 ? 'are' : 'is'} not installed: ` +
-        `npm install ${packages.join(' ')}`,
-    );
-  }
-}
 
 let microservices: Promise<Microservices | undefined> | undefined;
 

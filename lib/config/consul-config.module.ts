@@ -1,4 +1,9 @@
-import { ConfigurableModuleBuilder, Module } from '@nestjs/common';
+import {
+  type ConfigurableModuleAsyncOptions,
+  ConfigurableModuleBuilder,
+  type DynamicModule,
+  Module,
+} from '@nestjs/common';
 import { ConsulCoreModule } from '../core/consul-core.module.js';
 import { type ConsulConfigModuleOptions, resolveConfigModuleOptions } from '../core/consul-module.options.js';
 
@@ -20,4 +25,18 @@ const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } = new ConfigurableModule
  * validates only its own sections (`consul`, `config`, `discovery` watch settings).
  */
 @Module({})
-export class ConsulConfigModule extends ConfigurableModuleClass {}
+export class ConsulConfigModule extends ConfigurableModuleClass {
+  // Spelled out, as ConsulModule's, so the published declarations and the API report show them.
+
+  /** Configuration from Consul KV, without registration. Global unless `isGlobal: false`. */
+  static override forRoot(options: ConsulConfigModuleOptions & Partial<{ isGlobal: boolean }>): DynamicModule {
+    return super.forRoot(options);
+  }
+
+  /** `forRoot()` with options from a factory (`useFactory`, `inject`, `imports`), `useClass` or `useExisting`. */
+  static override forRootAsync(
+    options: ConfigurableModuleAsyncOptions<ConsulConfigModuleOptions, 'create'> & Partial<{ isGlobal: boolean }>,
+  ): DynamicModule {
+    return super.forRootAsync(options);
+  }
+}

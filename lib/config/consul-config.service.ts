@@ -12,6 +12,7 @@ import { ConsulConfigLoadError, ConsulConfigMissingError } from './consul-config
 import type { ConfigContext, ResolvedConfigOptions } from './consul-config.options.js';
 import type { ConfigObject } from './formats/config-formats.js';
 import { ConsulMetrics } from '../observability/consul-metrics.js';
+import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';
 
 /** How the watches of a config service behave (from the discovery options of the module). */
 export interface ConfigWatchSettings {
@@ -47,12 +48,20 @@ export class ConsulConfigService implements OnApplicationShutdown {
     private readonly metrics: ConsulMetrics,
   ) {}
 
-  /** A service for an app that configured no `config`: every read says how to turn it on. */
+  /**
+   * A service for an app that configured no `config`: every read says how to turn it on.
+   *
+   * @internal
+   */
   static disabled(): ConsulConfigService {
     return new ConsulConfigService(undefined, undefined, [], new ConsulMetrics());
   }
 
-  /** Reads every context once (failing per `failFast`), then follows them if `watch` is on. */
+  /**
+   * Reads every context once (failing per `failFast`), then follows them if `watch` is on.
+   *
+   * @internal
+   */
   static async load(
     client: ConsulApi,
     options: ResolvedConfigOptions,
@@ -84,13 +93,13 @@ export class ConsulConfigService implements OnApplicationShutdown {
 
   /** The value at a dotted path (`db.host`), or `fallback`. */
   get<T = unknown>(path: string, fallback?: T): T {
-    const value = getPath(this.enabled().config, path);
+    const value = getPath(this.enabled('get').config, path);
     return (value === undefined ? fallback : value) as T;
   }
 
   /** The value at a dotted path; throws {@link ConsulConfigMissingError} naming it when unset. */
   getOrThrow<T = unknown>(path: string): T {
-    const value = getPath(this.enabled().config, path);
+    const value = getPath(this.enabled('getOrThrow').config, path);
     if (value === undefined)
       throw new ConsulConfigMissingError(
         path,
@@ -101,7 +110,7 @@ export class ConsulConfigService implements OnApplicationShutdown {
 
   /** A deep copy of the whole configuration. */
   snapshot<T extends object = ConfigObject>(): T {
-    return structuredClone(this.enabled().config) as T;
+    return structuredClone(this.enabled('snapshot').config) as T;
   }
 
   /**
@@ -109,7 +118,7 @@ export class ConsulConfigService implements OnApplicationShutdown {
    * ModifyIndex is still `cas` (0: only if it does not exist); resolves whether it was written.
    */
   async set(key: string, value: unknown, options: { cas?: number } = {}): Promise<boolean> {
-    const client = this.enabled().client!;
+    const client = this.enabled('set').client!;
     return client.kvPut(key, typeof value === 'string' ? value : JSON.stringify(value), options.cas);
   }
 
@@ -118,9 +127,12 @@ export class ConsulConfigService implements OnApplicationShutdown {
     this.changeSubject.complete();
   }
 
-  private enabled(): this {
+  private enabled(method: string): this {
     if (!this.options) {
-      throw new Error('Consul KV configuration is off: pass ConsulModule.forRoot({ ..., config: { ... } }) to load it');
+      throw new ConsulKitUsageError(
+        `ConsulConfigService.${method}()`,
+        'Consul KV configuration is off: pass ConsulModule.forRoot({ ..., config: { ... } }) to load it',
+      );
     }
     return this;
   }

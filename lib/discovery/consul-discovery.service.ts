@@ -16,6 +16,7 @@ import { sameInstances, type StringPool, toServiceInstance } from './instance-ma
 import { NoAvailableInstanceError } from './no-available-instance.error.js';
 import type { ServiceInstance } from './service-instance.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
+import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';
 
 export type { DiscoveryQuery } from './discovery-query.js';
 
@@ -50,6 +51,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   private localDc?: Promise<string | undefined>;
   private shutDown = false;
 
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly client: ConsulApi,
     private readonly options: ResolvedConsulOptions,
@@ -177,18 +179,35 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
     return this.dnsResolver.resolve(service, options);
   }
 
-  /** How many watch loops run: one per distinct query in use. */
+  /**
+   * How many watch loops run: one per distinct query in use. Internal, for tests:
+   * `ConsulStatusService.snapshot()` lists the watches.
+   *
+   * @internal
+   */
   get activeWatches(): number {
     return this.registry.size;
   }
 
-  /** Requests the loop for a query has sent and when Consul last answered it; undefined if none runs. */
+  /**
+   * Requests the loop for a query has sent and when Consul last answered it; undefined if none runs.
+   *
+   * Internal, for tests: `ConsulStatusService.snapshot()` is the public view of every watch.
+   *
+   * @internal
+   */
   watchStats(service: string, query: DiscoveryQuery = {}): { requests: number; lastContact?: number } | undefined {
     const loop = this.registry.peek(this.keyOf(service, query, 'watchStats'));
     return loop && { requests: loop.requests, lastContact: loop.lastContact };
   }
 
-  /** The load balancer `choose()` and `lease()` use for `service` (one per service, never shared). */
+  /**
+   * The load balancer `choose()` and `lease()` use for `service` (one per service, never shared).
+   *
+   * Internal: callers pick through `choose()` or `lease()`, which count the call.
+   *
+   * @internal
+   */
   balancerFor(service: string): LoadBalancer {
     let balancer = this.balancers.get(service);
     if (!balancer) {
@@ -236,7 +255,10 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   private createLoop(service: string, query: DiscoveryQuery): InstanceLoop {
     // A loop started now would never be stopped: say so instead of leaking it.
     if (this.shutDown)
-      throw new Error(`ConsulDiscoveryService was shut down with the application; cannot watch "${service}"`);
+      throw new ConsulKitUsageError(
+        'ConsulDiscoveryService',
+        `it was shut down with the application; cannot watch "${service}": discover before app.close()`,
+      );
     const { discovery } = this.options;
     const healthQuery = {
       service,

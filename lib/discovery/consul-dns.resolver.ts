@@ -55,8 +55,8 @@ export class ConsulDnsResolver {
       ['dc', options.dc],
     ] as const) {
       if (value !== undefined && !SERVICE_NAME.test(value)) {
-        throw new Error(
-          `Consul DNS lookup: ${what} ${JSON.stringify(value)} is not a DNS label (letters, digits, "-", "_")`,
+        throw new ConsulDnsError(
+          `Consul DNS lookup: ${what} ${JSON.stringify(value)} is not a DNS label: use letters, digits, "-" and "_" only`,
         );
       }
     }

@@ -11,6 +11,7 @@ export class ConsulHealthService implements BeforeApplicationShutdown {
   private readonly indicators: HealthIndicatorFunction[];
   private shuttingDown = false;
 
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly terminus: LazyTerminus,
     options: ResolvedConsulOptions,

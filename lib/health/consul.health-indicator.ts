@@ -8,6 +8,7 @@ import { LazyTerminus } from './lazy-terminus.js';
  * Sends the configured ACL token like every other call.
  */
 export class ConsulHealthIndicator {
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly client: ConsulApi,
     private readonly terminus: LazyTerminus,

@@ -16,6 +16,7 @@ export class ConsulLeaderService implements OnModuleDestroy {
   private readonly logger = new Logger(LOG_CONTEXT.locks);
   private readonly elections = new Map<string, ConsulElection>();
 
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly options: ResolvedConsulOptions,
     private readonly locks: ConsulLockService,

@@ -41,6 +41,7 @@ export class ConsulLockService {
   /** Keys this app holds or is acquiring. */
   private readonly local = new LocalSlots();
 
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,
@@ -81,7 +82,11 @@ export class ConsulLockService {
     return pair?.Session ? parseHolder(pair.Value) : undefined;
   }
 
-  /** `<locks.prefix>/<key>`, validated. */
+  /**
+   * `<locks.prefix>/<key>`, validated.
+   *
+   * @internal
+   */
   fullKey(key: string): string {
     const problem = keyProblem(key);
     if (problem) {

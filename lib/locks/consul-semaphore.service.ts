@@ -46,6 +46,7 @@ export class ConsulSemaphoreService {
   /** Semaphores this app holds a slot of or is contending for. */
   private readonly local = new LocalSlots();
 
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,

@@ -3,6 +3,7 @@
  * only while it is held.
  */
 export abstract class SessionHold {
+  /** @internal */
   protected constructor(
     /** The session holding it. */
     readonly sessionId: string,

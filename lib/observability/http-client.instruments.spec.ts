@@ -54,12 +54,12 @@ describe('HttpClientInstruments', () => {
     consul.bind();
     const instruments = new HttpClientInstruments('billing', consul);
     const failing = Promise.reject(
-      Object.assign(new Error('GET /secret/path failed'), { name: 'ConsulHttpTransportError' }),
+      Object.assign(new Error('GET /secret/path failed'), { name: 'UpstreamHttpTransportError' }),
     );
     await expect(instruments.ended(instruments.startRequest('GET')!, failing)).rejects.toThrow('failed');
     const [span] = exporter.getFinishedSpans();
-    expect(span.status).toEqual({ code: 2, message: 'ConsulHttpTransportError' });
-    expect(span.attributes['error.type']).toBe('ConsulHttpTransportError');
+    expect(span.status).toEqual({ code: 2, message: 'UpstreamHttpTransportError' });
+    expect(span.attributes['error.type']).toBe('UpstreamHttpTransportError');
   });
 
   it('records one duration per attempt with semantic-convention attributes, reusing the attribute objects', async () => {

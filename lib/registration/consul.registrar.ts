@@ -12,6 +12,7 @@ import { ConsulUnavailableError } from './consul-unavailable.error.js';
 import { RegistrationStateMachine, type RegistrationState } from './registration-state.js';
 import { ServiceRegistration } from './service-registration.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
+import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';
 
 /** One registered service as {@link ConsulRegistrar.services} shows it. */
 export interface ServiceRegistrationStatus {
@@ -35,7 +36,8 @@ export interface ServiceRegistrationStatus {
  * take out the others (each has its own health in Consul).
  *
  * The members below that speak of "this instance" (`instanceId`, `checkId`, `state`,
- * `whenRegistered()`, `attachCheck()`) are the main service's: locks and sessions tie to it.
+ * `whenRegistered()`) are the main service's, and so is the locks' liveness check: locks and
+ * sessions tie to it.
  *
  * Inject it for manual control (`registration.enabled: false`).
  */
@@ -52,6 +54,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
   /** Where an app without a service stands (idle, then stopped). */
   private readonly idle: RegistrationStateMachine;
 
+  /** @internal Nest builds it; inject it instead. */
   constructor(
     private readonly options: ResolvedConsulOptions,
     private readonly client: ConsulApi,
@@ -127,6 +130,10 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
    * in every later one: a re-registration replaces the agent's checks with the definition's, so a
    * check registered on the side would be dropped by the next one. The agent keeps the status of
    * checks it already has.
+   *
+   * Internal, for the locks' liveness check; a check of the app's own goes in `service.check`.
+   *
+   * @internal
    */
   async attachCheck(check: AgentCheckDefinition & { CheckID: string }): Promise<void> {
     this.attachedChecks.set(check.CheckID, check);
@@ -166,8 +173,9 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
    */
   async register(): Promise<void> {
     if (!this.main) {
-      throw new Error(
-        'ConsulRegistrar.register(): there is no service to register: add service: { name } to the options',
+      throw new ConsulKitUsageError(
+        'ConsulRegistrar.register()',
+        'there is no service to register: add service: { name } to the options',
       );
     }
     for (const registration of this.registrations) await registration.registerNow();
@@ -180,7 +188,12 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
 
   /** Puts every service of this app in (or out of) maintenance: discovery stops (or resumes) returning them. */
   async setMaintenance(enable: boolean, reason?: string): Promise<void> {
-    if (!this.main) throw new Error('ConsulRegistrar.setMaintenance(): this instance is not registered yet');
+    if (!this.main) {
+      throw new ConsulKitUsageError(
+        'ConsulRegistrar.setMaintenance()',
+        'this app registers no service: add service: { name } to the options',
+      );
+    }
     for (const registration of this.registrations) await registration.setMaintenance(enable, reason);
   }
 

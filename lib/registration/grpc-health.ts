@@ -20,7 +20,7 @@ export const GRPC_HEALTH_WATCH_INTERVAL_MS = 5_000;
 export const GRPC_HEALTH_PACKAGE = 'grpc.health.v1';
 
 /** The parts of Nest's gRPC options this helper touches. */
-interface GrpcPackageOptions {
+export interface GrpcPackageOptions {
   package: string | string[];
   protoPath?: string | string[];
 }

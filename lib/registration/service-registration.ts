@@ -21,6 +21,7 @@ import { buildServiceDefinition, checkIdOf, type InstanceEndpoint } from './serv
 import { leaveConsul } from './shutdown.js';
 import { checkStatusOf } from './ttl-heartbeat.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
+import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';
 
 /** What every registration of one app shares (the registrar's). */
 export interface RegistrationDeps {
@@ -109,15 +110,16 @@ export class ServiceRegistration {
   async registerNow(): Promise<void> {
     if (this.fit && 'unfit' in this.fit) throw this.fit.unfit;
     if (!this.fit) {
-      throw new Error(
-        'ConsulRegistrar.register() works once the app has bootstrapped: call it after app.init() or app.listen()',
+      throw new ConsulKitUsageError(
+        'ConsulRegistrar.register()',
+        'it works once the app has bootstrapped: call it after app.init() or app.listen()',
       );
     }
     const endpoint = await currentInstanceEndpoint(this.endpointContext(this.fit.checkType));
     if (!endpoint) {
-      throw new Error(
-        `ConsulRegistrar.register(): the port of service "${this.service.name}" is unknown: ` +
-          `call it after app.listen(), or set ${this.path}.port`,
+      throw new ConsulKitUsageError(
+        'ConsulRegistrar.register()',
+        `the port of service "${this.service.name}" is unknown: call it after app.listen(), or set ${this.path}.port`,
       );
     }
     this.endpoint = endpoint;
@@ -140,7 +142,12 @@ export class ServiceRegistration {
   }
 
   async setMaintenance(enable: boolean, reason?: string): Promise<void> {
-    if (!this.endpoint) throw new Error('ConsulRegistrar.setMaintenance(): this instance is not registered yet');
+    if (!this.endpoint) {
+      throw new ConsulKitUsageError(
+        'ConsulRegistrar.setMaintenance()',
+        `service "${this.service.name}" is not registered yet: call it once whenRegistered() has resolved`,
+      );
+    }
     await this.deps.client.setServiceMaintenance(this.endpoint.id, enable, reason);
     this.deps.logger.log(
       `${enable ? 'Entered' : 'Left'} maintenance: ${this.describe()}${reason ? ` (${reason})` : ''}`,

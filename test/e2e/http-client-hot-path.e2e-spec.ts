@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import {
   ConsulDiscoveryService,
   ConsulHttpClient,
-  ConsulHttpTransportError,
+  UpstreamHttpTransportError,
   ConsulModule,
   ConsulService,
 } from '../../lib/index.js';
@@ -131,8 +131,8 @@ describe('ConsulHttpClient per-request path (real Consul agent behind a counting
       );
 
       const error = await callers.stalled.get('/slow').catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(ConsulHttpTransportError);
-      const { attempts } = error as ConsulHttpTransportError;
+      expect(error).toBeInstanceOf(UpstreamHttpTransportError);
+      const { attempts } = error as UpstreamHttpTransportError;
       // Two attempts (retries: 1), each on another instance, each ended by the timeout of what it waited for.
       expect(attempts.map((a) => a.reason).toSorted()).toEqual([
         'timed out waiting for the response body',
@@ -165,7 +165,7 @@ describe('ConsulHttpClient per-request path (real Consul agent behind a counting
       // A deadline on the whole request, shorter than the client's 300 ms per-wait timeout.
       const error = await callers.silent.get('/slow', { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
       expect((error as Error).name).toBe('TimeoutError');
-      expect(error).not.toBeInstanceOf(ConsulHttpTransportError);
+      expect(error).not.toBeInstanceOf(UpstreamHttpTransportError);
       // Not retried (retries: 1): the caller gave up, the instance did not fail.
       expect(received).toBe(1);
       expect(callers.silent.status().ejected).toEqual([]);

@@ -2,7 +2,7 @@ import { Injectable, Module } from '@nestjs/common';
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { ConsulHttpClient, ConsulHttpTransportError, ConsulModule, ConsulService } from '../../lib/index.js';
+import { ConsulHttpClient, UpstreamHttpTransportError, ConsulModule, ConsulService } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import { makeCertificates } from '../helpers/certificates.js';
 import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
@@ -82,13 +82,13 @@ describe('HTTPS upstreams with mutual TLS (ConsulHttpClient with its own CA and 
     expect(await callers.withCert.get('/who')).toEqual({ name: 'secure-1', client: 'client.dc1.consul' });
 
     const noCert = await callers.withoutCert.get('/who').catch((error: unknown) => error);
-    expect(noCert).toBeInstanceOf(ConsulHttpTransportError);
+    expect(noCert).toBeInstanceOf(UpstreamHttpTransportError);
     expect((noCert as Error).message).toMatch(
       /GET \/who on service "secure_no_cert" failed after 2 attempt\(s\): 127\.0\.0\.1:\d+: /,
     );
 
     const wrongCa = await callers.wrongCa.get('/who').catch((error: unknown) => error);
-    expect(wrongCa).toBeInstanceOf(ConsulHttpTransportError);
+    expect(wrongCa).toBeInstanceOf(UpstreamHttpTransportError);
     expect((wrongCa as Error).message).toMatch(/certificate/i);
   });
 });

@@ -7,7 +7,8 @@ import { CONSUL_GRPC_SCHEME, CONSUL_QUERY_OPTION } from './consul-grpc.resolver.
 import { loadGrpcJs } from './grpc-js.loader.js';
 import { requireMicroservices } from '../../common/optional-peers.js';
 
-type NestGrpcOptions = NonNullable<GrpcOptions['options']>;
+/** Nest's own gRPC client options (`GrpcOptions['options']` of `@nestjs/microservices`). */
+export type NestGrpcOptions = NonNullable<GrpcOptions['options']>;
 
 /** gRPC client options: Nest's own (package, protoPath, loader, credentials…) less `url`, plus discovery. */
 export interface ConsulGrpcClientOptions extends Omit<NestGrpcOptions, 'url'> {

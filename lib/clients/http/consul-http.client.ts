@@ -1,19 +1,20 @@
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import { acquireLease, type Lease, type LoadBalancer } from '../../balancing/load-balancer.js';
-import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
+import type { ConsulDiscoveryService } from '../../discovery/consul-discovery.service.js';
 import { instanceTarget, type ServiceInstance } from '../../discovery/service-instance.js';
-import { ConsulHttpResponseError, ConsulHttpTransportError } from './consul-http.errors.js';
+import { UpstreamHttpResponseError, UpstreamHttpTransportError } from './upstream-http.errors.js';
 import { OutlierEjector } from './outlier-ejector.js';
 import { FollowedInstances } from '../followed-instances.js';
 import type { Span } from '@opentelemetry/api';
+import type { ConsulHttpFeatureOptions } from '../consul-client.options.js';
 import { HttpClientInstruments, transportOutcome } from '../../observability/http-client.instruments.js';
 import type { ConsulMetrics } from '../../observability/consul-metrics.js';
 
-export interface ConsulHttpClientOptions {
-  /** Which instances to call (tags, dc, filter…). */
-  query?: DiscoveryQuery;
-  /** `http` (default) or `https`. */
-  scheme?: 'http' | 'https';
+/**
+ * The client's options once resolved from {@link ConsulHttpFeatureOptions}: the same keys, with
+ * durations in ms. Internal: users write the feature options.
+ */
+export interface ConsulHttpClientOptions extends Omit<ConsulHttpFeatureOptions, 'timeout' | 'outlier'> {
   /**
    * How long each wait of a request may last, in ms: connecting, the response headers, and each
    * pause in the body. Undici's own per-connection timers enforce it, which cost nothing per
@@ -21,19 +22,8 @@ export interface ConsulHttpClientOptions {
    * one). Default 5000.
    */
   timeoutMs?: number;
-  /** Extra attempts, each on another instance, for idempotent requests after a connection error or 503. Default 1. */
-  retries?: number;
-  /** Headers sent with every request. */
-  headers?: Record<string, string>;
   /** Skip an instance after this many transport failures in a row, for `cooldownMs`. Default 3 and 10000. */
   outlier?: { consecutiveFailures?: number; cooldownMs?: number };
-  /**
-   * For `scheme: "https"`: the CA that signed the instances' certificates, and this client's own
-   * certificate and key when they require one (mutual TLS).
-   */
-  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string };
-  /** Most connections kept open to one instance. Default: no limit. */
-  connections?: number;
 }
 
 export interface ConsulHttpRequest {
@@ -79,6 +69,11 @@ export class ConsulHttpClient {
   private readonly instruments: HttpClientInstruments;
   private readonly untrack: () => void;
 
+  /**
+   * Built by `ConsulModule.forFeature()`; inject it with `@ConsulService(name)`.
+   *
+   * @internal
+   */
   constructor(
     readonly service: string,
     private readonly discovery: ConsulDiscoveryService,
@@ -101,7 +96,11 @@ export class ConsulHttpClient {
     this.untrack = this.instruments.track({ service, status: () => this.status() });
   }
 
-  /** For `ConsulStatusService.snapshot()`: the balancer and the instances ejected now. */
+  /**
+   * For `ConsulStatusService.snapshot()`: the balancer and the instances ejected now.
+   *
+   * @internal
+   */
   status(): { transport: string; balancer: string; ejected: string[] } {
     return { transport: 'http', balancer: this.balancer.constructor.name, ejected: this.ejector.ejected() };
   }
@@ -169,7 +168,7 @@ export class ConsulHttpClient {
         // Read here, not in an async helper: one promise less per request.
         const body = parseBody(await response.body.text(), response.headers['content-type']);
         if (response.statusCode < 200 || response.statusCode >= 300) {
-          throw new ConsulHttpResponseError(
+          throw new UpstreamHttpResponseError(
             this.service,
             instanceTarget(instance),
             response.statusCode,
@@ -180,7 +179,7 @@ export class ConsulHttpClient {
         }
         return body as T;
       } catch (error) {
-        if (error instanceof ConsulHttpResponseError) throw error;
+        if (error instanceof UpstreamHttpResponseError) throw error;
         // Cancelled by the caller: not the instance's fault, and not to be tried elsewhere.
         if (request.signal?.aborted) throw request.signal.reason;
         this.instruments.attempt(span, instance, verb, attempt, transportOutcome(error), startedAt);
@@ -191,7 +190,7 @@ export class ConsulHttpClient {
         lease.release();
       }
     }
-    throw new ConsulHttpTransportError(this.service, failures ?? [], verb, path);
+    throw new UpstreamHttpTransportError(this.service, failures ?? [], verb, path);
   }
 
   /** A lease from the instances this client follows, or undefined while none are known. */

@@ -4,6 +4,7 @@ import { acquireLease, type Lease, type LoadBalancer } from '../../balancing/loa
 import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
 import type { ServiceInstance } from '../../discovery/service-instance.js';
 import { requireMicroservices } from '../../common/optional-peers.js';
+import { ConsulKitUsageError } from '../../common/consul-kit-usage.error.js';
 
 /** A Nest transport (TCP, Redis-less point-to-point…) and its options, less host and port, which Consul gives. */
 export interface ConsulProxyOptions {
@@ -24,6 +25,11 @@ export class ConsulClientProxy implements Pick<ClientProxy, 'connect' | 'close' 
   /** Nest's, loaded at the first call (an HTTP-only app does not install @nestjs/microservices). */
   private factory?: (options: ClientOptions) => ClientProxy;
 
+  /**
+   * Built by `ConsulModule.forFeature()`; inject it with `@ConsulService(name)`.
+   *
+   * @internal
+   */
   constructor(
     readonly service: string,
     private readonly discovery: ConsulDiscoveryService,
@@ -59,14 +65,20 @@ export class ConsulClientProxy implements Pick<ClientProxy, 'connect' | 'close' 
     this.proxies.clear();
   }
 
-  /** Instance ids with an open client, for tests and diagnostics. */
+  /**
+   * Instance ids with an open client, for tests.
+   *
+   * @internal
+   */
   get openInstances(): string[] {
     return [...this.proxies.keys()];
   }
 
   unwrap<T>(): T {
-    throw new Error(
-      `ConsulClientProxy for "${this.service}" spans several connections; there is no single one to unwrap`,
+    throw new ConsulKitUsageError(
+      'ConsulClientProxy.unwrap()',
+      `the client of "${this.service}" spans one connection per instance; there is no single one to unwrap: ` +
+        'call send() or emit(), which pick an instance per call',
     );
   }
 

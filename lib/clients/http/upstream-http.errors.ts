@@ -1,7 +1,11 @@
 import { ConsulKitError } from '../../common/consul-kit.error.js';
-/** The instance answered with an error status. */
-export class ConsulHttpResponseError extends ConsulKitError {
-  override readonly name = 'ConsulHttpResponseError';
+
+// "Upstream": the discovered service a typed client calls, never Consul itself (Consul's own
+// failures are ConsulRequestError). The name says which side failed.
+
+/** An instance of the called service answered with an error status. */
+export class UpstreamHttpResponseError extends ConsulKitError {
+  override readonly name = 'UpstreamHttpResponseError';
 
   constructor(
     readonly service: string,
@@ -15,9 +19,9 @@ export class ConsulHttpResponseError extends ConsulKitError {
   }
 }
 
-/** No instance could be reached within the retry budget (connection refused, reset, timeout). */
-export class ConsulHttpTransportError extends ConsulKitError {
-  override readonly name = 'ConsulHttpTransportError';
+/** No instance of the called service could be reached within the retry budget (connection refused, reset, timeout). */
+export class UpstreamHttpTransportError extends ConsulKitError {
+  override readonly name = 'UpstreamHttpTransportError';
 
   constructor(
     readonly service: string,
