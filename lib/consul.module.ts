@@ -12,9 +12,9 @@ import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js'
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
 import { ConsulHealthService } from './health/consul-health.service.js';
 import { LazyTerminus } from './health/lazy-terminus.js';
-import { ConsulCheckPulse } from './registration/check-pulse.js';
+import { ConsulCheckPulse } from './health/check-pulse.js';
 import { ConsulRegistrar } from './registration/consul.registrar.js';
-import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
+import { ConsulHealthEndpoint } from './health/health-endpoint.js';
 import { ConsulLeaderExplorer } from './locks/consul-leader.explorer.js';
 import { ConsulLeaderService } from './locks/consul-leader.service.js';
 import { ConsulLockService } from './locks/consul-lock.service.js';

@@ -13,7 +13,7 @@ import { releaseOnce } from './release-once.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import { anySignal, ConsulSessionManager, type SessionLease } from './consul-session.js';
 import { LocalSlots } from './local-slots.js';
-import { keyProblem } from './lock-key.js';
+import { keyProblem } from '../options/lock-key.js';
 
 /** @internal What the leader election adds to a lock request. */
 export interface TakeOptions extends ConsulLockOptions {

@@ -1,6 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Attributes, TextMapGetter } from '@opentelemetry/api';
-import type { ServiceInstance } from '../discovery/service-instance.js';
+import type { ServiceInstance } from '../common/service-instance.js';
 import { ATTR } from './instrument-names.js';
 import { loadedOtelApi } from './otel-api.js';
 

@@ -1,7 +1,7 @@
 import { metrics, trace } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ServiceInstance } from '../discovery/service-instance.js';
+import type { ServiceInstance } from '../common/service-instance.js';
 import { ConsulMetrics } from './consul-metrics.js';
 import { HttpClientInstruments, transportOutcome } from './http-client.instruments.js';
 

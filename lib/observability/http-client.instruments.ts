@@ -1,5 +1,5 @@
 import type { Attributes, Span, SpanOptions } from '@opentelemetry/api';
-import type { ServiceInstance } from '../discovery/service-instance.js';
+import type { ServiceInstance } from '../common/service-instance.js';
 import { type ClientSource, type ConsulMetrics, consulMetrics } from './consul-metrics.js';
 import { ATTR } from './instrument-names.js';
 import { loadedOtelApi } from './otel-api.js';

@@ -7,7 +7,7 @@ import { LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import { ConsulOptionsError, type OptionProblem } from '../options/consul-options.error.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
-import { ConsulCheckPulse } from './check-pulse.js';
+import { ConsulCheckPulse } from '../health/check-pulse.js';
 import { ConsulUnavailableError } from './consul-unavailable.error.js';
 import { RegistrationStateMachine, type RegistrationState } from './registration-state.js';
 import { ServiceRegistration } from './service-registration.js';

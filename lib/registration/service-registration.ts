@@ -10,7 +10,7 @@ import type { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ConsulCheckType } from '../options/service.options.js';
 import type { ResolvedConsulOptions, ResolvedServiceOptions } from '../core/consul-module.options.js';
 import { tryParseDuration } from '../options/duration.js';
-import type { ConsulCheckPulse } from './check-pulse.js';
+import type { ConsulCheckPulse } from '../health/check-pulse.js';
 import { resolveCheckType } from './check-type.js';
 import { probeGrpcHealth } from './grpc-health.probe.js';
 import { awaitInstanceEndpoint, currentInstanceEndpoint, type EndpointContext } from './instance-endpoint.resolver.js';
