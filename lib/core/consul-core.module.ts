@@ -1,7 +1,5 @@
 import { type DynamicModule, type InjectionToken, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { consulConfigProviders } from '../config/consul-config.providers.js';
-import { ConsulConfigService } from '../config/consul-config.service.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedCoreOptions } from './consul-module.options.js';
@@ -9,8 +7,9 @@ import { consulMetrics } from '../observability/consul-metrics.js';
 
 /**
  * What every module of this package stands on, as `TypeOrmCoreModule` is for @nestjs/typeorm:
- * the validated options, the one Consul adapter ({@link ConsulApi}) and the KV configuration.
- * `ConsulModule` and `ConsulConfigModule` are thin layers over it: each hands it its own
+ * the validated options and the one Consul adapter ({@link ConsulApi}). The KV configuration, the
+ * app's health and the locks attach to it from their own folders. `ConsulModule` and
+ * `ConsulConfigModule` are thin layers over it: each hands it its own
  * options (as `forRoot()` or `forRootAsync()` defined them) and the resolver of its own
  * sections, and adds what only it does. Internal: apps import the layers.
  */
@@ -38,9 +37,8 @@ export class ConsulCoreModule {
           // The app is being created: the SDK, if any, is registered by now (see ConsulMetrics.bind).
           useFactory: (options: ResolvedCoreOptions) => (consulMetrics.bind(), new ConsulApi(options.consul)),
         },
-        ...consulConfigProviders,
       ],
-      exports: [optionsToken, CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulConfigService],
+      exports: [optionsToken, CONSUL_RESOLVED_OPTIONS, ConsulApi],
     };
   }
 }
