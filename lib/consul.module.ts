@@ -6,7 +6,7 @@ import { getConsulServiceToken } from './clients/consul-service.decorator.js';
 import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';
 import { constructed } from './common/constructed.js';
 import { ConsulApi } from './consul-api/consul-api.js';
-import { CONSUL_RESOLVED_OPTIONS } from './consul.constants.js';
+import { CONSUL_INSTANCE_IDENTITY, CONSUL_RESOLVED_OPTIONS } from './consul.constants.js';
 import { ConsulConfigurableModule } from './consul.module-definition.js';
 import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js';
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
@@ -47,11 +47,18 @@ import { ConsulStatusService } from './observability/consul-status.service.js';
       HttpAdapterHost,
       ConsulCheckPulse,
     ]),
+    // What the locks tie to: the registrar, seen through the narrow contract of core/instance-identity.ts.
+    { provide: CONSUL_INSTANCE_IDENTITY, useExisting: ConsulRegistrar },
     constructed(ConsulDiscoveryService, [ConsulApi, CONSUL_RESOLVED_OPTIONS]),
     constructed(ConsulGrpcSource, [ConsulDiscoveryService]),
     // Locks: nothing reaches Consul until a lock or an election is used.
-    constructed(ConsulSessionManager, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulRegistrar]),
-    constructed(ConsulLockService, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulSessionManager, ConsulRegistrar]),
+    constructed(ConsulSessionManager, [CONSUL_RESOLVED_OPTIONS, ConsulApi, CONSUL_INSTANCE_IDENTITY]),
+    constructed(ConsulLockService, [
+      CONSUL_RESOLVED_OPTIONS,
+      ConsulApi,
+      ConsulSessionManager,
+      CONSUL_INSTANCE_IDENTITY,
+    ]),
     constructed(ConsulLeaderService, [CONSUL_RESOLVED_OPTIONS, ConsulLockService, ConsulSessionManager]),
     constructed(ConsulLeaderExplorer, [DiscoveryService, MetadataScanner, Reflector, ConsulLeaderService]),
     constructed(ConsulSemaphoreService, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulSessionManager, ConsulLockService]),

@@ -6,7 +6,7 @@ import { sleep } from '../common/sleep.js';
 import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { formatDuration } from '../options/duration.js';
-import { ConsulRegistrar } from '../registration/consul.registrar.js';
+import type { ConsulInstanceIdentity } from '../core/instance-identity.js';
 import { consulMetrics } from '../observability/consul-metrics.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import { withDeadlineReads } from './deadline-signal.js';
@@ -85,7 +85,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
   constructor(
     private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,
-    private readonly registrar: ConsulRegistrar,
+    private readonly registrar: ConsulInstanceIdentity,
   ) {}
 
   /** Ended when the app shuts down: waits and campaigns stop. */
