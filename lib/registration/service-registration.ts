@@ -4,6 +4,7 @@ import type { ConsulApi } from '../consul-api/consul-api.js';
 import type { AgentCheckDefinition, CheckStatus } from '../consul-api/consul-api.types.js';
 import { ConsulRequestError, isUnreachable } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
+import { AGAIN, retryUntil } from '../common/retry.js';
 import { hostPort } from '../common/host-port.js';
 import { sleep } from '../common/sleep.js';
 import type { ConsulHealthService } from '../health/consul-health.service.js';
@@ -229,17 +230,12 @@ export class ServiceRegistration {
     const signal = AbortSignal.any([this.deps.lifetime, cancel.signal]);
     const loop = (async () => {
       const { initialDelayMs, maxDelayMs, factor } = this.deps.options.registration.retry;
-      const backoff = new Backoff(initialDelayMs, maxDelayMs, factor);
-      while (!signal.aborted && !this.machine.isRegistered) {
-        try {
-          await this.registerOnce(signal);
-          return;
-        } catch (error) {
-          if (signal.aborted) return;
-          this.reportFailure(error);
-          if (!(await sleep(backoff.next(), signal, this.deps.client.reachability.onReconnect))) return;
-        }
-      }
+      await retryUntil(async () => (this.machine.isRegistered ? undefined : this.registerOnce(signal)), {
+        backoff: new Backoff(initialDelayMs, maxDelayMs, factor),
+        signal,
+        onFailure: (error) => this.reportFailure(error),
+        wake: this.deps.client.reachability.onReconnect,
+      });
     })().finally(() => (this.attempts = undefined));
     this.attempts = { loop, cancel };
   }
@@ -376,20 +372,21 @@ export class ServiceRegistration {
   private async grpcHealthServed(endpoint: InstanceEndpoint): Promise<boolean> {
     if (endpoint.checkType !== 'grpc') return true;
     const target = this.grpcTarget(endpoint);
-    const backoff = new Backoff(100, 2_000);
-    while (!this.deps.lifetime.aborted) {
-      const result = await probeGrpcHealth(target, this.deps.options.consul.timeoutMs);
-      if (result === 'unimplemented') {
-        this.deps.logger.error(
-          `Not registering service "${this.service.name}": ${this.path}.check.type is "grpc" but the gRPC server at ${target} ` +
-            'does not serve grpc.health.v1.Health. Add it to the microservice options with withGrpcHealth({ package, protoPath, url }).',
-        );
-        return false;
-      }
-      if (result !== 'unreachable') return true;
-      await sleep(backoff.next(), this.deps.lifetime);
-    }
-    return false;
+    const served = await retryUntil(
+      async () => {
+        const result = await probeGrpcHealth(target, this.deps.options.consul.timeoutMs);
+        if (result === 'unimplemented') {
+          this.deps.logger.error(
+            `Not registering service "${this.service.name}": ${this.path}.check.type is "grpc" but the gRPC server at ${target} ` +
+              'does not serve grpc.health.v1.Health. Add it to the microservice options with withGrpcHealth({ package, protoPath, url }).',
+          );
+          return false;
+        }
+        return result === 'unreachable' ? AGAIN : true;
+      },
+      { backoff: new Backoff(100, 2_000), signal: this.deps.lifetime },
+    );
+    return served ?? false;
   }
 
   private grpcTarget(endpoint: InstanceEndpoint): string {
