@@ -10,3 +10,6 @@ export const LOG_CONTEXT = {
   config: 'ConsulConfig',
   locks: 'ConsulLocks',
 } as const;
+
+/** Injection token of this app's instance as registered (see `ConsulInstanceIdentity`): what locks tie to. */
+export const CONSUL_INSTANCE_IDENTITY = 'CONSUL:INSTANCE_IDENTITY';

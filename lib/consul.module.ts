@@ -6,16 +6,16 @@ import { getConsulServiceToken } from './clients/consul-service.decorator.js';
 import { ConsulGrpcSource } from './clients/grpc/consul-grpc.source.js';
 import { constructed } from './common/constructed.js';
 import { ConsulApi } from './consul-api/consul-api.js';
-import { CONSUL_RESOLVED_OPTIONS } from './consul.constants.js';
+import { CONSUL_INSTANCE_IDENTITY, CONSUL_RESOLVED_OPTIONS } from './consul.constants.js';
 import { ConsulConfigurableModule, type ConsulModuleAsyncOptions } from './consul.module-definition.js';
 import type { ConsulModuleOptions } from './core/consul-module.options.js';
 import { ConsulDiscoveryService } from './discovery/consul-discovery.service.js';
 import { ConsulHealthIndicator } from './health/consul.health-indicator.js';
 import { ConsulHealthService } from './health/consul-health.service.js';
 import { LazyTerminus } from './health/lazy-terminus.js';
-import { ConsulCheckPulse } from './registration/check-pulse.js';
+import { ConsulCheckPulse } from './health/check-pulse.js';
 import { ConsulRegistrar } from './registration/consul.registrar.js';
-import { ConsulHealthEndpoint } from './registration/health-endpoint.js';
+import { ConsulHealthEndpoint } from './health/health-endpoint.js';
 import { ConsulLeaderExplorer } from './locks/consul-leader.explorer.js';
 import { ConsulLeaderService } from './locks/consul-leader.service.js';
 import { ConsulLockService } from './locks/consul-lock.service.js';
@@ -50,11 +50,18 @@ import { ConsulMetrics } from './observability/consul-metrics.js';
       ConsulCheckPulse,
       ConsulMetrics,
     ]),
+    // What the locks tie to: the registrar, seen through the narrow contract of core/instance-identity.ts.
+    { provide: CONSUL_INSTANCE_IDENTITY, useExisting: ConsulRegistrar },
     constructed(ConsulDiscoveryService, [ConsulApi, CONSUL_RESOLVED_OPTIONS, ConsulMetrics]),
     constructed(ConsulGrpcSource, [ConsulDiscoveryService]),
     // Locks: nothing reaches Consul until a lock or an election is used.
-    constructed(ConsulSessionManager, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulRegistrar, ConsulMetrics]),
-    constructed(ConsulLockService, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulSessionManager, ConsulRegistrar]),
+    constructed(ConsulSessionManager, [CONSUL_RESOLVED_OPTIONS, ConsulApi, CONSUL_INSTANCE_IDENTITY, ConsulMetrics]),
+    constructed(ConsulLockService, [
+      CONSUL_RESOLVED_OPTIONS,
+      ConsulApi,
+      ConsulSessionManager,
+      CONSUL_INSTANCE_IDENTITY,
+    ]),
     constructed(ConsulLeaderService, [CONSUL_RESOLVED_OPTIONS, ConsulLockService, ConsulSessionManager, ConsulMetrics]),
     constructed(ConsulLeaderExplorer, [DiscoveryService, MetadataScanner, Reflector, ConsulLeaderService]),
     constructed(ConsulSemaphoreService, [CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulSessionManager, ConsulLockService]),

@@ -33,7 +33,7 @@ export {
 } from './registration/grpc-health.js';
 export { ConsulHealthService } from './health/consul-health.service.js';
 export { ConsulHealthIndicator } from './health/consul.health-indicator.js';
-export type { ServiceInstance, InstanceStatus } from './discovery/service-instance.js';
+export type { ServiceInstance, InstanceStatus } from './common/service-instance.js';
 export { ConsulDiscoveryService, type DiscoveryQuery } from './discovery/consul-discovery.service.js';
 export { NoAvailableInstanceError } from './discovery/no-available-instance.error.js';
 export { ConsulDnsError, type DnsInstance, type DnsLookupOptions } from './discovery/consul-dns.resolver.js';
@@ -48,7 +48,7 @@ export { ConsulConfigService } from './config/consul-config.service.js';
 export { ConsulConfigModule } from './config/consul-config.module.js';
 export { consulConfigLoader } from './config/consul-config.loader.js';
 export { OnConsulConfigChange } from './config/on-consul-config-change.decorator.js';
-export type { ConsulConfigOptions, ConsulConfigContextOptions } from './config/consul-config.options.js';
+export type { ConsulConfigOptions, ConsulConfigContextOptions } from './options/consul-config.options.js';
 export type { ConfigFormat, ConfigObject } from './config/formats/config-formats.js';
 export type { ConfigChange } from './config/config-paths.js';
 export { ConsulConfigLoadError, ConsulConfigMissingError } from './config/consul-config.errors.js';

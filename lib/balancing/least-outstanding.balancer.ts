@@ -1,4 +1,4 @@
-import type { ServiceInstance } from '../discovery/service-instance.js';
+import type { ServiceInstance } from '../common/service-instance.js';
 import type { LoadBalancer } from './load-balancer.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { ServiceInstance } from '../discovery/service-instance.js';
+import type { ServiceInstance } from '../common/service-instance.js';
 
 /**
  * Chooses the instance of each call, and may count the calls in flight. One balancer per

@@ -1,6 +1,6 @@
 import { Observable, Subject } from 'rxjs';
 import type { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
-import type { ServiceInstance } from '../discovery/service-instance.js';
+import type { ServiceInstance } from '../common/service-instance.js';
 import { FollowedInstances } from './followed-instances.js';
 
 const instance = (id: string): ServiceInstance => ({

@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import type { ConsulDiscoveryService, DiscoveryQuery } from '../discovery/consul-discovery.service.js';
-import type { ServiceInstance } from '../discovery/service-instance.js';
+import type { ServiceInstance } from '../common/service-instance.js';
 
 /**
  * A client's live view of its service's instances: it subscribes to the shared watch on first

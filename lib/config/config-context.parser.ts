@@ -1,7 +1,7 @@
 import { ConsulKitError } from '../common/consul-kit.error.js';
 import type { KvEntry } from '../consul-api/consul-api.types.js';
 import { setPath } from './config-paths.js';
-import type { ConfigContext } from './consul-config.options.js';
+import type { ConfigContext } from '../options/consul-config.options.js';
 import { type ConfigObject, parseDocument, treeValue } from './formats/config-formats.js';
 
 /** A KV value that could not be read as configuration; names the key. */

@@ -5,6 +5,7 @@ import {
   Module,
 } from '@nestjs/common';
 import { ConsulCoreModule } from '../core/consul-core.module.js';
+import { ConsulKvConfigModule } from './consul-kv-config.module.js';
 import { type ConsulConfigModuleOptions, resolveConfigModuleOptions } from '../core/consul-module.options.js';
 
 export type { ConsulConfigModuleOptions } from '../core/consul-module.options.js';
@@ -15,7 +16,8 @@ const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } = new ConfigurableModule
   .setClassMethodName('forRoot')
   .setExtras({ isGlobal: true }, (definition, extras) => {
     const core = ConsulCoreModule.forLayer(definition, MODULE_OPTIONS_TOKEN, resolveConfigModuleOptions);
-    return { module: definition.module, global: extras.isGlobal, imports: [core], exports: [core] };
+    const config = ConsulKvConfigModule.forCore(core);
+    return { module: definition.module, global: extras.isGlobal, imports: [core, config], exports: [core, config] };
   })
   .build();
 

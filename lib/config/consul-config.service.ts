@@ -9,7 +9,7 @@ import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
 import { ConsulConfigParseError, parseContext } from './config-context.parser.js';
 import { type ConfigChange, diffLeaves, getPath, mergeLayers } from './config-paths.js';
 import { ConsulConfigLoadError, ConsulConfigMissingError } from './consul-config.errors.js';
-import type { ConfigContext, ResolvedConfigOptions } from './consul-config.options.js';
+import type { ConfigContext, ResolvedConfigOptions } from '../options/consul-config.options.js';
 import type { ConfigObject } from './formats/config-formats.js';
 import { ConsulMetrics } from '../observability/consul-metrics.js';
 import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';

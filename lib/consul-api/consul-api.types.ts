@@ -82,19 +82,6 @@ export interface SessionDefinition {
   Checks: string[];
 }
 
-/** One session of `GET /v1/session/list` / `info` (fields we read). */
-export interface SessionInfo {
-  ID: string;
-  Name?: string;
-  Node?: string;
-  TTL?: string;
-  Behavior?: string;
-  /** Consul 1.8 lists the Checks a session was created with here. */
-  NodeChecks?: string[] | null;
-  ServiceChecks?: unknown[] | null;
-  LockDelay?: number;
-}
-
 /** One KV key with its lock state (`GET /v1/kv/:key`, value decoded). */
 export interface KvPair {
   Key: string;

@@ -1,17 +1,15 @@
 import { type DynamicModule, type InjectionToken, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { consulConfigProviders } from '../config/consul-config.providers.js';
-import { ConsulConfigService } from '../config/consul-config.service.js';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import type { ResolvedCoreOptions } from './consul-module.options.js';
 import { ConsulMetrics } from '../observability/consul-metrics.js';
-import { REGISTRATION_STATES } from '../registration/registration-state.js';
 
 /**
  * What every module of this package stands on, as `TypeOrmCoreModule` is for @nestjs/typeorm:
- * the validated options, the one Consul adapter ({@link ConsulApi}) and the KV configuration.
- * `ConsulModule` and `ConsulConfigModule` are thin layers over it: each hands it its own
+ * the validated options and the one Consul adapter ({@link ConsulApi}). The KV configuration, the
+ * app's health and the locks attach to it from their own folders. `ConsulModule` and
+ * `ConsulConfigModule` are thin layers over it: each hands it its own
  * options (as `forRoot()` or `forRootAsync()` defined them) and the resolver of its own
  * sections, and adds what only it does. Internal: apps import the layers.
  */
@@ -25,6 +23,8 @@ export class ConsulCoreModule {
     definition: DynamicModule,
     optionsToken: InjectionToken,
     resolve: (raw: never) => ResolvedCoreOptions,
+    /** The registrar's states, for the state gauge; none for a layer that registers nothing. */
+    registrationStates: readonly string[] = [],
   ): DynamicModule {
     return {
       module: ConsulCoreModule,
@@ -38,7 +38,7 @@ export class ConsulCoreModule {
           // the SDK, if any, is registered by now (see ConsulMetrics.bind).
           provide: ConsulMetrics,
           useFactory: () => {
-            const metrics = new ConsulMetrics(REGISTRATION_STATES);
+            const metrics = new ConsulMetrics(registrationStates);
             metrics.bind();
             return metrics;
           },
@@ -48,9 +48,8 @@ export class ConsulCoreModule {
           inject: [CONSUL_RESOLVED_OPTIONS],
           useFactory: (options: ResolvedCoreOptions) => new ConsulApi(options.consul),
         },
-        ...consulConfigProviders,
       ],
-      exports: [optionsToken, CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulMetrics, ConsulConfigService],
+      exports: [optionsToken, CONSUL_RESOLVED_OPTIONS, ConsulApi, ConsulMetrics],
     };
   }
 }

@@ -2,8 +2,8 @@ import {
   type ConsulConfigOptions,
   type ResolvedConfigOptions,
   resolveConfigOptions,
-} from '../config/consul-config.options.js';
-import { type ConsulLocksOptions, resolveLocksOptions } from '../locks/locks.options.js';
+} from '../options/consul-config.options.js';
+import { type ConsulLocksOptions, resolveLocksOptions } from '../options/locks.options.js';
 import { type ConsulAddressOptions, resolveAddressOptions } from '../options/address.options.js';
 import {
   type ConsulConnectionOptions,

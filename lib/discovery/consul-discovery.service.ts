@@ -14,7 +14,7 @@ import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './co
 import { type DiscoveryQuery, discoveryQueryError } from './discovery-query.js';
 import { sameInstances, type StringPool, toServiceInstance } from './instance-mapper.js';
 import { NoAvailableInstanceError } from './no-available-instance.error.js';
-import type { ServiceInstance } from './service-instance.js';
+import type { ServiceInstance } from '../common/service-instance.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
 import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';
 

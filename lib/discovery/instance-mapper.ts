@@ -1,5 +1,5 @@
 import type { HealthServiceEntry } from '../consul-api/consul-api.types.js';
-import type { InstanceStatus, ServiceInstance } from './service-instance.js';
+import type { InstanceStatus, ServiceInstance } from '../common/service-instance.js';
 
 const MAINTENANCE_CHECK = /^_(service|node)_maintenance/;
 

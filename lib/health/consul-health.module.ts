@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { LazyModuleLoader } from '@nestjs/core';
 import { constructed } from '../common/constructed.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
-import { ConsulCheckPulse } from '../registration/check-pulse.js';
+import { ConsulCheckPulse } from './check-pulse.js';
 import { ConsulHealthService } from './consul-health.service.js';
 import { LazyTerminus } from './lazy-terminus.js';
 

@@ -4,7 +4,7 @@ import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulElection } from './consul-election.js';
 import { ConsulLockService } from './consul-lock.service.js';
 import { ConsulSessionManager } from './consul-session.js';
-import { keyProblem } from './lock-key.js';
+import { keyProblem } from '../options/lock-key.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
 

@@ -7,13 +7,13 @@ import { Backoff } from '../common/backoff.js';
 import { sleep } from '../common/sleep.js';
 import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
-import { ConsulRegistrar } from '../registration/consul.registrar.js';
+import type { ConsulInstanceIdentity } from '../core/instance-identity.js';
 import { ConsulLock, type ConsulLockOptions } from './consul-lock.js';
 import { releaseOnce } from './release-once.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import { anySignal, ConsulSessionManager, type SessionLease } from './consul-session.js';
 import { LocalSlots } from './local-slots.js';
-import { keyProblem } from './lock-key.js';
+import { keyProblem } from '../options/lock-key.js';
 
 /** @internal What the leader election adds to a lock request. */
 export interface TakeOptions extends ConsulLockOptions {
@@ -46,7 +46,7 @@ export class ConsulLockService {
     private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,
     private readonly sessions: ConsulSessionManager,
-    private readonly registrar: ConsulRegistrar,
+    private readonly registrar: ConsulInstanceIdentity,
   ) {}
 
   /** Waits until this app holds `<locks.prefix>/<key>`. Rejects on bad input, ACL refusal, `options.signal` or shutdown. */

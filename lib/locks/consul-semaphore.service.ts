@@ -12,7 +12,7 @@ import { ConsulLockService } from './consul-lock.service.js';
 import { anySignal, ConsulSessionManager, type SessionLease } from './consul-session.js';
 import { LocalSlots } from './local-slots.js';
 import { SessionHold } from './session-hold.js';
-import { keyProblem } from './lock-key.js';
+import { keyProblem } from '../options/lock-key.js';
 
 /** One of the `limit` slots of a semaphore, held by this app (its contender key is `<prefix>/<sessionId>`). */
 export class ConsulSemaphoreLease extends SessionHold {

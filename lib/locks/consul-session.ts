@@ -2,11 +2,12 @@ import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import { ConsulRequestError } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
+import { retryUntil } from '../common/retry.js';
 import { sleep } from '../common/sleep.js';
 import { LOG_CONTEXT } from '../consul.constants.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { formatDuration } from '../options/duration.js';
-import { ConsulRegistrar } from '../registration/consul.registrar.js';
+import type { ConsulInstanceIdentity } from '../core/instance-identity.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
 import { ConsulLockError } from './consul-lock.errors.js';
 import { withDeadlineReads } from './deadline-signal.js';
@@ -85,7 +86,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
   constructor(
     private readonly options: ResolvedConsulOptions,
     private readonly api: ConsulApi,
-    private readonly registrar: ConsulRegistrar,
+    private readonly registrar: ConsulInstanceIdentity,
     /** The app's: renewal failures are counted there. */
     private readonly metrics: ConsulMetrics,
   ) {}
@@ -170,48 +171,60 @@ export class ConsulSessionManager implements OnModuleDestroy {
   }
 
   private throwIfClosing(): void {
-    if (this.lifetime.signal.aborted) {
-      throw new ConsulLockError('', 'ConsulLockService: the app is shutting down; no new lock is taken');
-    }
+    if (this.lifetime.signal.aborted) throw this.closingError();
+  }
+
+  private closingError(): ConsulLockError {
+    return new ConsulLockError('', 'ConsulLockService: the app is shutting down; no new lock is taken');
   }
 
   private async create(): Promise<Lease> {
     const name = this.sessionName();
-    const backoff = new Backoff(200, 2_000);
-    for (;;) {
-      this.throwIfClosing();
-      try {
-        const checks = await this.checks();
-        const sentAt = now();
-        const id = await this.api.createSession({
-          Name: name,
-          TTL: formatDuration(this.locks.sessionTtlMs),
-          LockDelay: formatDuration(this.locks.lockDelayMs),
-          Behavior: 'release',
-          Checks: checks,
-        });
-        const lease = new Lease(id, sentAt, stepDownAfter(this.locks.sessionTtlMs), this.liveness);
-        this.lastLease = lease;
-        this.armDeadline(lease);
-        this.renewing = this.renewLoop(lease);
-        this.logger.log(
-          `Created session ${id} (TTL ${formatDuration(this.locks.sessionTtlMs)}, lock-delay ${formatDuration(this.locks.lockDelayMs)}, checks ${checks.join(', ')})`,
-        );
-        return lease;
-      } catch (error) {
-        if (error instanceof ConsulRequestError && error.forbidden) {
-          throw new ConsulLockError(
-            '',
-            `Consul refused to create a session for the locks: ${error.reason}`,
-            'give consul.token session:write on this node, e.g. session_prefix "" { policy = "write" } (see docs/locks.md)',
-          );
+    const lease = await retryUntil(
+      async () => {
+        try {
+          return await this.createOnce(name);
+        } catch (error) {
+          if (error instanceof ConsulRequestError && error.forbidden) {
+            throw new ConsulLockError(
+              '',
+              `Consul refused to create a session for the locks: ${error.reason}`,
+              'give consul.token session:write on this node, e.g. session_prefix "" { policy = "write" } (see docs/locks.md)',
+            );
+          }
+          throw error;
         }
+      },
+      {
+        backoff: new Backoff(200, 2_000),
+        signal: this.lifetime.signal,
         // A check that has not passed yet (just registered) makes Consul refuse the session: retry.
-        const critical = error instanceof ConsulRequestError && /critical state/i.test(error.reason);
-        if (!critical && !(error instanceof ConsulRequestError && error.unreachable)) throw error;
-        await sleep(backoff.next(), this.lifetime.signal);
-      }
-    }
+        retryable: (error) =>
+          error instanceof ConsulRequestError && (/critical state/i.test(error.reason) || error.unreachable),
+      },
+    );
+    if (!lease) throw this.closingError();
+    return lease;
+  }
+
+  private async createOnce(name: string): Promise<Lease> {
+    const checks = await this.checks();
+    const sentAt = now();
+    const id = await this.api.createSession({
+      Name: name,
+      TTL: formatDuration(this.locks.sessionTtlMs),
+      LockDelay: formatDuration(this.locks.lockDelayMs),
+      Behavior: 'release',
+      Checks: checks,
+    });
+    const lease = new Lease(id, sentAt, stepDownAfter(this.locks.sessionTtlMs), this.liveness);
+    this.lastLease = lease;
+    this.armDeadline(lease);
+    this.renewing = this.renewLoop(lease);
+    this.logger.log(
+      `Created session ${id} (TTL ${formatDuration(this.locks.sessionTtlMs)}, lock-delay ${formatDuration(this.locks.lockDelayMs)}, checks ${checks.join(', ')})`,
+    );
+    return lease;
   }
 
   /** `serfHealth`, and this app's own check and liveness check once it is registered. */

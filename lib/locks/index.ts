@@ -4,5 +4,5 @@ export { ConsulLockError } from './consul-lock.errors.js';
 export { ConsulLeaderService } from './consul-leader.service.js';
 export { ConsulElection } from './consul-election.js';
 export { LeaderOnly, OnLeadershipGranted, OnLeadershipRevoked } from './leader.decorators.js';
-export type { ConsulLocksOptions } from './locks.options.js';
+export type { ConsulLocksOptions } from '../options/locks.options.js';
 export { ConsulSemaphoreService, ConsulSemaphoreLease } from './consul-semaphore.service.js';

@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { ConsulApi } from '../consul-api/consul-api.js';
 import { sleep } from '../common/sleep.js';
 import { formatDuration } from '../options/duration.js';
-import type { ConsulRegistrar } from '../registration/consul.registrar.js';
+import type { ConsulInstanceIdentity } from '../core/instance-identity.js';
 import { type Instant, later, latest, msUntil, NEVER, now } from './step-down-clock.js';
 
 /**
@@ -22,7 +22,7 @@ export class LivenessCheck {
 
   constructor(
     private readonly api: ConsulApi,
-    private readonly registrar: ConsulRegistrar,
+    private readonly registrar: ConsulInstanceIdentity,
     private readonly serviceName: string,
     private readonly instanceId: string,
     private readonly ttlMs: number,

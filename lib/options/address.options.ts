@@ -1,4 +1,4 @@
-import { type Cidr, parseCidr } from '../registration/cidr.js';
+import { type Cidr, parseCidr } from './cidr.js';
 import { describe, type SectionKeys, type Validator } from './validator.js';
 
 /** How to pick the registered address when `service.address` is not set. */

@@ -1,6 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { type AddressSources, AddressDetectionError, detectAddress } from './address.detector.js';
-import { parseCidr } from './cidr.js';
+import { parseCidr } from '../options/cidr.js';
 
 const v4 = (address: string, internal = false) => ({ address, family: 'IPv4', internal }) as NetworkInterfaceInfo;
 const v6 = (address: string, internal = false) => ({ address, family: 'IPv6', internal }) as NetworkInterfaceInfo;

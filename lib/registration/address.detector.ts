@@ -2,7 +2,7 @@ import { ConsulKitError } from '../common/consul-kit.error.js';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
-import { cidrContains } from './cidr.js';
+import { cidrContains } from '../options/cidr.js';
 
 export type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;
 

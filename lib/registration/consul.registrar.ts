@@ -2,13 +2,13 @@ import { type BeforeApplicationShutdown, Logger, type OnApplicationBootstrap } f
 import { HttpAdapterHost } from '@nestjs/core';
 import { ConsulApi } from '../consul-api/consul-api.js';
 import type { AgentCheckDefinition } from '../consul-api/consul-api.types.js';
-import { ConsulRequestError } from '../consul-api/consul-request.error.js';
 import { LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import { ConsulOptionsError, type OptionProblem } from '../options/consul-options.error.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
-import { ConsulCheckPulse } from './check-pulse.js';
-import { ConsulUnavailableError } from './consul-unavailable.error.js';
+import type { ConsulInstanceIdentity } from '../core/instance-identity.js';
+import { ConsulCheckPulse } from '../health/check-pulse.js';
+import { preflight } from './preflight.js';
 import { RegistrationStateMachine, type RegistrationState } from './registration-state.js';
 import { ServiceRegistration } from './service-registration.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
@@ -41,7 +41,7 @@ export interface ServiceRegistrationStatus {
  *
  * Inject it for manual control (`registration.enabled: false`).
  */
-export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class ConsulRegistrar implements ConsulInstanceIdentity, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(LOG_CONTEXT.registrar);
   /** Aborted when the app shuts down: ends waits, retries, a registration in flight, timers. */
   private readonly lifetime = new AbortController();
@@ -142,8 +142,8 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.main) {
-      // Nothing to register: an app that only discovers or reads configuration.
-      if (this.options.registration.failFast) await this.preflight();
+      // Nothing to register: an app that only discovers or reads configuration. No failFast
+      // preflight either: it checks what registering needs, and this app never registers.
       return;
     }
     const { enabled } = this.options.registration;
@@ -156,7 +156,7 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
       problems.push(...result.reason.problems);
     }
     if (problems.length > 0) throw new ConsulOptionsError(problems);
-    if (this.options.registration.failFast) await this.preflight();
+    if (this.options.registration.failFast) await preflight(this.client);
     // An agent that answers again after an outage may have restarted without its state: ask it
     // now rather than at the next reconcile tick (registration.reconcileInterval, 30 s by default).
     const stopListening = this.client.reachability.onReconnect(() =>
@@ -211,19 +211,5 @@ export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicatio
       return;
     }
     await Promise.all(this.registrations.map((r, i) => r.leave(inFlight[i])));
-  }
-
-  /** failFast: Consul must answer, have a leader and accept the token, or bootstrap fails saying why (and only that). */
-  private async preflight(): Promise<void> {
-    try {
-      // quiet: no "Retrying in the background" warning, the bootstrap is about to fail.
-      const leader = await this.client.leader(undefined, { quiet: true });
-      if (!leader) throw new ConsulUnavailableError(this.client.address, 'the cluster has no leader');
-      await this.client.verifyToken({ quiet: true });
-    } catch (error) {
-      if (!(error instanceof ConsulRequestError)) throw error;
-      const cause = error.forbidden ? `the ACL token in consul.token was refused (${error.reason})` : error.reason;
-      throw new ConsulUnavailableError(this.client.address, cause);
-    }
   }
 }

@@ -4,7 +4,7 @@ import { concat, distinctUntilChanged, exhaustMap, map, NEVER, type Observable, 
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
-import { ConsulCheckPulse } from './check-pulse.js';
+import { ConsulCheckPulse } from '../health/check-pulse.js';
 import { GRPC_HEALTH_WATCH_INTERVAL_MS, GrpcServingStatus } from './grpc-health.js';
 
 const GRPC_NOT_FOUND = 5;

@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { ConsulApi } from '../consul-api/consul-api.js';
 import type { AgentService } from '../consul-api/consul-api.types.js';
 import type { ConsulHealthService } from '../health/consul-health.service.js';
-import { ConsulCheckPulse } from './check-pulse.js';
+import { ConsulCheckPulse } from '../health/check-pulse.js';
 import { KeepAlive, type KeepAliveEvents } from './keep-alive.js';
 import { ConsulMetrics } from '../observability/consul-metrics.js';
 

@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { Backoff } from '../common/backoff.js';
 import type { ConsulApi } from '../consul-api/consul-api.js';
 import type { ConsulHealthService } from '../health/consul-health.service.js';
-import type { ConsulCheckPulse } from './check-pulse.js';
+import type { ConsulCheckPulse } from '../health/check-pulse.js';
 import { checkIdOf, type InstanceEndpoint } from './service-definition.js';
 import { TtlHeartbeat } from './ttl-heartbeat.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
-import { sleep } from '../common/sleep.js';
+import { Backoff } from '../common/backoff.js';
+import { AGAIN, retryUntil } from '../common/retry.js';
 
 /** True when a TCP connection to host:port succeeds within `timeoutMs`. */
 export function acceptsConnections(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
@@ -26,16 +27,18 @@ export async function waitForPort(
   onSlow?: () => void,
 ): Promise<boolean> {
   const started = Date.now();
-  let delay = 25;
   let warned = false;
-  while (!signal.aborted) {
-    if (await acceptsConnections(host, port)) return true;
-    if (!warned && Date.now() - started > 10_000) {
-      warned = true;
-      onSlow?.();
-    }
-    if (!(await sleep(delay, signal))) return false;
-    delay = Math.min(delay * 2, 1_000);
-  }
-  return false;
+  const open = await retryUntil(
+    async () => {
+      if (await acceptsConnections(host, port)) return true;
+      if (!warned && Date.now() - started > 10_000) {
+        warned = true;
+        onSlow?.();
+      }
+      return AGAIN;
+    },
+    // No jitter (random = 1): 25, 50, 100 … 1 000 ms, polling the app's own port.
+    { backoff: new Backoff(25, 1_000, 2, () => 1), signal },
+  );
+  return open ?? false;
 }

@@ -4,22 +4,20 @@ import type { ConsulApi } from '../consul-api/consul-api.js';
 import type { AgentCheckDefinition, CheckStatus } from '../consul-api/consul-api.types.js';
 import { ConsulRequestError, isUnreachable } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
+import { retryUntil } from '../common/retry.js';
 import { hostPort } from '../common/host-port.js';
-import { sleep } from '../common/sleep.js';
 import type { ConsulHealthService } from '../health/consul-health.service.js';
 import type { ConsulCheckType } from '../options/service.options.js';
 import type { ResolvedConsulOptions, ResolvedServiceOptions } from '../core/consul-module.options.js';
 import { tryParseDuration } from '../options/duration.js';
-import type { ConsulCheckPulse } from './check-pulse.js';
+import type { ConsulCheckPulse } from '../health/check-pulse.js';
+import { grpcHealthServed, type GrpcProbeContext, initialCheckStatus } from './check-probes.js';
 import { resolveCheckType } from './check-type.js';
-import { probeGrpcHealth } from './grpc-health.probe.js';
 import { awaitInstanceEndpoint, currentInstanceEndpoint, type EndpointContext } from './instance-endpoint.resolver.js';
 import { KeepAlive } from './keep-alive.js';
-import { acceptsConnections } from './port-waiter.js';
 import { RegistrationStateMachine } from './registration-state.js';
 import { buildServiceDefinition, checkIdOf, type InstanceEndpoint } from './service-definition.js';
 import { leaveConsul } from './shutdown.js';
-import { checkStatusOf } from './ttl-heartbeat.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
 import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';
 
@@ -223,7 +221,7 @@ export class ServiceRegistration {
       this.deps.logger.error(`Not registering service "${this.service.name}": ${(error as Error).message}`);
       return;
     }
-    if (!endpoint || !(await this.grpcHealthServed(endpoint))) return;
+    if (!endpoint || !(await grpcHealthServed(endpoint, this.probeContext()))) return;
     this.endpoint = endpoint;
     this.deps.logger.log(
       `Registering ${this.describe()} (address: ${endpoint.addressChosenBy}; ${this.checkSummary()})`,
@@ -238,24 +236,19 @@ export class ServiceRegistration {
     const signal = AbortSignal.any([this.deps.lifetime, cancel.signal]);
     const loop = (async () => {
       const { initialDelayMs, maxDelayMs, factor } = this.deps.options.registration.retry;
-      const backoff = new Backoff(initialDelayMs, maxDelayMs, factor);
-      while (!signal.aborted && !this.machine.isRegistered) {
-        try {
-          await this.registerOnce(signal);
-          return;
-        } catch (error) {
-          if (signal.aborted) return;
-          this.reportFailure(error);
-          if (!(await sleep(backoff.next(), signal, this.deps.client.reachability.onReconnect))) return;
-        }
-      }
+      await retryUntil(async () => (this.machine.isRegistered ? undefined : this.registerOnce(signal)), {
+        backoff: new Backoff(initialDelayMs, maxDelayMs, factor),
+        signal,
+        onFailure: (error) => this.reportFailure(error),
+        wake: this.deps.client.reachability.onReconnect,
+      });
     })().finally(() => (this.attempts = undefined));
     this.attempts = { loop, cancel };
   }
 
   private async registerOnce(signal: AbortSignal): Promise<void> {
     const endpoint = this.endpoint!;
-    const status = await this.initialStatus(endpoint, signal);
+    const status = await initialCheckStatus(endpoint, this.deps.health, this.deps.options.consul.timeoutMs, signal);
     if (signal.aborted) return;
     await this.deps.client.registerService(this.definition(endpoint, status), { signal });
     const check =
@@ -275,41 +268,6 @@ export class ServiceRegistration {
 
   private definition(endpoint: InstanceEndpoint, status?: CheckStatus) {
     return buildServiceDefinition(this.service, endpoint, status, [...this.attachedChecks.values()]);
-  }
-
-  /**
-   * The check's status until Consul first runs it (after a random stagger of up to one interval):
-   * the app as the registrar finds it now, so a healthy instance is discoverable at once and a failing
-   * one is never passing. `http`: the Terminus indicators; `tcp`: the port accepted a connection (or the
-   * HTTP server listens); `grpc`: the gRPC health service said SERVING. `ttl`: none (critical): the first
-   * heartbeat, sent right after registration, sets it with the indicators' output.
-   */
-  private async initialStatus(endpoint: InstanceEndpoint, signal: AbortSignal): Promise<CheckStatus | undefined> {
-    const { timeoutMs } = this.deps.options.consul;
-    switch (endpoint.checkType) {
-      case 'ttl':
-      case 'none':
-        return undefined;
-      case 'http': {
-        // A slow indicator delays nothing past consul.timeout: then it is critical until Consul asks.
-        const done = new AbortController();
-        const timeout = sleep(timeoutMs, AbortSignal.any([signal, done.signal]));
-        try {
-          return await Promise.race([
-            this.deps.health.check().then(checkStatusOf),
-            timeout.then(() => 'critical' as const),
-          ]);
-        } finally {
-          done.abort();
-        }
-      }
-      case 'tcp':
-        // The first time, awaitInstanceEndpoint has just seen the port accept a connection; again after
-        // the agent lost us, ask once more.
-        return (await acceptsConnections(endpoint.address, endpoint.port)) ? 'passing' : 'critical';
-      case 'grpc':
-        return (await probeGrpcHealth(this.grpcTarget(endpoint), timeoutMs)) === 'serving' ? 'passing' : 'critical';
-    }
   }
 
   private reportFailure(error: unknown): void {
@@ -381,28 +339,15 @@ export class ServiceRegistration {
     this.keepAlive.start();
   }
 
-  /** For `grpc` checks: waits until the server answers gRPC and refuses to register one that serves no health service. */
-  private async grpcHealthServed(endpoint: InstanceEndpoint): Promise<boolean> {
-    if (endpoint.checkType !== 'grpc') return true;
-    const target = this.grpcTarget(endpoint);
-    const backoff = new Backoff(100, 2_000);
-    while (!this.deps.lifetime.aborted) {
-      const result = await probeGrpcHealth(target, this.deps.options.consul.timeoutMs);
-      if (result === 'unimplemented') {
-        this.deps.logger.error(
-          `Not registering service "${this.service.name}": ${this.path}.check.type is "grpc" but the gRPC server at ${target} ` +
-            'does not serve grpc.health.v1.Health. Add it to the microservice options with withGrpcHealth({ package, protoPath, url }).',
-        );
-        return false;
-      }
-      if (result !== 'unreachable') return true;
-      await sleep(backoff.next(), this.deps.lifetime);
-    }
-    return false;
-  }
-
-  private grpcTarget(endpoint: InstanceEndpoint): string {
-    return hostPort(endpoint.address, endpoint.port);
+  private probeContext(): GrpcProbeContext {
+    const { service, path, deps } = this;
+    return {
+      service: service.name,
+      path,
+      timeoutMs: deps.options.consul.timeoutMs,
+      logger: deps.logger,
+      signal: deps.lifetime,
+    };
   }
 
   private endpointContext(checkType: ConsulCheckType): EndpointContext {

@@ -7,7 +7,8 @@ import {
   ConsulService,
 } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
-import { consulOptions, startHttpApp } from '../helpers/consul-app.js';
+import { ConsulAgent } from '../helpers/consul-agent.js';
+import { consulOptions, listenFailure, startHttpApp } from '../helpers/consul-app.js';
 import { HttpUpstream } from '../helpers/http-upstream.js';
 import { allChecksPassing } from '../helpers/service-checks.js';
 
@@ -50,5 +51,12 @@ describe('An app without a service: it discovers and reads configuration, and re
     } finally {
       await upstream.close();
     }
+  });
+
+  it('boots with registration.failFast and no Consul: the preflight checks what registering needs', async () => {
+    const nobody = await ConsulAgent.reserve();
+    const started = await startHttpApp(consulOptions(nobody, { registration: { failFast: true } }), { listen: false });
+    suite.apps.push(started);
+    expect(await listenFailure(started.app)).toBeUndefined();
   });
 });

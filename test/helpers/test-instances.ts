@@ -1,4 +1,4 @@
-import type { InstanceStatus, ServiceInstance } from '../../lib/discovery/service-instance.js';
+import type { InstanceStatus, ServiceInstance } from '../../lib/common/service-instance.js';
 
 /** ServiceInstance fixtures for balancer specs. */
 export function instance(

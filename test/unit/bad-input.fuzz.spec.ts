@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseContext, ConsulConfigParseError } from '../../lib/config/config-context.parser.js';
-import type { ConfigContext } from '../../lib/config/consul-config.options.js';
+import type { ConfigContext } from '../../lib/options/consul-config.options.js';
 import { parseProperties } from '../../lib/config/formats/properties.parser.js';
 import { toServiceInstance } from '../../lib/discovery/instance-mapper.js';
 import { ConsulOptionsError } from '../../lib/options/consul-options.error.js';

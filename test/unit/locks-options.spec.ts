@@ -1,6 +1,6 @@
 import { ConsulOptionsError } from '../../lib/index.js';
 import { resolveConsulOptions } from '../../lib/core/consul-module.options.js';
-import { keyProblem } from '../../lib/locks/lock-key.js';
+import { keyProblem } from '../../lib/options/lock-key.js';
 import { stepDownAfter } from '../../lib/locks/consul-session.js';
 
 function problems(locks: unknown): string[] {

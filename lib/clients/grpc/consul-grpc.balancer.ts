@@ -1,7 +1,7 @@
 import type { ChannelOptions, connectivityState, experimental } from '@grpc/grpc-js';
 import { RoundRobinBalancer } from '../../balancing/round-robin.balancer.js';
 import type { LoadBalancer } from '../../balancing/load-balancer.js';
-import type { ServiceInstance } from '../../discovery/service-instance.js';
+import type { ServiceInstance } from '../../common/service-instance.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
 import { notePick } from '../../observability/grpc-pick.js';
 import { addToRegistry, type GrpcRegistration, grpcRegistry, unknownEntryMessage } from './grpc-registry.js';

@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import { instance } from '../../../test/helpers/test-instances.js';
-import type { ServiceInstance } from '../../discovery/service-instance.js';
+import type { ServiceInstance } from '../../common/service-instance.js';
 import { CONSUL_GRPC_SCHEME, registerInstanceSource } from './consul-grpc.resolver.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
 

@@ -1,5 +1,5 @@
 import { Subscription } from 'rxjs';
-import type { ServiceInstance } from '../../discovery/service-instance.js';
+import type { ServiceInstance } from '../../common/service-instance.js';
 import type { DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
 import { CONSUL_INSTANCES_ATTRIBUTE } from './consul-grpc.balancer.js';
 import { loadGrpcJs } from './grpc-js.loader.js';

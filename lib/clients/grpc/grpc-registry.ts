@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Observable } from 'rxjs';
 import type { LoadBalancer } from '../../balancing/load-balancer.js';
 import type { DiscoveryQuery } from '../../discovery/discovery-query.js';
-import type { ServiceInstance } from '../../discovery/service-instance.js';
+import type { ServiceInstance } from '../../common/service-instance.js';
 
 /** Where a resolver gets instance lists: a discovery service's `watch()`. */
 export type InstanceSource = (service: string, query: DiscoveryQuery) => Observable<ServiceInstance[]>;

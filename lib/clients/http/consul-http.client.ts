@@ -1,7 +1,7 @@
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import { acquireLease, type Lease, type LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ConsulDiscoveryService } from '../../discovery/consul-discovery.service.js';
-import { instanceTarget, type ServiceInstance } from '../../discovery/service-instance.js';
+import { instanceTarget, type ServiceInstance } from '../../common/service-instance.js';
 import { UpstreamHttpResponseError, UpstreamHttpTransportError } from './upstream-http.errors.js';
 import { OutlierEjector } from './outlier-ejector.js';
 import { FollowedInstances } from '../followed-instances.js';

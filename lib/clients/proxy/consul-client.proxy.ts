@@ -2,7 +2,7 @@ import type { ClientOptions, ClientProxy } from '@nestjs/microservices';
 import { Observable, type Subscription } from 'rxjs';
 import { acquireLease, type Lease, type LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ConsulDiscoveryService, DiscoveryQuery } from '../../discovery/consul-discovery.service.js';
-import type { ServiceInstance } from '../../discovery/service-instance.js';
+import type { ServiceInstance } from '../../common/service-instance.js';
 import { requireMicroservices } from '../../common/optional-peers.js';
 import { ConsulKitUsageError } from '../../common/consul-kit-usage.error.js';
 

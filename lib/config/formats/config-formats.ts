@@ -1,14 +1,10 @@
 import { createRequire } from 'node:module';
 import { setPath } from '../config-paths.js';
 import { parseProperties } from './properties.parser.js';
+import type { ConfigFormat, ConfigObject } from '../../options/consul-config.options.js';
 
-/**
- * How a context is stored in KV. `tree`: one key per value (`config/app/db/host`). The others:
- * one data key under the context holding a whole document.
- */
-export type ConfigFormat = 'tree' | 'json' | 'yaml' | 'properties';
-
-export type ConfigObject = Record<string, unknown>;
+// The option section names the formats; the parsers live here.
+export type { ConfigFormat, ConfigObject } from '../../options/consul-config.options.js';
 
 let yaml: typeof import('yaml') | undefined;
 /** The YAML parser, loaded on first use: importing it costs every app start-up time, and most read no YAML. */

@@ -1,5 +1,12 @@
-import type { SectionKeys, Validator } from '../options/validator.js';
-import type { ConfigFormat, ConfigObject } from './formats/config-formats.js';
+import type { SectionKeys, Validator } from './validator.js';
+
+/**
+ * How a context is stored in KV. `tree`: one key per value (`config/app/db/host`). The others:
+ * one data key under the context holding a whole document.
+ */
+export type ConfigFormat = 'tree' | 'json' | 'yaml' | 'properties';
+
+export type ConfigObject = Record<string, unknown>;
 
 /** An extra KV key or prefix to load, above the default contexts. */
 export interface ConsulConfigContextOptions {

@@ -1,5 +1,5 @@
-import { formatDuration, MAX_WAIT_MS } from '../options/duration.js';
-import { describe, type SectionKeys, type Validator } from '../options/validator.js';
+import { formatDuration, MAX_WAIT_MS } from './duration.js';
+import { describe, type SectionKeys, type Validator } from './validator.js';
 import { keyProblem } from './lock-key.js';
 
 /** Locks, leader elections and semaphores (`ConsulLockService`, `ConsulLeaderService`, `@LeaderOnly`). */

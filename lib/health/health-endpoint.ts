@@ -1,7 +1,7 @@
 import { Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { LOG_CONTEXT } from '../consul.constants.js';
-import { ConsulHealthService } from '../health/consul-health.service.js';
+import { ConsulHealthService } from './consul-health.service.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { CONSUL_CHECK_USER_AGENT, ConsulCheckPulse } from './check-pulse.js';
 

@@ -1,4 +1,4 @@
-import { hostPort } from '../common/host-port.js';
+import { hostPort } from './host-port.js';
 /** Health of an instance, the worst of its checks (Consul's aggregated status). */
 export type InstanceStatus = 'passing' | 'warning' | 'critical' | 'maintenance';
 
