@@ -51,6 +51,9 @@ import { ConsulMetrics } from './observability/consul-metrics.js';
       ConsulMetrics,
     ]),
     // What the locks tie to: the registrar, seen through the narrow contract of core/instance-identity.ts.
+    // An alias (Nest runs no lifecycle hook twice for it). The registrar does not say `implements`:
+    // attachCheck() is internal, so the published declarations could not show it; the compiler
+    // checks the fit in lib/registration/instance-identity.spec.ts.
     { provide: CONSUL_INSTANCE_IDENTITY, useExisting: ConsulRegistrar },
     constructed(ConsulDiscoveryService, [ConsulApi, CONSUL_RESOLVED_OPTIONS, ConsulMetrics]),
     constructed(ConsulGrpcSource, [ConsulDiscoveryService]),

@@ -6,7 +6,6 @@ import { LOG_CONTEXT } from '../consul.constants.js';
 import { ConsulHealthService } from '../health/consul-health.service.js';
 import { ConsulOptionsError, type OptionProblem } from '../options/consul-options.error.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
-import type { ConsulInstanceIdentity } from '../core/instance-identity.js';
 import { ConsulCheckPulse } from '../health/check-pulse.js';
 import { preflight } from './preflight.js';
 import { RegistrationStateMachine, type RegistrationState } from './registration-state.js';
@@ -41,7 +40,7 @@ export interface ServiceRegistrationStatus {
  *
  * Inject it for manual control (`registration.enabled: false`).
  */
-export class ConsulRegistrar implements ConsulInstanceIdentity, OnApplicationBootstrap, BeforeApplicationShutdown {
+export class ConsulRegistrar implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(LOG_CONTEXT.registrar);
   /** Aborted when the app shuts down: ends waits, retries, a registration in flight, timers. */
   private readonly lifetime = new AbortController();

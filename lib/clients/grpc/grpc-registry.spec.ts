@@ -1,7 +1,7 @@
 import { of } from 'rxjs';
 import { instance } from '../../../test/helpers/test-instances.js';
 import { RoundRobinBalancer } from '../../balancing/round-robin.balancer.js';
-import type { ServiceInstance } from '../../discovery/service-instance.js';
+import type { ServiceInstance } from '../../common/service-instance.js';
 import { registerGrpcBalancer } from './consul-grpc.balancer.js';
 import { CONSUL_GRPC_SCHEME, registerInstanceSource } from './consul-grpc.resolver.js';
 import { loadGrpcJs } from './grpc-js.loader.js';
