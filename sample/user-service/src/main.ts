@@ -3,23 +3,12 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { ScheduleModule } from '@nestjs/schedule';
-import { createServer } from 'node:net';
 import { ConsulModule, withGrpcHealth } from 'nestjs-consul-kit';
 import { consulFromEnv } from '../../consul-address.js';
+import { freePort } from '../../free-port.js';
 import { USER_PROTO } from '../../proto-path.js';
 import { LeaderJob } from './leader-job.js';
 import { UsersController } from './users.controller.js';
-
-/** The tutorial's get_ip_port(), port half: let the OS pick a free port. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const port = Number(process.env.PORT) || (await freePort());
 
