@@ -9,6 +9,7 @@ export const LOG_CONTEXT = {
   discovery: 'ConsulDiscovery',
   config: 'ConsulConfig',
   locks: 'ConsulLocks',
+  connect: 'ConsulConnect',
 } as const;
 
 /** Injection token of this app's instance as registered (see `ConsulInstanceIdentity`): what locks tie to. */

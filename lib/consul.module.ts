@@ -23,6 +23,7 @@ import { ConsulSessionManager } from './locks/consul-session.js';
 import { ConsulSemaphoreService } from './locks/consul-semaphore.service.js';
 import { ConsulStatusService } from './consul-status.service.js';
 import { ConsulMetrics } from './observability/consul-metrics.js';
+import { ConsulConnect } from './connect/consul-connect.service.js';
 
 /**
  * Registers the app in Consul once it listens, with a real health check, takes it out on
@@ -56,6 +57,8 @@ import { ConsulMetrics } from './observability/consul-metrics.js';
     // checks the fit in lib/registration/instance-identity.spec.ts.
     { provide: CONSUL_INSTANCE_IDENTITY, useExisting: ConsulRegistrar },
     constructed(ConsulDiscoveryService, [ConsulApi, CONSUL_RESOLVED_OPTIONS, ConsulMetrics]),
+    // Connect native: idle unless connect.native is on.
+    constructed(ConsulConnect, [CONSUL_RESOLVED_OPTIONS, ConsulApi, { token: HttpAdapterHost, optional: true }]),
     constructed(ConsulGrpcSource, [ConsulDiscoveryService]),
     // Locks: nothing reaches Consul until a lock or an election is used.
     constructed(ConsulSessionManager, [CONSUL_RESOLVED_OPTIONS, ConsulApi, CONSUL_INSTANCE_IDENTITY, ConsulMetrics]),
@@ -76,6 +79,7 @@ import { ConsulMetrics } from './observability/consul-metrics.js';
   ],
   exports: [
     ConsulStatusService,
+    ConsulConnect,
     ConsulHealthIndicator,
     ConsulRegistrar,
     ConsulDiscoveryService,

@@ -54,6 +54,9 @@ export type { ConfigChange } from './config/config-paths.js';
 export { ConsulConfigLoadError, ConsulConfigMissingError } from './config/consul-config.errors.js';
 export { ConsulConfigParseError } from './config/config-context.parser.js';
 export * from './locks/index.js';
+export { ConsulConnect, consulConnectHttpsOptions } from './connect/consul-connect.service.js';
+export { ConsulConnectError } from './connect/connect.errors.js';
+export type { ConsulConnectOptions } from './options/connect.options.js';
 // The base of ConsulLock and ConsulSemaphoreLease (signal, isHeld, release), under a public name.
 export { SessionHold as ConsulSessionHold } from './locks/session-hold.js';
 export {

@@ -1,6 +1,7 @@
 import type { ResolvedConnectionOptions } from '../options/connection.options.js';
 import type { AgentReachability } from './agent-reachability.js';
 import { AgentEndpoints } from './agent.endpoints.js';
+import { ConnectEndpoints } from './connect.endpoints.js';
 import { ConsulConnection } from './consul-connection.js';
 import { HealthEndpoints } from './health.endpoints.js';
 import { KvEndpoints } from './kv.endpoints.js';
@@ -9,6 +10,7 @@ import { StatusEndpoints } from './status.endpoints.js';
 
 export type { RequestOptions } from './consul-connection.js';
 export type { HealthQuery } from './health.endpoints.js';
+export type { BlockingRead } from './connect.endpoints.js';
 
 /**
  * The only code that talks to Consul. It goes through the public API of the `consul` package,
@@ -18,7 +20,7 @@ export type { HealthQuery } from './health.endpoints.js';
  * the token.
  *
  * One injectable facade over one {@link ConsulConnection}: each endpoint group (status, health,
- * KV, sessions, agent) is its own class in its own file, and every layer (and the status service)
+ * KV, sessions, agent, connect) is its own class in its own file, and every layer (and the status service)
  * injects this one object, which also ends the connection on shutdown.
  */
 export class ConsulApi {
@@ -28,6 +30,7 @@ export class ConsulApi {
   private readonly kv: KvEndpoints;
   private readonly sessions: SessionEndpoints;
   private readonly agent: AgentEndpoints;
+  private readonly connect: ConnectEndpoints;
 
   constructor(options: ResolvedConnectionOptions) {
     this.connection = new ConsulConnection(options, () => this.leader(1_000));
@@ -36,6 +39,7 @@ export class ConsulApi {
     this.kv = new KvEndpoints(this.connection);
     this.sessions = new SessionEndpoints(this.connection);
     this.agent = new AgentEndpoints(this.connection);
+    this.connect = new ConnectEndpoints(this.connection);
   }
 
   /** `http(s)://host:port` of the agent, for messages. */
@@ -144,6 +148,30 @@ export class ConsulApi {
   /** Reports a TTL check's status; false when the agent does not know the check. */
   updateTtlCheck(...args: Parameters<AgentEndpoints['updateTtlCheck']>): ReturnType<AgentEndpoints['updateTtlCheck']> {
     return this.agent.updateTtlCheck(...args);
+  }
+
+  /** The Connect CA roots and trust domain; blocking when `index` > 0. */
+  connectCaRoots(...args: Parameters<ConnectEndpoints['caRoots']>): ReturnType<ConnectEndpoints['caRoots']> {
+    return this.connect.caRoots(...args);
+  }
+
+  /** The Connect leaf certificate of a service; blocking when `index` > 0. */
+  connectLeafCertificate(
+    ...args: Parameters<ConnectEndpoints['leafCertificate']>
+  ): ReturnType<ConnectEndpoints['leafCertificate']> {
+    return this.connect.leafCertificate(...args);
+  }
+
+  /** Whether a Connect caller may call a service, by the intentions. */
+  connectAuthorize(...args: Parameters<ConnectEndpoints['authorize']>): ReturnType<ConnectEndpoints['authorize']> {
+    return this.connect.authorize(...args);
+  }
+
+  /** The intentions' index, to hear any change; blocking when `index` > 0. */
+  connectIntentionsIndex(
+    ...args: Parameters<ConnectEndpoints['intentionsIndex']>
+  ): ReturnType<ConnectEndpoints['intentionsIndex']> {
+    return this.connect.intentionsIndex(...args);
   }
 
   /** Nest calls this last on shutdown, after deregistration. */

@@ -26,6 +26,8 @@ export interface AgentServiceRegistration {
   EnableTagOverride: boolean;
   Weights?: { Passing: number; Warning: number };
   Checks: AgentCheckDefinition[];
+  /** Connect native: the instance serves mTLS itself with certificates from the agent, no sidecar. */
+  Connect?: { Native: true };
 }
 
 /** One service of `GET /v1/agent/services` (fields we read). */
@@ -92,4 +94,35 @@ export interface KvPair {
   LockIndex: number;
   /** The session holding the key, if any. */
   Session?: string;
+}
+
+/** One root of `GET /v1/agent/connect/ca/roots` (fields we read). */
+export interface ConnectCaRoot {
+  ID: string;
+  RootCert: string;
+  Active: boolean;
+}
+
+/** `GET /v1/agent/connect/ca/roots`. */
+export interface ConnectCaRoots {
+  ActiveRootID: string;
+  TrustDomain: string;
+  Roots: ConnectCaRoot[] | null;
+}
+
+/** `GET /v1/agent/connect/ca/leaf/:service` (fields we read). */
+export interface ConnectLeafCert {
+  SerialNumber: string;
+  CertPEM: string;
+  PrivateKeyPEM: string;
+  Service: string;
+  ServiceURI: string;
+  ValidAfter: string;
+  ValidBefore: string;
+}
+
+/** `POST /v1/agent/connect/authorize`. */
+export interface ConnectAuthorization {
+  Authorized: boolean;
+  Reason: string;
 }

@@ -39,7 +39,7 @@ export interface Call extends RequestOptions {
 }
 
 export interface DirectCall extends Call {
-  method: 'GET' | 'PUT';
+  method: 'GET' | 'PUT' | 'POST';
   /** Under `/v1`, already escaped. */
   path: string;
   query?: Record<string, string>;

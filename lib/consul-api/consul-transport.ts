@@ -117,7 +117,7 @@ export function callDirect<R>(
   agent: HttpAgent,
   url: string,
   init: {
-    method: 'GET' | 'PUT';
+    method: 'GET' | 'PUT' | 'POST';
     headers: Record<string, string>;
     body?: string;
     timeoutMs: number;

@@ -4,6 +4,7 @@ import {
   resolveConfigOptions,
 } from '../options/consul-config.options.js';
 import { type ConsulLocksOptions, resolveLocksOptions } from '../options/locks.options.js';
+import { type ConsulConnectOptions, resolveConnectOptions } from '../options/connect.options.js';
 import { type ConsulAddressOptions, resolveAddressOptions } from '../options/address.options.js';
 import {
   type ConsulConnectionOptions,
@@ -49,6 +50,8 @@ export interface ConsulModuleOptions {
   config?: ConsulConfigOptions;
   /** Locks, leader election and semaphores on Consul sessions. Nothing is sent to Consul until they are used. */
   locks?: ConsulLocksOptions;
+  /** Consul Connect native: mTLS with the agent's certificates, callers admitted by intentions. Off unless set. */
+  connect?: ConsulConnectOptions;
 }
 
 /** Options of the standalone `ConsulConfigModule` (and `consulConfigLoader()`): configuration, no registration. */
@@ -69,6 +72,7 @@ const MODULE_KEYS: SectionKeys<ConsulModuleOptions> = {
   discovery: true,
   config: true,
   locks: true,
+  connect: true,
 };
 const CONFIG_MODULE_KEYS: SectionKeys<ConsulConfigModuleOptions> = { consul: true, config: true, discovery: true };
 
@@ -91,6 +95,7 @@ export function resolveConsulOptions(raw: ConsulModuleOptions) {
     discovery: resolveDiscoveryOptions(v, options.discovery, consul.host),
     config: resolveConfigOptions(v, options.config, service?.name),
     locks: resolveLocksOptions(v, options.locks, service?.name),
+    connect: resolveConnectOptions(v, options.connect, service !== undefined),
   };
   v.throwIfAny('ConsulModule');
   return resolved;

@@ -32,8 +32,9 @@ export function buildServiceDefinition(
   endpoint: InstanceEndpoint,
   status?: CheckStatus,
   attachedChecks: AgentCheckDefinition[] = [],
+  { connectNative = false }: { connectNative?: boolean } = {},
 ): AgentServiceRegistration {
-  const check = buildCheck(service, endpoint, status);
+  const check = buildCheck(service, endpoint, status, connectNative);
   return {
     ID: endpoint.id,
     Name: service.name,
@@ -44,6 +45,7 @@ export function buildServiceDefinition(
     EnableTagOverride: service.enableTagOverride,
     ...(service.weights ? { Weights: { Passing: service.weights.passing, Warning: service.weights.warning } } : {}),
     Checks: [...(check ? [check] : []), ...attachedChecks],
+    ...(connectNative ? { Connect: { Native: true as const } } : {}),
   };
 }
 
@@ -51,8 +53,13 @@ function buildCheck(
   service: ResolvedServiceOptions,
   endpoint: InstanceEndpoint,
   status: CheckStatus | undefined,
+  connectNative: boolean,
 ): AgentCheckDefinition | undefined {
   const { check } = service;
+  // A Connect-native instance serves TLS with a certificate of the mesh's CA, which the agent's
+  // checks do not trust (Consul 1.8 checks take no CA): they skip verification, and the
+  // instance admits certificate-less callers to its health endpoint only (docs/connect.md).
+  const tls = connectNative ? { TLSSkipVerify: true } : { TLSSkipVerify: check.tlsSkipVerify };
   const target = hostPort(endpoint.address, endpoint.port);
   const common: AgentCheckDefinition = {
     CheckID: checkIdOf(endpoint.id),
@@ -65,8 +72,8 @@ function buildCheck(
       return {
         ...common,
         Name: `${service.name} HTTP health (${check.path})`,
-        HTTP: `http://${hostPort(endpoint.address, endpoint.httpPort ?? endpoint.port)}${check.path}`,
-        TLSSkipVerify: check.tlsSkipVerify,
+        HTTP: `${connectNative ? 'https' : 'http'}://${hostPort(endpoint.address, endpoint.httpPort ?? endpoint.port)}${check.path}`,
+        ...tls,
         ...polled,
       };
     case 'tcp':
@@ -81,7 +88,8 @@ function buildCheck(
         ...common,
         Name: `${service.name} gRPC health`,
         GRPC: target,
-        TLSSkipVerify: check.tlsSkipVerify,
+        ...(connectNative ? { GRPCUseTLS: true } : {}),
+        ...tls,
         ...polled,
       };
     case 'ttl':

@@ -267,7 +267,9 @@ export class ServiceRegistration {
   }
 
   private definition(endpoint: InstanceEndpoint, status?: CheckStatus) {
-    return buildServiceDefinition(this.service, endpoint, status, [...this.attachedChecks.values()]);
+    return buildServiceDefinition(this.service, endpoint, status, [...this.attachedChecks.values()], {
+      connectNative: this.deps.options.connect.native,
+    });
   }
 
   private reportFailure(error: unknown): void {

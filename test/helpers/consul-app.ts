@@ -40,6 +40,8 @@ export async function startHttpApp(
     controllers?: Type[];
     listen?: boolean;
     configure?: (app: INestApplication) => void;
+    /** Serve HTTPS (e.g. `consulConnectHttpsOptions()`). */
+    httpsOptions?: Record<string, unknown>;
   } = {},
 ): Promise<TestApp> {
   const consul = 'module' in options ? options : ConsulModule.forRoot(options);
@@ -50,7 +52,7 @@ export async function startHttpApp(
   })
   class AppModule {}
   const logger = new CapturingLogger();
-  const app = await NestFactory.create(AppModule, { logger, abortOnError: false });
+  const app = await NestFactory.create(AppModule, { logger, abortOnError: false, httpsOptions: extra.httpsOptions });
   extra.configure?.(app);
   let port = 0;
   if (extra.listen !== false) {

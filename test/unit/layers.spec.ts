@@ -30,6 +30,8 @@ const LAYERS: readonly string[] = [
   // The core module: the validated options and the one ConsulApi; every feature stands on it.
   // Also the contracts layers share through it (the instance identity the locks tie to).
   'core',
+  // Consul Connect native: the certificates followed live, the intentions' decisions, mTLS gates.
+  'connect',
   // The instance cache, choose(), datacenter failover, the DNS resolver.
   'discovery',
   // The app's health as Consul sees it: indicators, the check pulse, the health endpoint.

@@ -23,6 +23,7 @@ import {
   ConsulHealthIndicator, ConsulHealthService, ConsulHttpClient, ConsulModule, ConsulRegistrar, ConsulService,
   getConsulServiceToken, NoAvailableInstanceError, OnConsulConfigChange, type ServiceInstance, withGrpcHealth,
   ConsulLeaderService, ConsulLockService, ConsulSemaphoreService, LeaderOnly, OnLeadershipGranted, OnLeadershipRevoked,
+  ConsulConnect, consulConnectHttpsOptions,
 } from '../lib/index.js';
 `;
 const READER_NAMES: Record<string, string> = {

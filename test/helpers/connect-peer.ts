@@ -1,0 +1,76 @@
+import { request } from 'node:https';
+import type { PeerCertificate } from 'node:tls';
+import type { ConsulAgent } from './consul-agent.js';
+
+/** A Connect identity as a test caller holds it: a leaf of the agent's CA for `service`, and the roots. */
+export interface ConnectPeer {
+  service: string;
+  key: string;
+  cert: string;
+  ca: string[];
+  uri: string;
+}
+
+/** The leaf the agent issues to `service`, as a caller outside the app would get it. */
+export async function connectPeer(agent: ConsulAgent, service: string): Promise<ConnectPeer> {
+  const leaf = await agent.json<{ PrivateKeyPEM: string; CertPEM: string; ServiceURI: string }>(
+    `/v1/agent/connect/ca/leaf/${service}`,
+  );
+  const roots = await agent.json<{ Roots: Array<{ RootCert: string }> }>('/v1/agent/connect/ca/roots');
+  return {
+    service,
+    key: leaf.PrivateKeyPEM,
+    cert: leaf.CertPEM,
+    ca: roots.Roots.map((root) => root.RootCert),
+    uri: leaf.ServiceURI,
+  };
+}
+
+export interface HttpsAnswer {
+  status: number;
+  body: string;
+  /** The SPIFFE URI the server presented. */
+  serverUri?: string;
+  serverSerial?: string;
+}
+
+/**
+ * One HTTPS GET to 127.0.0.1:`port`, as `peer` (or with no certificate, or with `client`'s own
+ * key and certificate), trusting the mesh's roots (or none: `ca` undefined skips verification).
+ * A fresh connection each time: what a new caller would see.
+ */
+export function httpsGet(
+  port: number,
+  path: string,
+  tls: { key?: string; cert?: string; ca?: string[] },
+): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        agent: false,
+        key: tls.key,
+        cert: tls.cert,
+        ca: tls.ca,
+        rejectUnauthorized: tls.ca !== undefined,
+        // The mesh's certificates name a SPIFFE id, not a host: the caller checks the id itself.
+        checkServerIdentity: () => undefined,
+      },
+      (res) => {
+        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate() as PeerCertificate;
+        const serverUri = peer.subjectaltname
+          ?.split(', ')
+          .find((name) => name.startsWith('URI:'))
+          ?.slice(4);
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, serverUri, serverSerial: peer.serialNumber }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
