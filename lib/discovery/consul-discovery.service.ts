@@ -1,33 +1,16 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Observable } from 'rxjs';
+import type { OnApplicationShutdown } from '@nestjs/common';
+import type { Observable } from 'rxjs';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import { acquireLease, type Lease, type LoadBalancer } from '../balancing/load-balancer.js';
-import { ConsulApi } from '../consul-api/consul-api.js';
-import type { HealthServiceEntry } from '../consul-api/consul-api.types.js';
-import { LOG_CONTEXT } from '../consul.constants.js';
-import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
-import { BlockingQueryLoop } from '../watch/blocking-query.loop.js';
-import { FirstReadGate } from '../watch/first-read-gate.js';
-import { type IdleLease, IdleLeases } from '../watch/idle-leases.js';
-import { WatchRegistry } from '../watch/watch-registry.js';
-import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './consul-dns.resolver.js';
-import { type DiscoveryQuery, discoveryQueryError } from './discovery-query.js';
-import { sameInstances, type StringPool, toServiceInstance } from './instance-mapper.js';
-import { NoAvailableInstanceError } from './no-available-instance.error.js';
 import type { ServiceInstance } from '../common/service-instance.js';
+import type { ConsulApi } from '../consul-api/consul-api.js';
+import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
-import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';
+import { ConsulDnsResolver, type DnsInstance, type DnsLookupOptions } from './consul-dns.resolver.js';
+import { type DiscoveryQuery, isEmptyQuery } from './discovery-query.js';
+import { InstanceCache } from './instance-cache.js';
 
 export type { DiscoveryQuery } from './discovery-query.js';
-
-type InstanceLoop = BlockingQueryLoop<ServiceInstance[]>;
-
-/**
- * How many watches' first reads (whole lists, answered at once) may be in flight together: their
- * bodies land in the C heap, which glibc keeps, so many at once leave it larger for good. 32 kept
- * it smaller than 64, 16 no smaller than 32 (bench/results.md, notes). Fewer watches never wait.
- */
-const FIRST_READS_AT_ONCE = 32;
 
 /**
  * Instances of other services, from a cache fed by Consul blocking queries: one loop per
@@ -35,54 +18,30 @@ const FIRST_READS_AT_ONCE = 32;
  * the network once a service has been seen.
  */
 export class ConsulDiscoveryService implements OnApplicationShutdown {
-  private readonly logger = new Logger(LOG_CONTEXT.discovery);
-  private readonly registry = new WatchRegistry<InstanceLoop>();
-  /** Leases for `getInstances()`/`choose()` callers, who never say they are done: released when idle. */
-  private readonly pinned: IdleLeases<InstanceLoop>;
+  /** The instance lists: watches, idle release, failover across datacenters. */
+  private readonly cache: InstanceCache;
   private readonly balancers = new Map<string, LoadBalancer>();
-  /**
-   * Service-only queries by service name: their lease, and the service's balancer beside it, so
-   * the hot path of `choose()` is one Map lookup: a second one showed in its CPU profiles.
-   */
-  private readonly plainLookups = new Map<string, { lease: IdleLease<InstanceLoop>; balancer: LoadBalancer }>();
   private readonly dnsResolver: ConsulDnsResolver;
-  /** Shared by every watch of this app: caps the first reads, never the blocking ones (each holds its connection for minutes). */
-  private readonly firstReads = new FirstReadGate(FIRST_READS_AT_ONCE);
-  private localDc?: Promise<string | undefined>;
-  private shutDown = false;
 
   /** @internal Nest builds it; inject it instead. */
   constructor(
-    private readonly client: ConsulApi,
+    client: ConsulApi,
     private readonly options: ResolvedConsulOptions,
     /** The app's: its watches and failed lookups are reported there. */
-    private readonly metrics: ConsulMetrics,
+    metrics: ConsulMetrics,
   ) {
+    this.cache = new InstanceCache(client, options.discovery, metrics, (service) => this.balancerFor(service));
     this.dnsResolver = new ConsulDnsResolver(options.discovery.dns, { timeoutMs: options.consul.timeoutMs });
-    this.pinned = new IdleLeases(this.registry, options.discovery.idleTimeoutMs, (lease) => {
-      for (const [service, plain] of this.plainLookups) if (plain.lease === lease) this.plainLookups.delete(service);
-    });
   }
 
   /** The current instances (the first call for a query waits for Consul's first answer). */
   getInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
-    let loop: InstanceLoop;
-    try {
-      loop = this.pinnedLoop(service, query, 'getInstances');
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const current = loop.current;
-    return current ? Promise.resolve(current) : loop.ready();
+    return this.cache.instances(service, query, 'getInstances');
   }
 
-  /** The current instances; rejects with {@link NoAvailableInstanceError} (naming service, datacenter, tags) when there are none. */
-  async getAvailableInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
-    const invalid = discoveryQueryError('getAvailableInstances', service, query);
-    if (invalid) throw invalid;
-    const instances = await this.getInstances(service, query);
-    if (instances.length === 0) throw noAvailableInstance(this.metrics, service, [query.dc], query.tags);
-    return instances;
+  /** The current instances; rejects with `NoAvailableInstanceError` (naming service, datacenter, tags) when there are none. */
+  getAvailableInstances(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance[]> {
+    return this.cache.availableInstances(service, query, 'getAvailableInstances');
   }
 
   /**
@@ -96,9 +55,9 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   choose(service: string, query: DiscoveryQuery = {}): Promise<ServiceInstance> {
     // Hot path: a service-only query whose list is cached and not empty. One Map lookup (the
     // lease and the balancer are kept together), no await, no failover walk, no allocation but the promise.
-    // Written out here rather than through pinnedLoop(), which getInstances() and lease() share:
+    // Written out here rather than through the cache's methods, which getInstances() and lease() share:
     // the extra call is measurable at millions of choose() a second.
-    const known = isEmptyQuery(query) ? this.plainLookups.get(service) : undefined;
+    const known = isEmptyQuery(query) ? this.cache.plainLookups.get(service) : undefined;
     if (known !== undefined && !known.lease.loop.stopped) {
       known.lease.used = true;
       const cached = known.lease.loop.current;
@@ -111,14 +70,12 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   private chooseAnyhow(service: string, query: DiscoveryQuery): Promise<ServiceInstance> {
     let cached: ServiceInstance[] | undefined;
     try {
-      cached = this.pinnedLoop(service, query, 'choose').current;
+      cached = this.cache.cached(service, query, 'choose');
     } catch (error) {
       return Promise.reject(error);
     }
     if (cached && cached.length > 0) return Promise.resolve(this.balancerFor(service).pick(cached));
-    return this.instancesAcrossDatacenters(service, query).then((instances) =>
-      this.balancerFor(service).pick(instances),
-    );
+    return this.cache.acrossDatacenters(service, query).then((instances) => this.balancerFor(service).pick(instances));
   }
 
   /**
@@ -137,24 +94,14 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   lease(service: string, query: DiscoveryQuery = {}): Promise<Lease> {
     let cached: ServiceInstance[] | undefined;
     try {
-      cached = this.pinnedLoop(service, query, 'lease').current;
+      cached = this.cache.cached(service, query, 'lease');
     } catch (error) {
       return Promise.reject(error);
     }
     if (cached && cached.length > 0) return Promise.resolve(acquireLease(this.balancerFor(service), cached));
-    return this.instancesAcrossDatacenters(service, query).then((instances) =>
-      acquireLease(this.balancerFor(service), instances),
-    );
-  }
-
-  /** The first non-empty list of the datacenters `choose()` may use, in order. */
-  private async instancesAcrossDatacenters(service: string, query: DiscoveryQuery): Promise<ServiceInstance[]> {
-    const datacenters = query.dc ? [query.dc] : [undefined, ...this.options.discovery.failoverDatacenters];
-    for (const dc of datacenters) {
-      const instances = await this.getInstances(service, dc === query.dc ? query : { ...query, dc });
-      if (instances.length > 0) return instances;
-    }
-    throw noAvailableInstance(this.metrics, service, datacenters, query.tags);
+    return this.cache
+      .acrossDatacenters(service, query)
+      .then((instances) => acquireLease(this.balancerFor(service), instances));
   }
 
   /**
@@ -162,16 +109,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
    * The watch loop is shared, and stops when its last subscriber unsubscribes.
    */
   watch(service: string, query: DiscoveryQuery = {}): Observable<ServiceInstance[]> {
-    return new Observable<ServiceInstance[]>((subscriber) => {
-      const lease = this.registry.acquire(this.keyOf(service, query, 'watch'), () => this.createLoop(service, query));
-      const stopListening = lease.loop.onChange((instances) => subscriber.next(instances));
-      const current = lease.loop.current;
-      if (current) subscriber.next(current);
-      return () => {
-        stopListening();
-        lease.release();
-      };
-    });
+    return this.cache.watch(service, query);
   }
 
   /** The tutorial's way: Consul's DNS interface (SRV for ports, A/AAAA for addresses). Passing instances only. */
@@ -186,7 +124,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
    * @internal
    */
   get activeWatches(): number {
-    return this.registry.size;
+    return this.cache.activeWatches;
   }
 
   /**
@@ -197,8 +135,7 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
    * @internal
    */
   watchStats(service: string, query: DiscoveryQuery = {}): { requests: number; lastContact?: number } | undefined {
-    const loop = this.registry.peek(this.keyOf(service, query, 'watchStats'));
-    return loop && { requests: loop.requests, lastContact: loop.lastContact };
+    return this.cache.watchStats(service, query);
   }
 
   /**
@@ -218,139 +155,6 @@ export class ConsulDiscoveryService implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
-    this.shutDown = true;
-    this.pinned.clear();
-    this.plainLookups.clear();
-    this.registry.stopAll();
+    this.cache.shutdown();
   }
-
-  /** The loop of a lookup, started if need be. `method`: the public call it serves, named if the query is invalid. */
-  private pinnedLoop(service: string, query: DiscoveryQuery, method: string): InstanceLoop {
-    // Most lookups name only a service: skip building the full key for them.
-    const plain = isEmptyQuery(query);
-    const known = plain ? this.plainLookups.get(service) : undefined;
-    // A released lease has already left plainLookups (the release callback): only shutdown stops a known loop.
-    if (known && !known.lease.loop.stopped) {
-      known.lease.used = true;
-      return known.lease.loop;
-    }
-    const lease = this.pinned.use(this.keyOf(service, query, method), () => this.createLoop(service, query));
-    if (plain) this.plainLookups.set(service, { lease, balancer: this.balancerFor(service) });
-    return lease.loop;
-  }
-
-  /**
-   * The key of a query's loop. Every lookup that is not a known service-only one comes through
-   * here, so the query is checked here, before anything is built from it: a typo (`tag`) would
-   * otherwise start a watch of every instance, and a bad value fail inside the loop.
-   */
-  private keyOf(service: string, query: DiscoveryQuery, method: string): string {
-    const invalid = discoveryQueryError(method, service, query);
-    if (invalid) throw invalid;
-    const passingOnly = query.passingOnly ?? this.options.discovery.passingOnly;
-    const tags = (query.tags ?? []).toSorted();
-    return JSON.stringify([service, query.dc ?? '', tags, passingOnly, query.filter ?? '', query.near ?? '']);
-  }
-
-  private createLoop(service: string, query: DiscoveryQuery): InstanceLoop {
-    // A loop started now would never be stopped: say so instead of leaking it.
-    if (this.shutDown)
-      throw new ConsulKitUsageError(
-        'ConsulDiscoveryService',
-        `it was shut down with the application; cannot watch "${service}": discover before app.close()`,
-      );
-    const { discovery } = this.options;
-    const healthQuery = {
-      service,
-      ...query,
-      passingOnly: query.passingOnly ?? discovery.passingOnly,
-      stale: discovery.consistency === 'stale',
-      // The agent's cache key leaves `near` out: a cached answer could carry another query's order
-      // (or none). Sorted queries go to the servers.
-      cached: discovery.cache === 'agent' && !query.near,
-    };
-    let warnedMalformed = false;
-    const name = `service "${service}"${query.dc ? ` in ${query.dc}` : ''}${query.tags?.length ? ` tagged ${query.tags.join(',')}` : ''}`;
-    const observer = this.metrics.watch({
-      kind: 'service',
-      query: describeQuery(name, healthQuery),
-      service,
-      datacenter: query.dc ?? 'local',
-    });
-    /** One answer as the list the cache keeps: mapped, malformed entries skipped, sorted by id and node. */
-    const toInstances = async (answer: { entries: HealthServiceEntry[]; index: number }) => {
-      const localDc = await this.localDatacenter();
-      const strings: StringPool = new Map();
-      const instances = answer.entries
-        .map((entry) => toServiceInstance(entry, localDc, strings))
-        .filter((instance): instance is ServiceInstance => instance !== undefined)
-        .toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node < b.node ? -1 : 1));
-      if (instances.length < answer.entries.length && !warnedMalformed) {
-        warnedMalformed = true;
-        this.logger.warn(
-          `Ignored ${answer.entries.length - instances.length} malformed instance(s) of "${service}" in Consul's answer`,
-        );
-      }
-      observer.instances = instances.length;
-      return { value: instances, index: answer.index };
-    };
-    return new BlockingQueryLoop<ServiceInstance[]>(
-      // Not an async function awaiting the read: its suspended frame would be held for the whole
-      // blocking query (minutes), one more per watched service. The mapping runs once the answer is in.
-      (index, waitMs, signal) => {
-        const read = () => this.client.healthService(healthQuery, { index, waitMs, signal });
-        // Index 0 is a read without an index (the first, or after a failure or a reset): Consul
-        // answers it at once with the whole list, so a thousand of them at once are a thousand
-        // bodies in memory together. A blocking read holds its connection for minutes: never queued.
-        return (index === 0 ? this.firstReads.run(read, signal) : read()).then(toInstances);
-      },
-      {
-        name,
-        observer,
-        waitMs: discovery.waitMs,
-        rateLimit: discovery.rateLimit,
-        backoff: { initialMs: discovery.retry.initialDelayMs, maxMs: discovery.retry.maxDelayMs },
-        equals: sameInstances,
-        logger: this.logger,
-        wake: this.client.reachability.onReconnect,
-      },
-    );
-  }
-
-  /** The agent's datacenter (the nearest in the catalog's list), to tell remote instances apart. */
-  private localDatacenter(): Promise<string | undefined> {
-    this.localDc ??= this.client.datacenters().then(
-      (dcs) => dcs[0],
-      () => {
-        this.localDc = undefined; // ask again next time
-        return undefined;
-      },
-    );
-    return this.localDc;
-  }
-}
-
-/** The error for a lookup that found no instance, counted in the metrics. */
-function noAvailableInstance(
-  metrics: ConsulMetrics,
-  service: string,
-  datacenters: Array<string | undefined>,
-  tags: string[] | undefined,
-): NoAvailableInstanceError {
-  metrics.noAvailableInstance.add(1, metrics.serviceAttrs(service));
-  return new NoAvailableInstanceError(
-    service,
-    datacenters.map((dc) => dc ?? 'the local datacenter'),
-    tags,
-  );
-}
-
-/** The watch as metrics name it: its log name, and what else tells two watches apart. */
-function describeQuery(name: string, query: { passingOnly: boolean; filter?: string; near?: string }): string {
-  return `${name}${query.passingOnly ? '' : ' (any status)'}${query.filter ? ` where ${query.filter}` : ''}${query.near ? ` near ${query.near}` : ''}`;
-}
-
-function isEmptyQuery(query: DiscoveryQuery): boolean {
-  for (const key in query) if ((query as Record<string, unknown>)[key] !== undefined) return false;
-  return true;
 }

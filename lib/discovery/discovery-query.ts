@@ -42,3 +42,9 @@ export function discoveryQueryError(method: string, service: string, query: unkn
   checkDiscoveryQuery(v, query, 'query');
   return v.error(`ConsulDiscoveryService.${method}(${JSON.stringify(service)}, query)`);
 }
+
+/** Whether a query names nothing but the service: such lookups are keyed by the service name alone. */
+export function isEmptyQuery(query: DiscoveryQuery): boolean {
+  for (const key in query) if ((query as Record<string, unknown>)[key] !== undefined) return false;
+  return true;
+}
