@@ -11,6 +11,8 @@ export interface HealthQuery {
   passingOnly?: boolean;
   /** Consul filter expression. */
   filter?: string;
+  /** The instances that take Connect calls (`/health/connect/:name`) instead of every instance. */
+  connect?: boolean;
   /** Sort by round-trip time from this node (`_agent` for the local agent). */
   near?: string;
   /** Let any server answer (`?stale`), not only the leader. */
@@ -38,11 +40,11 @@ export class HealthEndpoints {
     // awaiting frame would be held with it. So what can throw must reject, as it did when async.
     let path: string;
     try {
-      path = `/health/service/${urlSegment(query.service, `service name "${query.service}"`)}`;
+      path = `/health/${query.connect ? 'connect' : 'service'}/${urlSegment(query.service, `service name "${query.service}"`)}`;
     } catch (error) {
       return Promise.reject(error);
     }
-    const action = `list instances of service "${query.service}"${query.dc ? ` in ${query.dc}` : ''}`;
+    const action = `list ${query.connect ? 'Connect ' : ''}instances of service "${query.service}"${query.dc ? ` in ${query.dc}` : ''}`;
     // One `tag` parameter; further tags become filter clauses (every tag must match).
     const [tag, ...moreTags] = query.tags ?? [];
     const clauses = moreTags.map((more) => `${filterLiteral(more) ?? JSON.stringify(more)} in Service.Tags`);

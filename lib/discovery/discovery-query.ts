@@ -13,9 +13,21 @@ export interface DiscoveryQuery {
   near?: string;
   /** Consul filter expression, e.g. `Service.Meta.version == "2"`. */
   filter?: string;
+  /**
+   * Only instances that take Consul Connect calls (`/v1/health/connect/<service>`): Connect-native
+   * ones, and sidecar proxies for the service. What a Connect client dials. @default false
+   */
+  connect?: boolean;
 }
 
-const QUERY_KEYS: SectionKeys<DiscoveryQuery> = { dc: true, tags: true, passingOnly: true, near: true, filter: true };
+const QUERY_KEYS: SectionKeys<DiscoveryQuery> = {
+  dc: true,
+  tags: true,
+  passingOnly: true,
+  near: true,
+  filter: true,
+  connect: true,
+};
 
 /**
  * Checks a {@link DiscoveryQuery} at `option` of `v`'s section, reporting each problem to `v`:
@@ -30,6 +42,7 @@ export function checkDiscoveryQuery(v: Validator, raw: unknown, option: string):
   at.string(given.filter, 'filter');
   if (given.tags !== undefined) at.stringArray(given.tags, 'tags');
   if (given.passingOnly !== undefined) at.boolean(given.passingOnly, 'passingOnly', true);
+  if (given.connect !== undefined) at.boolean(given.connect, 'connect', false);
   return given as DiscoveryQuery;
 }
 

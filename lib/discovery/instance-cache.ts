@@ -173,7 +173,15 @@ export class InstanceCache {
     if (invalid) throw invalid;
     const passingOnly = query.passingOnly ?? this.discovery.passingOnly;
     const tags = (query.tags ?? []).toSorted();
-    return JSON.stringify([service, query.dc ?? '', tags, passingOnly, query.filter ?? '', query.near ?? '']);
+    return JSON.stringify([
+      service,
+      query.dc ?? '',
+      tags,
+      passingOnly,
+      query.filter ?? '',
+      query.near ?? '',
+      query.connect === true,
+    ]);
   }
 
   private createLoop(service: string, query: DiscoveryQuery): InstanceLoop {
@@ -194,7 +202,7 @@ export class InstanceCache {
       cached: discovery.cache === 'agent' && !query.near,
     };
     let warnedMalformed = false;
-    const name = `service "${service}"${query.dc ? ` in ${query.dc}` : ''}${query.tags?.length ? ` tagged ${query.tags.join(',')}` : ''}`;
+    const name = `${query.connect ? 'Connect ' : ''}service "${service}"${query.dc ? ` in ${query.dc}` : ''}${query.tags?.length ? ` tagged ${query.tags.join(',')}` : ''}`;
     const observer = this.metrics.watch({
       kind: 'service',
       query: describeQuery(name, healthQuery),
