@@ -6,6 +6,7 @@ import { makeCertificates } from '../helpers/certificates.js';
 import { consulOptions, listenFailure, startHttpApp, type TestApp } from '../helpers/consul-app.js';
 import { connectPeer, httpsGet } from '../helpers/connect-peer.js';
 import { eventually } from '../helpers/eventually.js';
+import { FastifyAppProcess } from '../helpers/fastify-app-process.js';
 
 @Controller()
 class HelloController {
@@ -119,5 +120,37 @@ describe('Connect native: the HTTP server (Express)', () => {
     const failure = await listenFailure(started.app);
     expect(failure).toBeInstanceOf(ConsulConnectError);
     expect(failure!.message).toContain('consulConnectHttpsOptions()');
+  });
+});
+
+describe('Connect native: the HTTP server (Fastify, in its own process)', () => {
+  const suite = useConsulAgent();
+  let fastify: FastifyAppProcess | undefined;
+  afterEach(async () => {
+    await fastify?.stop();
+    fastify = undefined;
+  });
+
+  it('serves its leaf, admits a caller of the mesh, refuses one without a certificate, and passes its TLS check', async () => {
+    fastify = await FastifyAppProcess.start(suite.agent, 'users', { connect: true });
+    const web = await connectPeer(suite.agent, 'web');
+
+    const admitted = await httpsGet(fastify.port, '/api/v1/users/7', web);
+    expect(admitted.status).toBe(200);
+    expect(JSON.parse(admitted.body)).toEqual({ id: '7' });
+    expect(admitted.serverUri).toMatch(/\/svc\/users$/);
+
+    const anonymous = await httpsGet(fastify.port, '/api/v1/users/7', { ca: web.ca });
+    expect(anonymous.status).toBe(403);
+    expect(JSON.parse(anonymous.body).message).toContain('no client certificate');
+
+    await eventually(
+      async () => {
+        const [found] = await suite.agent.health('users');
+        const ran = found?.Checks.find((check) => check.ServiceID === found.Service.ID);
+        return ran?.Status === 'passing' && ran.Output.includes('HTTP GET https://');
+      },
+      { what: "the Fastify app's check run by Consul over HTTPS and passing" },
+    );
   });
 });

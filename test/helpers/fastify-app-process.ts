@@ -21,8 +21,13 @@ export class FastifyAppProcess {
   }
 
   /** Starts it and waits until it listens (not until it is registered). */
-  static async start(agent: ConsulAgent, service: string): Promise<FastifyAppProcess> {
-    const child = spawn(process.execPath, [FASTIFY_APP, `${agent.host}:${agent.httpPort}`, service], {
+  static async start(
+    agent: ConsulAgent,
+    service: string,
+    { connect = false }: { connect?: boolean } = {},
+  ): Promise<FastifyAppProcess> {
+    const args = [FASTIFY_APP, `${agent.host}:${agent.httpPort}`, service, ...(connect ? ['connect'] : [])];
+    const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.add(child);
