@@ -36,7 +36,7 @@ export class ConnectAuthorizer {
   private changedAt = 0;
 
   constructor(
-    private readonly api: ConsulApi,
+    private readonly api: Pick<ConsulApi, 'connectAuthorize' | 'connectIntentionsIndex' | 'reachability'>,
     readonly target: string,
     watch: ResolvedWatchOptions,
     logger: Logger,

@@ -49,3 +49,23 @@ describe('buildServiceDefinition', () => {
     expect(definition.Checks).toEqual([]);
   });
 });
+
+describe('buildServiceDefinition with Connect native', () => {
+  it('registers Connect.Native and checks over TLS without verification (the agent holds no Connect certificate)', () => {
+    const http = buildServiceDefinition(service(), { ...endpoint, checkType: 'http', httpPort: 8080 }, undefined, [], {
+      connectNative: true,
+    });
+    expect(http.Connect).toEqual({ Native: true });
+    expect(http.Checks[0]).toMatchObject({ HTTP: 'https://10.0.0.5:8080/health', TLSSkipVerify: true });
+    const [grpc] = buildServiceDefinition(service(), { ...endpoint, checkType: 'grpc' }, undefined, [], {
+      connectNative: true,
+    }).Checks;
+    expect(grpc).toMatchObject({ GRPC: '10.0.0.5:8080', GRPCUseTLS: true, TLSSkipVerify: true });
+  });
+
+  it('registers no Connect block without it', () => {
+    const definition = buildServiceDefinition(service(), { ...endpoint, checkType: 'grpc' });
+    expect(definition.Connect).toBeUndefined();
+    expect(definition.Checks[0]).not.toHaveProperty('GRPCUseTLS');
+  });
+});

@@ -58,7 +58,7 @@ function buildCheck(
   const { check } = service;
   // A Connect-native instance serves TLS with a certificate of the mesh's CA, which the agent's
   // checks do not trust (Consul 1.8 checks take no CA): they skip verification, and the
-  // instance admits certificate-less callers to its health endpoint only (docs/connect.md).
+  // instance admits certificate-less callers to its health endpoint only (README, Connect native).
   const tls = connectNative ? { TLSSkipVerify: true } : { TLSSkipVerify: check.tlsSkipVerify };
   const target = hostPort(endpoint.address, endpoint.port);
   const common: AgentCheckDefinition = {
