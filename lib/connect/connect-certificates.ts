@@ -87,7 +87,8 @@ export class ConnectCertificates {
     } catch (error) {
       throw this.explain(error);
     }
-    return this.combine()!;
+    // The loops' listeners have combined the two already (they run before the awaits resume).
+    return this.material ?? this.combine()!;
   }
 
   /** Calls `listener` with every new leaf or set of roots; returns the unsubscribe function. */
