@@ -38,9 +38,11 @@ export class ConnectCertificates {
   private readonly leaf: BlockingQueryLoop<ConnectLeafCert>;
   private readonly listeners = new Set<Listener>();
   private material?: ConnectMaterial;
+  /** Says so once if the leaf in hand runs out before the agent renews it (the agent is away). */
+  private expiryTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly api: ConsulApi,
+    api: Pick<ConsulApi, 'connectCaRoots' | 'connectLeafCertificate' | 'reachability'>,
     readonly service: string,
     watch: ResolvedWatchOptions,
     private readonly logger: Logger,
@@ -98,6 +100,7 @@ export class ConnectCertificates {
   }
 
   stop(): void {
+    clearTimeout(this.expiryTimer);
     this.roots.stop();
     this.leaf.stop();
     this.listeners.clear();
@@ -118,12 +121,37 @@ export class ConnectCertificates {
       serial: leaf.SerialNumber,
       validBefore: new Date(leaf.ValidBefore),
     };
+    if (previous?.serial !== leaf.SerialNumber) this.watchExpiry(this.material);
     if (previous) {
       const what = previous.serial === leaf.SerialNumber ? 'CA roots' : `certificate (serial ${leaf.SerialNumber})`;
       this.logger.log(`New Connect ${what} for "${this.service}": new connections use it, open ones keep theirs`);
       for (const listener of this.listeners) listener(this.material);
     }
     return this.material;
+  }
+
+  /**
+   * The agent renews a leaf well before it ends; one still in hand at its end means the agent
+   * could not (unreachable, CA down). Callers then refuse this app's certificate: say it once,
+   * with the time, so the refusals make sense.
+   */
+  private watchExpiry(material: ConnectMaterial): void {
+    clearTimeout(this.expiryTimer);
+    // setTimeout holds at most ~24.8 days; a longer leaf is looked at again then.
+    const ms = Math.min(material.validBefore.getTime() - Date.now(), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(
+      () => {
+        if (material.validBefore.getTime() > Date.now()) return this.watchExpiry(material);
+        this.logger.error(
+          `The Connect certificate of "${this.service}" (serial ${material.serial}) expired at ` +
+            `${material.validBefore.toISOString()} and the agent has not renewed it: callers refuse it until it does. ` +
+            'Is the agent reachable?',
+        );
+      },
+      Math.max(ms, 0),
+    );
+    // The watches keep the app alive while it runs; this timer alone must not.
+    this.expiryTimer.unref();
   }
 
   private explain(error: unknown): unknown {
@@ -147,6 +175,8 @@ export class ConnectCertificates {
     return error;
   }
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function rootIds(roots: ConnectCaRoots): string {
   return (roots.Roots ?? []).map((root) => root.ID).join(',');

@@ -120,14 +120,22 @@ function identify(socket: TLSSocket): Peer {
   if (!cert || Object.keys(cert).length === 0) {
     return { refused: 'no client certificate; call with a certificate from the Consul Connect CA' };
   }
-  if (!socket.authorized) {
-    return {
-      refused: `the client certificate is not from this mesh's CA (${String(socket.authorizationError)})`,
-    };
-  }
+  if (!socket.authorized) return { refused: untrusted(String(socket.authorizationError)) };
   const uri = spiffeUriOf(cert);
   if (!uri) return { refused: 'the client certificate names no SPIFFE id' };
   return { uri, serial: cert.serialNumber };
+}
+
+/** Why a presented certificate was not trusted, from Node's verification code. */
+export function untrusted(code: string): string {
+  switch (code) {
+    case 'CERT_HAS_EXPIRED':
+      return 'the client certificate has expired; its agent must renew it (is the agent reachable?)';
+    case 'CERT_NOT_YET_VALID':
+      return "the client certificate is not valid yet (check the caller's clock)";
+    default:
+      return `the client certificate is not from this mesh's CA (${code})`;
+  }
 }
 
 function secureContextOf(material: ConnectMaterial) {
