@@ -105,6 +105,14 @@ describe('ConsulConnection', () => {
       });
     });
 
+    it('says "no reason given" for an empty body, through the package and through a direct call', async () => {
+      agent.answer({ status: 502, text: '' }, { status: 502, text: '' });
+      await expect(api.leader()).rejects.toThrow('could not report its leader: no reason given (HTTP 502)');
+      await expect(api.kvTree('app/', { index: 0, waitMs: 0 })).rejects.toThrow(
+        'could not read the KV prefix "app/": no reason given (HTTP 502)',
+      );
+    });
+
     it('keeps a long reason short', async () => {
       agent.answer({ status: 500, text: 'x'.repeat(1_000) });
       const error = (await api.leader().catch((e: unknown) => e)) as ConsulRequestError;

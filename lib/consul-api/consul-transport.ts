@@ -198,11 +198,14 @@ export function preview(value: unknown): string {
 }
 
 export function bodyText(body: unknown): string {
+  // An empty body is decoded as undefined: no text (not `""`), so callers can say "no reason given".
   const text = Buffer.isBuffer(body)
     ? body.toString('utf8')
     : typeof body === 'string'
       ? body
-      : JSON.stringify(body ?? '');
+      : body === undefined || body === null
+        ? ''
+        : JSON.stringify(body);
   return text.trim().slice(0, 300);
 }
 
