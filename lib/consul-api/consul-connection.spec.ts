@@ -1,6 +1,4 @@
-import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
-import { apiOver, RecordingAgent, untilRecorded } from '../../test/helpers/recording-agent.js';
+import { type RecordingAgent, untilRecorded, useRecordingAgent } from '../../test/helpers/recording-agent.js';
 import { ConsulKitError } from '../common/consul-kit.error.js';
 import type { ConsulApi } from './consul-api.js';
 import { blockingTimeout, filterLiteral, urlSegment, waitParam } from './consul-connection.js';
@@ -13,22 +11,11 @@ import { ConsulRequestError } from './consul-request.error.js';
  */
 describe('ConsulConnection', () => {
   const token = 'c0ffee00-secret-acl-token-0000deadbeef';
+  const suite = useRecordingAgent({ token });
   let agent: RecordingAgent;
   let api: ConsulApi;
   let warnings: string[];
-
-  beforeEach(async () => {
-    agent = await RecordingAgent.start();
-    api = apiOver(agent, { token });
-    warnings = [];
-    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
-  });
-  afterEach(async () => {
-    jest.restoreAllMocks();
-    api.close();
-    await agent.stop();
-  });
+  beforeEach(() => ({ agent, api, warnings } = suite));
 
   /** Every string an error carries: message, stack, own properties, its JSON. */
   const everythingIn = (error: unknown) => {

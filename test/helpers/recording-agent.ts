@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -23,9 +25,14 @@ export interface RecordedRequest {
 
 /** What the agent answers one request with; `hang` never answers (the socket stays open until stop()). */
 export type CannedAnswer =
-  | { status?: number; headers?: Record<string, string>; json: unknown }
-  | { status?: number; headers?: Record<string, string>; text: string; type?: string }
-  | { hang: true };
+  ({ json: unknown } & AnswerHead) | ({ text: string; type?: string } & AnswerHead) | { hang: true };
+
+interface AnswerHead {
+  status?: number;
+  headers?: Record<string, string>;
+  /** Answers this long (real time) after the request came, as a blocking query does. */
+  afterMs?: number;
+}
 
 /**
  * Not a Consul: a `node:http` server on 127.0.0.1 that records every request and answers each with
@@ -97,17 +104,49 @@ export class RecordingAgent {
       });
       const answer = this.answers.shift() ?? { status: 599, text: 'RecordingAgent: no answer queued' };
       if ('hang' in answer) return;
-      // Consul 1.8 sends these on every answer of its HTTP API.
-      const headers: Record<string, string> = { vary: 'Accept-Encoding', ...answer.headers };
-      if ('json' in answer) {
-        res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', ...headers });
-        res.end(JSON.stringify(answer.json));
+      if (answer.afterMs) {
+        const timer = setTimeout(() => this.send(res, answer), answer.afterMs);
+        res.once('close', () => clearTimeout(timer));
       } else {
-        res.writeHead(answer.status ?? 200, { 'content-type': answer.type ?? 'text/plain; charset=utf-8', ...headers });
-        res.end(answer.text);
+        this.send(res, answer);
       }
     });
   }
+
+  private send(res: ServerResponse, answer: Exclude<CannedAnswer, { hang: true }>): void {
+    // Consul 1.8 sends these on every answer of its HTTP API.
+    const headers: Record<string, string> = { vary: 'Accept-Encoding', ...answer.headers };
+    if ('json' in answer) {
+      res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(answer.json));
+    } else {
+      res.writeHead(answer.status ?? 200, { 'content-type': answer.type ?? 'text/plain; charset=utf-8', ...headers });
+      res.end(answer.text);
+    }
+  }
+}
+
+/**
+ * A recording agent and a ConsulApi over it for each test, both ended after it. Nest's Logger is
+ * silenced; its warnings (the app-wide "Consul unreachable" line) are kept in `warnings`.
+ */
+export function useRecordingAgent(consul: { token?: string; timeout?: string } = {}) {
+  const suite = {} as { agent: RecordingAgent; api: ConsulApi; warnings: string[] };
+  beforeEach(async () => {
+    suite.agent = await RecordingAgent.start();
+    suite.api = apiOver(suite.agent, consul);
+    suite.warnings = [];
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    jest
+      .spyOn(Logger.prototype, 'warn')
+      .mockImplementation((message: unknown) => void suite.warnings.push(String(message)));
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    suite.api.close();
+    await suite.agent.stop();
+  });
+  return suite;
 }
 
 /** A ConsulApi that talks to `agent` (timeout 2 s unless said otherwise); close() it in the test. */
