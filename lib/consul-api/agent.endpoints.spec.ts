@@ -1,5 +1,7 @@
+import { ConsulKitError } from '../common/consul-kit.error.js';
 import { useRecordingAgent } from '../../test/helpers/recording-agent.js';
 import type { AgentService, AgentServiceRegistration } from './consul-api.types.js';
+import { ConsulRequestError } from './consul-request.error.js';
 
 /** `/v1/agent` as the adapter asks it and reads its answers (Consul 1.8.7's shapes). */
 describe('AgentEndpoints', () => {
@@ -47,6 +49,17 @@ describe('AgentEndpoints', () => {
       );
       await expect(api.agentService('web-1')).rejects.toThrow('expected a JSON object, got Bad Gateway (HTTP 200)');
       await expect(api.agentService('web-1')).rejects.toThrow('expected a JSON object, got an empty body (HTTP 200)');
+    });
+
+    it('names an id holding a lone surrogate, sends nothing, and does not call the agent unreachable', async () => {
+      const { agent, api, warnings } = suite;
+      const error = await api.agentService('web\uD800-1').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConsulKitError);
+      expect(error).not.toBeInstanceOf(ConsulRequestError);
+      expect((error as Error).message).toContain('"web\uD800-1" holds a lone UTF-16 surrogate');
+      expect(agent.requests).toEqual([]);
+      expect(api.reachability.reachable).toBe(true);
+      expect(warnings).toEqual([]);
     });
   });
 
@@ -117,6 +130,23 @@ describe('AgentEndpoints', () => {
         'PUT /v1/agent/service/maintenance/web%2F1%20a?enable=true&reason=shutting%20down',
         'PUT /v1/agent/service/deregister/web%2F1%20a',
       ]);
+    });
+
+    it('name an id holding a lone surrogate instead of calling the agent unreachable', async () => {
+      const { agent, api, warnings } = suite;
+      for (const call of [
+        () => api.deregisterService('web\uD800-1'),
+        () => api.setServiceMaintenance('web\uD800-1', true),
+        () => api.updateTtlCheck('service:web\uD800-1', 'passing', 'ok'),
+      ]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ConsulKitError);
+        expect(error).not.toBeInstanceOf(ConsulRequestError);
+        expect((error as Error).message).toMatch(/"(service:)?web\uD800-1".* holds a lone UTF-16 surrogate/);
+      }
+      expect(agent.requests).toEqual([]);
+      expect(api.reachability.reachable).toBe(true);
+      expect(warnings).toEqual([]);
     });
   });
 });
