@@ -1,5 +1,5 @@
 import type { AgentService, AgentServiceRegistration, CheckStatus } from './consul-api.types.js';
-import { type ConsulConnection, filterLiteral, type RequestOptions } from './consul-connection.js';
+import { type ConsulConnection, filterLiteral, type RequestOptions, urlSegment } from './consul-connection.js';
 import { ConsulRequestError } from './consul-request.error.js';
 import { bodyText, preview } from './consul-transport.js';
 
@@ -29,6 +29,8 @@ export class AgentEndpoints {
   /** The agent's local registration of `id`, or `undefined` when the agent does not know it. */
   async agentService(id: string, options: RequestOptions = {}): Promise<AgentService | undefined> {
     const action = `read service id "${id}"`;
+    // The package would send such an id mangled (U+FFFD) in the filter, and never find it in the answer.
+    urlSegment(id, `service id "${id}"`);
     // The package has no call for /agent/service/:id; the agent's list, filtered to that id, says
     // the same (an id no filter can spell gets the whole list, looked up the same way).
     const literal = filterLiteral(id);

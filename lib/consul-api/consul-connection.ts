@@ -9,6 +9,7 @@ import {
   bodyText,
   callDirect,
   callPackage,
+  isUriError,
   isValidationError,
   networkReason,
   preview,
@@ -142,6 +143,12 @@ export class ConsulConnection {
   /** An answer with an accepted status, else a ConsulRequestError; tells reachability which it was. */
   private settle(call: Call, outcome: Outcome): RawResponse {
     if ('failure' in outcome) {
+      // A name nobody can put in a URL, not an agent that cannot be reached: no retry will help.
+      if (isUriError(outcome.failure)) {
+        throw new ConsulKitError(
+          `Could not ${call.action}: it holds a lone UTF-16 surrogate, which no URL can carry: fix the name`,
+        );
+      }
       const error = new ConsulRequestError(call.action, this.address, undefined, networkReason(outcome.failure));
       // A request we cancelled (shutdown, a watch stopped) or refused to send says nothing about the agent.
       // A caller that reports its own failure (quiet) keeps it out of the app-wide warning.

@@ -178,6 +178,14 @@ export function isValidationError(failure: unknown): boolean {
 }
 
 /**
+ * Whether `failure` is the URIError the package's HTTP layer (papi) throws before sending, when an
+ * id or key in the path holds a lone UTF-16 surrogate. By name: Jest's VM runs the package in another realm.
+ */
+export function isUriError(failure: unknown): boolean {
+  return typeof failure === 'object' && failure !== null && (failure as { name?: unknown }).name === 'URIError';
+}
+
+/**
  * X-Consul-Index as a blocking query needs it: a positive safe integer, else 0 (treated as no
  * index: the next read does not block). A garbled header must not stall or break the watch.
  */
@@ -198,11 +206,14 @@ export function preview(value: unknown): string {
 }
 
 export function bodyText(body: unknown): string {
+  // An empty body is decoded as undefined: no text (not `""`), so callers can say "no reason given".
   const text = Buffer.isBuffer(body)
     ? body.toString('utf8')
     : typeof body === 'string'
       ? body
-      : JSON.stringify(body ?? '');
+      : body === undefined || body === null
+        ? ''
+        : JSON.stringify(body);
   return text.trim().slice(0, 300);
 }
 

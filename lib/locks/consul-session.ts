@@ -1,5 +1,5 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
-import { ConsulApi } from '../consul-api/consul-api.js';
+import type { ConsulApi } from '../consul-api/consul-api.js';
 import { ConsulRequestError } from '../consul-api/consul-request.error.js';
 import { Backoff } from '../common/backoff.js';
 import { retryUntil } from '../common/retry.js';
@@ -13,6 +13,9 @@ import { ConsulLockError } from './consul-lock.errors.js';
 import { withDeadlineReads } from './deadline-signal.js';
 import { LivenessCheck } from './liveness-check.js';
 import { earliest, type Instant, later, msUntil, now } from './step-down-clock.js';
+
+/** The calls of {@link ConsulApi} the session manager makes (its liveness check's included). */
+export type SessionApi = Pick<ConsulApi, 'createSession' | 'renewSession' | 'destroySession' | 'updateTtlCheck'>;
 
 /** A live Consul session of this app, as the locks see it. */
 export interface SessionLease {
@@ -85,7 +88,7 @@ export class ConsulSessionManager implements OnModuleDestroy {
 
   constructor(
     private readonly options: ResolvedConsulOptions,
-    private readonly api: ConsulApi,
+    private readonly api: SessionApi,
     private readonly registrar: ConsulInstanceIdentity,
     /** The app's: renewal failures are counted there. */
     private readonly metrics: ConsulMetrics,

@@ -21,7 +21,7 @@ export class LivenessCheck {
   private readonly listeners = new Set<(validUntil: Instant) => void>();
 
   constructor(
-    private readonly api: ConsulApi,
+    private readonly api: Pick<ConsulApi, 'updateTtlCheck'>,
     private readonly registrar: ConsulInstanceIdentity,
     private readonly serviceName: string,
     private readonly instanceId: string,

@@ -35,8 +35,8 @@ export interface KeepAliveSettings {
 }
 
 export interface KeepAliveDeps {
-  client: ConsulApi;
-  health: ConsulHealthService;
+  client: Pick<ConsulApi, 'agentService' | 'updateTtlCheck'>;
+  health: Pick<ConsulHealthService, 'check'>;
   pulse: ConsulCheckPulse;
   /** The app's metrics (heartbeat failures). */
   metrics: ConsulMetrics;

@@ -21,11 +21,17 @@ import { leaveConsul } from './shutdown.js';
 import type { ConsulMetrics } from '../observability/consul-metrics.js';
 import { ConsulKitUsageError } from '../common/consul-kit-usage.error.js';
 
+/** The calls of {@link ConsulApi} a registration makes (its keep-alive's and shutdown's included). */
+export type RegistrationApi = Pick<
+  ConsulApi,
+  'registerService' | 'deregisterService' | 'setServiceMaintenance' | 'agentService' | 'updateTtlCheck' | 'reachability'
+>;
+
 /** What every registration of one app shares (the registrar's). */
 export interface RegistrationDeps {
   options: ResolvedConsulOptions;
-  client: ConsulApi;
-  health: ConsulHealthService;
+  client: RegistrationApi;
+  health: Pick<ConsulHealthService, 'check'>;
   pulse: ConsulCheckPulse;
   /** The app's metrics. */
   metrics: ConsulMetrics;

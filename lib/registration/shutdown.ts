@@ -23,7 +23,7 @@ export interface LeaveReport {
  * resolves `undefined` once deregistered, else with why not.
  */
 export async function leaveConsul(
-  client: ConsulApi,
+  client: Pick<ConsulApi, 'setServiceMaintenance' | 'deregisterService'>,
   id: string,
   settings: LeaveSettings,
   report: LeaveReport,

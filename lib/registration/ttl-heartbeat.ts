@@ -24,8 +24,8 @@ export class TtlHeartbeat {
   private readonly states: StateLog<'ok' | 'failing' | 'unreachable'>;
 
   constructor(
-    private readonly client: ConsulApi,
-    private readonly health: ConsulHealthService,
+    private readonly client: Pick<ConsulApi, 'updateTtlCheck'>,
+    private readonly health: Pick<ConsulHealthService, 'check'>,
     private readonly checkId: string,
     private readonly ttlMs: number,
     /** Called when the agent no longer knows the check: the service must be registered again. */
