@@ -87,7 +87,8 @@ export class ConnectCertificates {
     } catch (error) {
       throw this.explain(error);
     }
-    return this.combine()!;
+    // Another user (the server's gate, a Connect client) may have started it first: its pair stands.
+    return this.material ?? this.combine()!;
   }
 
   /** Calls `listener` with every new leaf or set of roots; returns the unsubscribe function. */
