@@ -65,37 +65,44 @@ export class ConnectConnector {
         const presented = spiffeUriOf(cert);
         const identity = presented && parseServiceIdentity(presented);
         if (identity && sameService(identity, { trustDomain, service: target })) return undefined;
-        return new WrongServerIdentityError(
-          target,
-          `spiffe://${trustDomain}/ns/default/dc/<dc>/svc/${target}`,
+        return wrongIdentityError(target, {
+          expected: `spiffe://${trustDomain}/ns/default/dc/<dc>/svc/${target}`,
           presented,
-        );
+        });
       },
     });
     return this.current;
   }
 }
 
-/** A server that is not an instance of the service called: its certificate names another identity. */
-export class WrongServerIdentityError extends ConsulConnectError {
-  constructor(
-    service: string,
-    /** The identity the client called, any datacenter: `spiffe://<trust-domain>/ns/default/dc/<dc>/svc/<service>`. */
-    readonly expected: string,
-    /** The SPIFFE id the server's certificate names, or undefined when it names none. */
-    readonly presented: string | undefined,
-  ) {
-    super(
-      `the server presented ${presented ? `"${presented}"` : 'a certificate with no SPIFFE id'}, ` +
-        `not "${expected}": it is not an instance of "${service}"`,
-      service,
-    );
-  }
+/** Who a refused server was and who it should have been. */
+export interface WrongIdentity {
+  /** The identity the client called, any datacenter: `spiffe://<trust-domain>/ns/default/dc/<dc>/svc/<service>`. */
+  expected: string;
+  /** The SPIFFE id the server's certificate names, or undefined when it names none. */
+  presented: string | undefined;
 }
 
-/** The wrong identity a failed attempt ran into, if that is why it failed (undici may wrap it). */
-export function wrongIdentityOf(error: unknown): WrongServerIdentityError | undefined {
-  if (error instanceof WrongServerIdentityError) return error;
-  const cause = (error as { cause?: unknown } | undefined)?.cause;
-  return cause instanceof WrongServerIdentityError ? cause : undefined;
+// The errors checkServerIdentity returned, with what they are about: a ConsulConnectError like
+// every Connect refusal, told apart from the others (Connect off, no permission) without a class
+// of its own that users would never meet (it reaches them as a reason of the transport error).
+const wrongIdentities = new WeakMap<object, WrongIdentity>();
+
+function wrongIdentityError(service: string, wrong: WrongIdentity): ConsulConnectError {
+  const error = new ConsulConnectError(
+    `the server presented ${wrong.presented ? `"${wrong.presented}"` : 'a certificate with no SPIFFE id'}, ` +
+      `not "${wrong.expected}": it is not an instance of "${service}"`,
+    service,
+  );
+  wrongIdentities.set(error, wrong);
+  return error;
+}
+
+/** The wrong identity a failed attempt ran into, if that is why it failed (undici may wrap the error). */
+export function wrongIdentityOf(error: unknown): WrongIdentity | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const cause = (error as { cause?: unknown }).cause;
+  return (
+    wrongIdentities.get(error) ?? (typeof cause === 'object' && cause !== null ? wrongIdentities.get(cause) : undefined)
+  );
 }
