@@ -30,6 +30,14 @@ export interface ConsulHttpFeatureOptions {
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string };
   /** Most connections kept open to one instance. Default: no limit. */
   connections?: number;
+  /**
+   * Call the service over Consul Connect native mTLS: only instances registered for Connect
+   * (`/v1/health/connect/<service>`), over HTTPS, with this app's own leaf certificate as the
+   * client's identity, and only to a server whose certificate chains to the mesh's roots and names
+   * this service. Needs `connect: { native: true }` in `ConsulModule.forRoot()`; brings its own TLS,
+   * so no `tls` or `scheme`. @default false
+   */
+  connect?: boolean;
 }
 
 /**
@@ -61,6 +69,7 @@ const HTTP_KEYS: SectionKeys<ConsulHttpFeatureOptions> = {
   outlier: true,
   tls: true,
   connections: true,
+  connect: true,
 };
 const OUTLIER_KEYS: SectionKeys<NonNullable<ConsulHttpFeatureOptions['outlier']>> = {
   consecutiveFailures: true,
@@ -90,6 +99,8 @@ export function resolveClientDefinitions(
   definitions: readonly ConsulClientDefinition[],
   /** Nest's `Transport` enum, or undefined when `@nestjs/microservices` is not installed. */
   transports: typeof Transport | undefined,
+  /** What the app's own options allow its clients: Connect calls need the app to run Connect native. */
+  app: { connectNative: boolean } = { connectNative: false },
 ): ResolvedClientDefinition[] {
   const root = Validator.create();
   if (!Array.isArray(definitions)) {
@@ -111,7 +122,11 @@ export function resolveClientDefinitions(
     const loadBalancer = resolveLoadBalancer(v, definition.loadBalancer, 'loadBalancer');
     if (definition.transport === 'http') {
       v.section(definition, '', { service: true, transport: true, options: true, loadBalancer: true });
-      return { ...definition, loadBalancer, options: httpOptions(v, definition.options) } as ResolvedClientDefinition;
+      return {
+        ...definition,
+        loadBalancer,
+        options: httpOptions(v, definition.options, app),
+      } as ResolvedClientDefinition;
     }
     // Every other transport is Nest's: an HTTP-only app may not have the package at all.
     if (!transports) {
@@ -144,10 +159,12 @@ export function resolveClientDefinitions(
   return resolved;
 }
 
-function httpOptions(parent: Validator, raw: unknown): ConsulHttpClientOptions {
+function httpOptions(parent: Validator, raw: unknown, app: { connectNative: boolean }): ConsulHttpClientOptions {
   const defaults = HTTP_CLIENT_DEFAULTS;
   const v = parent.at('options');
   const options = parent.section<ConsulHttpFeatureOptions>(raw, 'options', HTTP_KEYS);
+  const connect = v.boolean(options.connect, 'connect', false);
+  if (connect) checkConnect(v, options, app);
   const outlier = v.section<NonNullable<ConsulHttpFeatureOptions['outlier']>>(options.outlier, 'outlier', OUTLIER_KEYS);
   if (options.connections !== undefined && !(Number.isInteger(options.connections) && options.connections > 0)) {
     v.fail(
@@ -199,7 +216,36 @@ function httpOptions(parent: Validator, raw: unknown): ConsulHttpClientOptions {
     },
     tls: tls as ConsulHttpClientOptions['tls'],
     connections: options.connections,
+    connect,
   };
+}
+
+/** `connect: true`: the app's own leaf is the client's identity, and Connect brings the TLS. */
+function checkConnect(v: Validator, options: Record<string, any>, app: { connectNative: boolean }): void {
+  if (!app.connectNative) {
+    v.fail(
+      'connect',
+      "needs the app to run Connect native: the app's own leaf certificate is the identity it calls with",
+      'add connect: { native: true } (and a service name) to ConsulModule.forRoot(), or leave options.connect out',
+    );
+  }
+  if (options.tls !== undefined) {
+    v.fail(
+      'tls',
+      'cannot be given with connect: true: Connect brings its own TLS (the mesh roots and the leaf certificate)',
+      'remove options.tls, or options.connect to call with your own certificates',
+    );
+  }
+  if (options.scheme === 'http') {
+    v.fail('scheme', '"http" cannot be given with connect: true: Connect calls are HTTPS', 'remove options.scheme');
+  }
+  if (isObject(options.query) && options.query.connect === false) {
+    v.fail(
+      'query.connect',
+      'false cannot be given with connect: true: Connect calls go only to instances that take them',
+      'remove options.query.connect',
+    );
+  }
 }
 
 function grpcOptions(parent: Validator, raw: unknown): ConsulGrpcClientOptions {

@@ -7,6 +7,7 @@ import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js
 import { loadMicroservices, requireMicroservices } from '../common/optional-peers.js';
 import { ConsulOptionsError } from '../options/consul-options.error.js';
 import { ConsulMetrics } from '../observability/consul-metrics.js';
+import { ConsulConnect } from '../connect/consul-connect.service.js';
 import {
   type ConsulClientDefinition,
   type ResolvedClientDefinition,
@@ -29,18 +30,30 @@ export function createConsulClientProviders(definitions: readonly ConsulClientDe
   return [
     {
       provide: validated,
-      useFactory: async () => resolveClientDefinitions(definitions, (await loadMicroservices())?.Transport),
+      inject: [CONSUL_RESOLVED_OPTIONS],
+      useFactory: async (options: ResolvedConsulOptions) =>
+        resolveClientDefinitions(definitions, (await loadMicroservices())?.Transport, {
+          connectNative: options.connect.native,
+        }),
     },
     ...definitions.map((definition, i) => ({
       provide: getConsulServiceToken(definition.service),
-      inject: [validated, ConsulDiscoveryService, ConsulGrpcSource, CONSUL_RESOLVED_OPTIONS, ConsulMetrics],
+      inject: [
+        validated,
+        ConsulDiscoveryService,
+        ConsulGrpcSource,
+        CONSUL_RESOLVED_OPTIONS,
+        ConsulMetrics,
+        ConsulConnect,
+      ],
       useFactory: (
         resolved: ResolvedClientDefinition[],
         discovery: ConsulDiscoveryService,
         grpcSource: ConsulGrpcSource,
         options: ResolvedConsulOptions,
         metrics: ConsulMetrics,
-      ) => createClient(resolved[i], discovery, grpcSource, options, metrics).then(closedAtShutdown),
+        connect: ConsulConnect,
+      ) => createClient(resolved[i], discovery, grpcSource, options, metrics, connect).then(closedAtShutdown),
     })),
   ];
 }
@@ -51,11 +64,15 @@ async function createClient(
   grpcSource: ConsulGrpcSource,
   options: ResolvedConsulOptions,
   metrics: ConsulMetrics,
+  connect: ConsulConnect,
 ): Promise<ConsulHttpClient | ConsulGrpcClient | ConsulClientProxy> {
   // Each client gets its own balancer: per-service state is never shared.
   const balancer = clientBalancer(definition, options);
   if (definition.transport === 'http') {
-    return new ConsulHttpClient(definition.service, discovery, balancer, definition.options ?? {}, metrics);
+    // A Connect client calls as the app: its identity is the leaf of the app's own service
+    // (validation made sure the app runs Connect native, so there is one).
+    const identity = definition.options.connect ? connect.certificates(options.service!.name) : undefined;
+    return new ConsulHttpClient(definition.service, discovery, balancer, definition.options, metrics, identity);
   }
   // Not HTTP: the transports are Nest's, and the resolver made sure @nestjs/microservices is there.
   const { Transport } = await requireMicroservices('ConsulModule.forFeature()');

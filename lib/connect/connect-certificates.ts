@@ -89,7 +89,8 @@ export class ConnectCertificates {
     } catch (error) {
       throw this.explain(error);
     }
-    // The loops' listeners have combined the two already (they run before the awaits resume).
+    // The loops' listeners have combined the two already (they run before the awaits resume), and
+    // another user (the server's gate, a Connect client) may have started it first: that pair stands.
     return this.material ?? this.combine()!;
   }
 

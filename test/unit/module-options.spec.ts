@@ -276,6 +276,24 @@ describe('ConsulModule option validation at app creation', () => {
       ],
     ],
     [
+      'a Connect client in an app that does not run Connect native, with its own TLS and plain HTTP',
+      [
+        {
+          service: 'orders',
+          transport: 'http',
+          options: { connect: true, tls: { ca: 'x' }, scheme: 'http', query: { connect: false } },
+        },
+        { service: 'users', transport: 'http', options: { connect: 'yes' } },
+      ],
+      [
+        'ConsulModule.forFeature() client "orders": options.connect: needs the app to run Connect native: the app\'s own leaf certificate is the identity it calls with; add connect: { native: true } (and a service name) to ConsulModule.forRoot(), or leave options.connect out',
+        'ConsulModule.forFeature() client "orders": options.tls: cannot be given with connect: true: Connect brings its own TLS',
+        'ConsulModule.forFeature() client "orders": options.scheme: "http" cannot be given with connect: true',
+        'ConsulModule.forFeature() client "orders": options.query.connect: false cannot be given with connect: true',
+        'ConsulModule.forFeature() client "users": options.connect: expected true or false, got "yes"',
+      ],
+    ],
+    [
       'every client of the call at once',
       [
         { service: 'a b', transport: 'http' },

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import { acquireLease, type Lease, type LoadBalancer } from '../../balancing/load-balancer.js';
 import type { ConsulDiscoveryService } from '../../discovery/consul-discovery.service.js';
@@ -9,6 +10,11 @@ import type { Span } from '@opentelemetry/api';
 import type { ConsulHttpFeatureOptions } from '../consul-client.options.js';
 import { HttpClientInstruments, transportOutcome } from '../../observability/http-client.instruments.js';
 import type { ConsulMetrics } from '../../observability/consul-metrics.js';
+import type { ConnectCertificates } from '../../connect/connect-certificates.js';
+import type { DiscoveryQuery } from '../../discovery/discovery-query.js';
+import { LOG_CONTEXT } from '../../consul.constants.js';
+import { ConsulConnectError } from '../../connect/connect.errors.js';
+import { ConnectConnector, wrongIdentityOf } from './connect-connector.js';
 
 /**
  * The client's options once resolved from {@link ConsulHttpFeatureOptions}: the same keys, with
@@ -68,6 +74,11 @@ export class ConsulHttpClient {
   private readonly timeoutMs: number;
   private readonly instruments: HttpClientInstruments;
   private readonly untrack: () => void;
+  private readonly query: DiscoveryQuery | undefined;
+  /** With `connect`: how connections are opened over Connect native mTLS. */
+  private readonly connector?: ConnectConnector;
+  /** Instances already reported for presenting another identity: one warning each. */
+  private impostors?: Set<string>;
 
   /**
    * Built by `ConsulModule.forFeature()`; inject it with `@ConsulService(name)`.
@@ -81,6 +92,8 @@ export class ConsulHttpClient {
     private readonly options: ConsulHttpClientOptions,
     /** The app's: requests, retries and ejections are reported there, and the client in its status snapshot. */
     metrics: ConsulMetrics,
+    /** With `options.connect`: the app's own leaf and the mesh's roots, its identity as a caller. */
+    identity?: ConnectCertificates,
   ) {
     const { outlier } = HTTP_CLIENT_DEFAULTS;
     this.ejector = new OutlierEjector(
@@ -89,9 +102,16 @@ export class ConsulHttpClient {
     );
     const { tls, connections } = options;
     this.timeoutMs = options.timeoutMs ?? HTTP_CLIENT_DEFAULTS.timeoutMs;
-    this.pool = new Agent({ connections, connect: { ...tls, timeout: this.timeoutMs } });
-    this.instances = new FollowedInstances(discovery, service, options.query);
-    this.scheme = options.scheme ?? HTTP_CLIENT_DEFAULTS.scheme;
+    if (options.connect) {
+      if (!identity)
+        throw new ConsulConnectError(`The HTTP client of "${service}" has connect on but no Connect identity`, service);
+      this.connector = new ConnectConnector(service, identity, this.timeoutMs);
+    }
+    // With Connect, undici calls the connector per new connection, never per request.
+    this.pool = new Agent({ connections, connect: this.connector?.connect ?? { ...tls, timeout: this.timeoutMs } });
+    this.query = options.connect ? { ...options.query, connect: true } : options.query;
+    this.instances = new FollowedInstances(discovery, service, this.query);
+    this.scheme = options.connect ? 'https' : (options.scheme ?? HTTP_CLIENT_DEFAULTS.scheme);
     this.instruments = new HttpClientInstruments(service, metrics);
     this.untrack = this.instruments.track({ service, status: () => this.status() });
   }
@@ -129,6 +149,7 @@ export class ConsulHttpClient {
   close(): Promise<void> {
     this.untrack();
     this.instances.close();
+    this.connector?.close();
     return this.pool.close();
   }
 
@@ -184,6 +205,9 @@ export class ConsulHttpClient {
         if (request.signal?.aborted) throw request.signal.reason;
         this.instruments.attempt(span, instance, verb, attempt, transportOutcome(error), startedAt);
         if (this.ejector.failure(instance.id)) this.instruments.ejected(instance);
+        // Another instance may well be genuine, so it is tried like after any failure; but an
+        // impostor is no network blip, so say it once.
+        if (this.connector) this.reportImpostor(instance, error);
         (failures ??= []).push({ instance: instanceTarget(instance), reason: transportReason(error) });
         (tried ??= new Set()).add(instance.id);
       } finally {
@@ -191,6 +215,16 @@ export class ConsulHttpClient {
       }
     }
     throw new UpstreamHttpTransportError(this.service, failures ?? [], verb, path);
+  }
+
+  private reportImpostor(instance: ServiceInstance, error: unknown): void {
+    const wrong = wrongIdentityOf(error);
+    if (!wrong || this.impostors?.has(instance.id)) return;
+    (this.impostors ??= new Set()).add(instance.id);
+    new Logger(LOG_CONTEXT.connect).warn(
+      `Instance "${instance.id}" (${instanceTarget(instance)}) of "${this.service}" presented ` +
+        `${wrong.presented ?? 'no SPIFFE id'}, not ${wrong.expected}: not called; check what is registered there`,
+    );
   }
 
   /** A lease from the instances this client follows, or undefined while none are known. */
@@ -201,7 +235,7 @@ export class ConsulHttpClient {
 
   /** A lease once discovery has an answer; rejects with NoAvailableInstanceError when there are no instances. */
   private async leaseLater(tried: Set<string> | undefined): Promise<Lease> {
-    return this.leaseAmong(await this.discovery.getAvailableInstances(this.service, this.options.query), tried);
+    return this.leaseAmong(await this.discovery.getAvailableInstances(this.service, this.query), tried);
   }
 
   /** A lease on an instance not yet tried and not ejected; falls back to ejected ones rather than failing. */

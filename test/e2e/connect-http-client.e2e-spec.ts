@@ -1,0 +1,273 @@
+import { Controller, Get, Query, Req, Res } from '@nestjs/common';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  ConsulHttpClient,
+  ConsulModule,
+  UpstreamHttpResponseError,
+  UpstreamHttpTransportError,
+  consulConnectHttpsOptions,
+  getConsulServiceToken,
+} from '../../lib/index.js';
+import { useConsulAgent } from '../helpers/agent-suite.js';
+import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
+import { connectPeer, httpsGet } from '../helpers/connect-peer.js';
+import { eventually } from '../helpers/eventually.js';
+
+/** Who called, as the api's server saw it: the caller's SPIFFE id and certificate serial. */
+interface Seen {
+  caller: string;
+  serial: string;
+}
+
+@Controller()
+class WhoController {
+  @Get('who')
+  who(
+    @Req() req: IncomingMessage,
+    @Res({ passthrough: true }) res: ServerResponse,
+    @Query('close') close?: string,
+  ): Seen {
+    // `?close=1` ends the connection after the answer: the client's next call opens a new one.
+    if (close) res.setHeader('connection', 'close');
+    const peer = (req.socket as TLSSocket).getPeerCertificate();
+    return { caller: peer.subjectaltname ?? '', serial: peer.serialNumber };
+  }
+}
+
+describe('Connect native: the HTTP client', () => {
+  const suite = useConsulAgent();
+
+  async function startApi(): Promise<TestApp> {
+    const started = await startHttpApp(
+      consulOptions(suite.agent, { service: { name: 'api' }, connect: { native: true } }),
+      { controllers: [WhoController], httpsOptions: consulConnectHttpsOptions() },
+    );
+    suite.apps.push(started);
+    return started;
+  }
+
+  /** "web", Connect native too, with a Connect client of "api". */
+  async function startWeb(): Promise<TestApp & { api: ConsulHttpClient }> {
+    const started = await startHttpApp(
+      consulOptions(suite.agent, { service: { name: 'web' }, connect: { native: true } }),
+      {
+        imports: [
+          ConsulModule.forFeature([{ service: 'api', transport: 'http', options: { connect: true, timeout: '2s' } }]),
+        ],
+        httpsOptions: consulConnectHttpsOptions(),
+      },
+    );
+    suite.apps.push(started);
+    return { ...started, api: started.app.get<ConsulHttpClient>(getConsulServiceToken('api')) };
+  }
+
+  /** The first answer of "api" once its instance is registered and passing. */
+  function firstAnswer(api: ConsulHttpClient): Promise<Seen> {
+    return eventually(() => api.get<Seen>('/who').catch(() => undefined), { what: 'a first answer of api' });
+  }
+
+  async function intention(source: string, destination: string, action: 'allow' | 'deny'): Promise<string> {
+    const res = await suite.agent.api('/v1/connect/intentions', {
+      method: 'POST',
+      body: JSON.stringify({ SourceName: source, DestinationName: destination, Action: action }),
+    });
+    expect(res.ok).toBe(true);
+    return ((await res.json()) as { ID: string }).ID;
+  }
+
+  async function stop(started: TestApp): Promise<void> {
+    suite.apps.splice(suite.apps.indexOf(started), 1);
+    await started.app.close();
+  }
+
+  it("calls api over mTLS as web: the server sees web's SPIFFE id", async () => {
+    await startApi();
+    const web = await startWeb();
+    const seen = await firstAnswer(web.api);
+    expect(seen.caller).toMatch(/^URI:spiffe:\/\/[^/]+\.consul\/ns\/default\/dc\/dc1\/svc\/web$/);
+  });
+
+  it("returns the gate's 403 as api's answer under a deny intention, and calls again once it is deleted", async () => {
+    await startApi();
+    const web = await startWeb();
+    await firstAnswer(web.api);
+
+    const id = await intention('web', 'api', 'deny');
+    const refused = await eventually(
+      () =>
+        web.api.get('/who').then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      { intervalMs: 20, timeoutMs: 5_000, what: 'web refused after the deny' },
+    );
+    expect(refused).toBeInstanceOf(UpstreamHttpResponseError);
+    expect((refused as UpstreamHttpResponseError).status).toBe(403);
+    expect((refused as UpstreamHttpResponseError).body).toMatchObject({
+      message: expect.stringMatching(/"web" may not call "api": .*DENY/),
+    });
+
+    expect((await suite.agent.api(`/v1/connect/intentions/${id}`, { method: 'DELETE' })).ok).toBe(true);
+    await eventually(() => web.api.get('/who').catch(() => undefined), {
+      intervalMs: 20,
+      what: 'web admitted after the deny is deleted',
+    });
+  });
+
+  it('refuses a server that presents another identity, naming both, with one warning for the instance', async () => {
+    const api = await startApi();
+    const web = await startWeb();
+    const genuine = await firstAnswer(web.api);
+    expect(genuine.caller).toContain('/svc/web');
+
+    // An HTTPS server holding the leaf of "other", registered as an instance of "api".
+    const other = await connectPeer(suite.agent, 'other');
+    let reached = 0;
+    const impostor: Server = createServer(
+      { key: other.key, cert: other.cert, ca: other.ca, requestCert: true, rejectUnauthorized: false },
+      (_req, res) => {
+        reached++;
+        res.end('{"caller":"impostor"}');
+      },
+    );
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (impostor.address() as { port: number }).port;
+      await suite.agent.register({
+        ID: 'api-impostor',
+        Name: 'api',
+        Address: '127.0.0.1',
+        Port: port,
+        Connect: { Native: true },
+        Check: { TTL: '60s', Status: 'passing' },
+      });
+      await stop(api);
+
+      const failure = await eventually(
+        () =>
+          web.api.get('/who').then(
+            () => undefined,
+            (error: Error) => error.message.includes(`127.0.0.1:${port}`) && error,
+          ),
+        { what: 'a call that reaches only the impostor' },
+      );
+      expect(failure).toBeInstanceOf(UpstreamHttpTransportError);
+      expect(failure.message).toContain(`presented "${other.uri}"`);
+      expect(failure.message).toMatch(/not "spiffe:\/\/[^/]+\.consul\/ns\/default\/dc\/<dc>\/svc\/api"/);
+      await expect(web.api.get('/who')).rejects.toThrow(UpstreamHttpTransportError);
+      expect(reached).toBe(0);
+
+      const warnings = [...api.logger.lines, ...web.logger.lines].filter(
+        (line) => line.startsWith('WARN [ConsulConnect]') && line.includes('api-impostor'),
+      );
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(other.uri);
+    } finally {
+      await suite.agent.deregister('api-impostor');
+      await new Promise((resolve) => impostor.close(resolve));
+    }
+  });
+
+  it("follows a CA rotation under load: no failed call, and both web's and api's leaves change", async () => {
+    const api = await startApi();
+    const web = await startWeb();
+    const before = await firstAnswer(web.api);
+    const oldRoot = await suite.agent.json<{ ActiveRootID: string }>('/v1/agent/connect/ca/roots');
+
+    // ~100 calls a second, a few at once, from 2 s before the rotation until both leaves have
+    // changed (Consul 1.8 re-signs each leaf at a random moment within 30 s of a new root, so
+    // that the servers are not flooded with signing requests), and at least 10 s. Every 25th call
+    // ends its connection, so new ones open all along with whatever the client holds then.
+    const seen = new Map<string, number>();
+    const failures: string[] = [];
+    let calls = 0;
+    const inFlight = new Set<Promise<void>>();
+    const startedAt = Date.now();
+    let rotation: Promise<{ putAt: number; newLeafAfterMs: number }> | undefined;
+    let apiRenewed = false;
+    let webRenewedAt: number | undefined;
+    while (calls < 5_000 && Date.now() - startedAt < 50_000) {
+      if (apiRenewed && webRenewedAt !== undefined && Date.now() - startedAt >= 10_000) break;
+      const n = calls++;
+      if (n === 200) {
+        rotation = rotateCa(api.port, oldRoot.ActiveRootID);
+        void rotation.then(
+          () => (apiRenewed = true),
+          () => undefined,
+        );
+      }
+      const call: Promise<void> = web.api
+        .get<Seen>(n % 25 === 0 ? '/who?close=1' : '/who')
+        .then(
+          (answer) => {
+            seen.set(answer.serial, (seen.get(answer.serial) ?? 0) + 1);
+            if (answer.serial !== before.serial) webRenewedAt ??= Date.now();
+          },
+          (error: Error) => void failures.push(error.message),
+        )
+        .finally(() => inFlight.delete(call));
+      inFlight.add(call);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await Promise.all(inFlight);
+    const { putAt, newLeafAfterMs } = await rotation!;
+    const elapsed = Date.now() - startedAt;
+
+    const newRoot = await suite.agent.json<{ ActiveRootID: string }>('/v1/agent/connect/ca/roots');
+    expect(newRoot.ActiveRootID).not.toBe(oldRoot.ActiveRootID);
+    console.log(
+      `CA rotation under load: ${calls} calls in ${elapsed} ms (${Math.round((calls * 1000) / elapsed)}/s), ` +
+        `${failures.length} failed; api served a leaf of the new root ${newLeafAfterMs} ms after the PUT; ` +
+        `web's new leaf reached api ${webRenewedAt === undefined ? 'never' : `${webRenewedAt - putAt} ms`} after it; ` +
+        `calls per web leaf: ${JSON.stringify(Object.fromEntries(seen))}`,
+    );
+    expect(failures).toEqual([]);
+    // Both leaves changed: api's (rotateCa saw it served) and web's, seen by api on a new connection.
+    expect(webRenewedAt).toBeDefined();
+    expect(seen.size).toBe(2);
+    expect(calls).toBeGreaterThanOrEqual(800);
+  }, 90_000);
+
+  /**
+   * Rotates the CA to a new key (Consul 1.8's built-in provider makes a new root from it,
+   * cross-signed by the old one), and measures how long until api presents a leaf of the new root.
+   */
+  async function rotateCa(apiPort: number, oldRootId: string): Promise<{ putAt: number; newLeafAfterMs: number }> {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const putAt = Date.now();
+    const res = await suite.agent.api('/v1/connect/ca/configuration', {
+      method: 'PUT',
+      body: JSON.stringify({
+        Provider: 'consul',
+        Config: {
+          LeafCertTTL: '72h',
+          RotationPeriod: '2160h',
+          IntermediateCertTTL: '8760h',
+          PrivateKey: privateKey.export({ type: 'sec1', format: 'pem' }),
+        },
+        ForceWithoutCrossSigning: false,
+      }),
+    });
+    expect(res.ok).toBe(true);
+    const roots = await eventually(
+      async () => {
+        const now = await suite.agent.json<{ ActiveRootID: string; Roots: Array<{ ID: string; RootCert: string }> }>(
+          '/v1/agent/connect/ca/roots',
+        );
+        return now.ActiveRootID !== oldRootId && now;
+      },
+      { intervalMs: 10, what: 'the new root active' },
+    );
+    const newRoot = roots.Roots.find((root) => root.ID === roots.ActiveRootID)!.RootCert;
+    // Trusting the new root alone: a handshake succeeds only once api serves a leaf it signed.
+    await eventually(() => httpsGet(apiPort, '/health', { ca: [newRoot] }).then((answer) => answer.status === 200), {
+      intervalMs: 50,
+      timeoutMs: 45_000,
+      what: 'api serving a leaf of the new root',
+    });
+    return { putAt, newLeafAfterMs: Date.now() - putAt };
+  }
+});
