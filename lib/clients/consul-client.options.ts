@@ -90,6 +90,8 @@ export function resolveClientDefinitions(
   definitions: readonly ConsulClientDefinition[],
   /** Nest's `Transport` enum, or undefined when `@nestjs/microservices` is not installed. */
   transports: typeof Transport | undefined,
+  /** Whether the app runs Connect native (`connect.native`), which gRPC clients with `connect` need. */
+  connectNative = false,
 ): ResolvedClientDefinition[] {
   const root = Validator.create();
   if (!Array.isArray(definitions)) {
@@ -124,7 +126,11 @@ export function resolveClientDefinitions(
     }
     if (definition.transport === transports.GRPC) {
       v.section(definition, '', { service: true, transport: true, options: true, loadBalancer: true });
-      return { ...definition, loadBalancer, options: grpcOptions(v, definition.options) } as ResolvedClientDefinition;
+      return {
+        ...definition,
+        loadBalancer,
+        options: grpcOptions(v, definition.options, connectNative),
+      } as ResolvedClientDefinition;
     }
     if (!Object.values(transports).includes(definition.transport)) {
       v.fail(
@@ -202,7 +208,7 @@ function httpOptions(parent: Validator, raw: unknown): ConsulHttpClientOptions {
   };
 }
 
-function grpcOptions(parent: Validator, raw: unknown): ConsulGrpcClientOptions {
+function grpcOptions(parent: Validator, raw: unknown, connectNative: boolean): ConsulGrpcClientOptions {
   const v = parent.at('options');
   if (!isObject(raw)) {
     parent.fail(
@@ -213,6 +219,21 @@ function grpcOptions(parent: Validator, raw: unknown): ConsulGrpcClientOptions {
     return {} as ConsulGrpcClientOptions;
   }
   checkDiscoveryQuery(v, raw.query, 'query');
+  const connect = v.boolean(raw.connect, 'connect', false);
+  if (connect && !connectNative) {
+    v.fail(
+      'connect',
+      'needs Connect native in this app: the client calls with its own service certificate',
+      'set connect: { native: true } in ConsulModule.forRoot() (with a service), or leave connect out',
+    );
+  }
+  if (connect && raw.credentials !== undefined) {
+    v.fail(
+      'credentials',
+      'cannot be given with connect: true, which makes the credentials (the mesh certificates)',
+      'leave credentials out to call over Connect, or leave connect out to use your own',
+    );
+  }
   const retry = v.section<NonNullable<ConsulGrpcClientOptions['retry']>>(raw.retry, 'retry', GRPC_RETRY_KEYS);
   if (
     retry.maxAttempts !== undefined &&

@@ -2,6 +2,7 @@ import type { Provider } from '@nestjs/common';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import type { LoadBalancer } from '../balancing/load-balancer.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
+import { ConsulConnect } from '../connect/consul-connect.service.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
 import { loadMicroservices, requireMicroservices } from '../common/optional-peers.js';
@@ -29,18 +30,28 @@ export function createConsulClientProviders(definitions: readonly ConsulClientDe
   return [
     {
       provide: validated,
-      useFactory: async () => resolveClientDefinitions(definitions, (await loadMicroservices())?.Transport),
+      inject: [CONSUL_RESOLVED_OPTIONS],
+      useFactory: async (options: ResolvedConsulOptions) =>
+        resolveClientDefinitions(definitions, (await loadMicroservices())?.Transport, options.connect.native),
     },
     ...definitions.map((definition, i) => ({
       provide: getConsulServiceToken(definition.service),
-      inject: [validated, ConsulDiscoveryService, ConsulGrpcSource, CONSUL_RESOLVED_OPTIONS, ConsulMetrics],
+      inject: [
+        validated,
+        ConsulDiscoveryService,
+        ConsulGrpcSource,
+        CONSUL_RESOLVED_OPTIONS,
+        ConsulMetrics,
+        ConsulConnect,
+      ],
       useFactory: (
         resolved: ResolvedClientDefinition[],
         discovery: ConsulDiscoveryService,
         grpcSource: ConsulGrpcSource,
         options: ResolvedConsulOptions,
         metrics: ConsulMetrics,
-      ) => createClient(resolved[i], discovery, grpcSource, options, metrics).then(closedAtShutdown),
+        connect: ConsulConnect,
+      ) => createClient(resolved[i], discovery, grpcSource, options, metrics, connect).then(closedAtShutdown),
     })),
   ];
 }
@@ -51,6 +62,7 @@ async function createClient(
   grpcSource: ConsulGrpcSource,
   options: ResolvedConsulOptions,
   metrics: ConsulMetrics,
+  connect: ConsulConnect,
 ): Promise<ConsulHttpClient | ConsulGrpcClient | ConsulClientProxy> {
   // Each client gets its own balancer: per-service state is never shared.
   const balancer = clientBalancer(definition, options);
@@ -60,7 +72,16 @@ async function createClient(
   // Not HTTP: the transports are Nest's, and the resolver made sure @nestjs/microservices is there.
   const { Transport } = await requireMicroservices('ConsulModule.forFeature()');
   if (definition.transport === Transport.GRPC) {
-    return createConsulGrpcClient(definition.service, grpcSource.id, definition.options, balancer);
+    const { connect: viaConnect, ...grpcOptions } = definition.options;
+    // Over Connect: the instances that take Connect calls, and the mesh's mTLS with this app's leaf.
+    const connected = viaConnect
+      ? {
+          ...grpcOptions,
+          query: { ...grpcOptions.query, connect: true },
+          credentials: connect.grpcChannelCredentials(definition.service),
+        }
+      : grpcOptions;
+    return createConsulGrpcClient(definition.service, grpcSource.id, connected, balancer);
   }
   return new ConsulClientProxy(definition.service, discovery, balancer, {
     transport: definition.transport,
