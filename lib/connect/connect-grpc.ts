@@ -187,7 +187,7 @@ export function checkConnectServer(
   if (identity && material && sameService(identity, { trustDomain: material.trustDomain, service: target })) {
     return undefined;
   }
-  const expected = `spiffe://${material?.trustDomain ?? '<trust domain>'}/ns/default/dc/<any>/svc/${target}`;
+  const expected = `spiffe://${material?.trustDomain ?? '<trust domain>'}/ns/default/dc/*/svc/${target}`;
   return new ConsulConnectError(
     `Consul Connect: the server called as "${target}" is not "${target}": expected ${expected}, ` +
       `it presented ${presented ?? 'a certificate with no SPIFFE id'}`,

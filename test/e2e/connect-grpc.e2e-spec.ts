@@ -245,7 +245,7 @@ describe('Connect native over gRPC (real Consul agent)', () => {
       const answer = await hello(web.client);
       expect(answer).toBeInstanceOf(Error);
       const message = (answer as CallError).details ?? (answer as CallError).message;
-      expect(message).toMatch(/expected spiffe:\/\/[^/]+\.consul\/ns\/default\/dc\/<any>\/svc\/vault/);
+      expect(message).toMatch(/expected spiffe:\/\/[^/]+\.consul\/ns\/default\/dc\/\*\/svc\/vault/);
       expect(message).toMatch(/presented spiffe:\/\/[^/]+\.consul\/ns\/default\/dc\/dc1\/svc\/other/);
     } finally {
       await suite.agent.deregister('vault-1');
