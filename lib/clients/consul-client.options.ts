@@ -139,7 +139,11 @@ export function resolveClientDefinitions(
     }
     if (definition.transport === transports.GRPC) {
       v.section(definition, '', { service: true, transport: true, options: true, loadBalancer: true });
-      return { ...definition, loadBalancer, options: grpcOptions(v, definition.options) } as ResolvedClientDefinition;
+      return {
+        ...definition,
+        loadBalancer,
+        options: grpcOptions(v, definition.options, app.connectNative),
+      } as ResolvedClientDefinition;
     }
     if (!Object.values(transports).includes(definition.transport)) {
       v.fail(
@@ -220,15 +224,18 @@ function httpOptions(parent: Validator, raw: unknown, app: { connectNative: bool
   };
 }
 
+/** A client's `connect: true` in an app without Connect native: it would have no identity to call with. */
+function requireConnectNative(v: Validator): void {
+  v.fail(
+    'connect',
+    "needs the app to run Connect native: the app's own leaf certificate is the identity it calls with",
+    'add connect: { native: true } (and a service name) to ConsulModule.forRoot(), or leave options.connect out',
+  );
+}
+
 /** `connect: true`: the app's own leaf is the client's identity, and Connect brings the TLS. */
 function checkConnect(v: Validator, options: Record<string, any>, app: { connectNative: boolean }): void {
-  if (!app.connectNative) {
-    v.fail(
-      'connect',
-      "needs the app to run Connect native: the app's own leaf certificate is the identity it calls with",
-      'add connect: { native: true } (and a service name) to ConsulModule.forRoot(), or leave options.connect out',
-    );
-  }
+  if (!app.connectNative) requireConnectNative(v);
   if (options.tls !== undefined) {
     v.fail(
       'tls',
@@ -248,7 +255,7 @@ function checkConnect(v: Validator, options: Record<string, any>, app: { connect
   }
 }
 
-function grpcOptions(parent: Validator, raw: unknown): ConsulGrpcClientOptions {
+function grpcOptions(parent: Validator, raw: unknown, connectNative: boolean): ConsulGrpcClientOptions {
   const v = parent.at('options');
   if (!isObject(raw)) {
     parent.fail(
@@ -259,6 +266,15 @@ function grpcOptions(parent: Validator, raw: unknown): ConsulGrpcClientOptions {
     return {} as ConsulGrpcClientOptions;
   }
   checkDiscoveryQuery(v, raw.query, 'query');
+  const connect = v.boolean(raw.connect, 'connect', false);
+  if (connect && !connectNative) requireConnectNative(v);
+  if (connect && raw.credentials !== undefined) {
+    v.fail(
+      'credentials',
+      'cannot be given with connect: true, which makes the credentials (the mesh certificates)',
+      'leave credentials out to call over Connect, or leave connect out to use your own',
+    );
+  }
   const retry = v.section<NonNullable<ConsulGrpcClientOptions['retry']>>(raw.retry, 'retry', GRPC_RETRY_KEYS);
   if (
     retry.maxAttempts !== undefined &&

@@ -2,12 +2,12 @@ import type { Provider } from '@nestjs/common';
 import { createLoadBalancer } from '../balancing/create-load-balancer.js';
 import type { LoadBalancer } from '../balancing/load-balancer.js';
 import { CONSUL_RESOLVED_OPTIONS } from '../consul.constants.js';
+import { ConsulConnect } from '../connect/consul-connect.service.js';
 import type { ResolvedConsulOptions } from '../core/consul-module.options.js';
 import { ConsulDiscoveryService } from '../discovery/consul-discovery.service.js';
 import { loadMicroservices, requireMicroservices } from '../common/optional-peers.js';
 import { ConsulOptionsError } from '../options/consul-options.error.js';
 import { ConsulMetrics } from '../observability/consul-metrics.js';
-import { ConsulConnect } from '../connect/consul-connect.service.js';
 import {
   type ConsulClientDefinition,
   type ResolvedClientDefinition,
@@ -77,7 +77,16 @@ async function createClient(
   // Not HTTP: the transports are Nest's, and the resolver made sure @nestjs/microservices is there.
   const { Transport } = await requireMicroservices('ConsulModule.forFeature()');
   if (definition.transport === Transport.GRPC) {
-    return createConsulGrpcClient(definition.service, grpcSource.id, definition.options, balancer);
+    const { connect: viaConnect, ...grpcOptions } = definition.options;
+    // Over Connect: the instances that take Connect calls, and the mesh's mTLS with this app's leaf.
+    const connected = viaConnect
+      ? {
+          ...grpcOptions,
+          query: { ...grpcOptions.query, connect: true },
+          credentials: connect.grpcChannelCredentials(definition.service),
+        }
+      : grpcOptions;
+    return createConsulGrpcClient(definition.service, grpcSource.id, connected, balancer);
   }
   return new ConsulClientProxy(definition.service, discovery, balancer, {
     transport: definition.transport,

@@ -1,5 +1,6 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
+import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
 import { Server as TlsServer } from 'node:tls';
 import type { ConsulApi } from '../consul-api/consul-api.js';
 import { LOG_CONTEXT } from '../consul.constants.js';
@@ -8,6 +9,7 @@ import { ConnectAuthorizer } from './connect-authorizer.js';
 import { ConsulConnectError } from './connect.errors.js';
 import { ConnectCertificates } from './connect-certificates.js';
 import { ConnectHttpGate } from './connect-http-gate.js';
+import { connectGrpcChannelCredentials, connectGrpcJs, connectGrpcServerCredentials } from './connect-grpc.js';
 
 /**
  * `httpsOptions` for `NestFactory.create()` of a Connect-native app: a TLS server that asks
@@ -33,6 +35,8 @@ export class ConsulConnect implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(LOG_CONTEXT.connect);
   private readonly certificatesByService = new Map<string, ConnectCertificates>();
   private readonly authorizersByTarget = new Map<string, ConnectAuthorizer>();
+  private readonly grpcServerCredentialsByService = new Map<string, ServerCredentials>();
+  private readonly grpcChannelCredentialsByTarget = new Map<string, ChannelCredentials>();
   private gate?: ConnectHttpGate;
 
   /** @internal Nest builds it; inject it instead. */
@@ -77,6 +81,71 @@ export class ConsulConnect implements OnModuleInit, OnApplicationShutdown {
     this.gate.attach(material);
   }
 
+  /**
+   * Credentials for the Nest gRPC microservice of `service` (default: the app's `service`; in a
+   * hybrid app, the name of one of `microservices`): it serves the service's Connect certificate,
+   * renewed in place, and admits each call by the intentions. Calls without a certificate of the
+   * mesh reach `grpc.health.v1.Health/Check` only (Consul's check); a denied call ends with
+   * `PERMISSION_DENIED`, one from a caller without a mesh certificate with `UNAUTHENTICATED`.
+   * Needs `@grpc/grpc-js` 1.13 or later.
+   *
+   * ```ts
+   * app.connectMicroservice({
+   *   transport: Transport.GRPC,
+   *   options: { ...withGrpcHealth({ package, protoPath, url }), credentials: app.get(ConsulConnect).grpcServerCredentials('greeter') },
+   * });
+   * ```
+   *
+   * @throws ConsulConnectError when `connect.native` is off or `service` is none of this app's.
+   */
+  grpcServerCredentials(service?: string): ServerCredentials {
+    const name = this.ownService(service);
+    let credentials = this.grpcServerCredentialsByService.get(name);
+    if (!credentials) {
+      credentials = connectGrpcServerCredentials(
+        connectGrpcJs(name),
+        this.certificates(name),
+        this.authorizer(name),
+        this.logger,
+      );
+      this.grpcServerCredentialsByService.set(name, credentials);
+    }
+    return credentials;
+  }
+
+  /**
+   * @internal Channel credentials to call `target` over Connect as the app's `service`: its leaf
+   * as the client certificate, and only a server whose certificate names `target` is accepted.
+   */
+  grpcChannelCredentials(target: string): ChannelCredentials {
+    const own = this.ownService(undefined);
+    let credentials = this.grpcChannelCredentialsByTarget.get(target);
+    if (!credentials) {
+      credentials = connectGrpcChannelCredentials(connectGrpcJs(own), this.certificates(own), target, this.logger);
+      this.grpcChannelCredentialsByTarget.set(target, credentials);
+    }
+    return credentials;
+  }
+
+  /** `service`, checked to be one of this app's (the main service by default), with Connect on. */
+  private ownService(service: string | undefined): string {
+    const main = this.options.service?.name;
+    if (!this.enabled || main === undefined) {
+      throw new ConsulConnectError(
+        'Consul Connect over gRPC needs connect: { native: true } (and a service) in ConsulModule.forRoot()',
+        service ?? main ?? '(none)',
+      );
+    }
+    if (service === undefined || service === main) return main;
+    if (this.options.microservices.some((microservice) => microservice.name === service)) return service;
+    const known = [main, ...this.options.microservices.map((microservice) => microservice.name)];
+    throw new ConsulConnectError(
+      `"${service}" is not a service of this app, so it has no Connect certificate: use one of ` +
+        `${known.map((name) => `"${name}"`).join(', ')} (service.name or a name in microservices)`,
+      service,
+    );
+  }
+
   /** @internal The followed certificates of `service` (one of this app's), started on first use. */
   certificates(service: string): ConnectCertificates {
     let certificates = this.certificatesByService.get(service);
@@ -104,5 +173,7 @@ export class ConsulConnect implements OnModuleInit, OnApplicationShutdown {
     for (const authorizer of this.authorizersByTarget.values()) authorizer.stop();
     this.certificatesByService.clear();
     this.authorizersByTarget.clear();
+    this.grpcServerCredentialsByService.clear();
+    this.grpcChannelCredentialsByTarget.clear();
   }
 }

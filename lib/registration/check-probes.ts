@@ -23,6 +23,8 @@ export interface GrpcProbeContext {
   logger: Logger;
   /** The app's lifetime: the probe stops with it. */
   signal: AbortSignal;
+  /** Connect native: the gRPC server speaks TLS only, so the probe does too. */
+  tls: boolean;
 }
 
 /**
@@ -37,6 +39,8 @@ export async function initialCheckStatus(
   health: Pick<ConsulHealthService, 'check'>,
   timeoutMs: number,
   signal: AbortSignal,
+  /** Connect native: probe the gRPC health service over TLS, as Consul's check does. */
+  { grpcTls = false }: { grpcTls?: boolean } = {},
 ): Promise<CheckStatus | undefined> {
   switch (endpoint.checkType) {
     case 'ttl':
@@ -57,20 +61,22 @@ export async function initialCheckStatus(
       // the agent lost us, ask once more.
       return (await acceptsConnections(endpoint.address, endpoint.port)) ? 'passing' : 'critical';
     case 'grpc':
-      return (await probeGrpcHealth(grpcTarget(endpoint), timeoutMs)) === 'serving' ? 'passing' : 'critical';
+      return (await probeGrpcHealth(grpcTarget(endpoint), timeoutMs, { tls: grpcTls })) === 'serving'
+        ? 'passing'
+        : 'critical';
   }
 }
 
 /** For `grpc` checks: waits until the server answers gRPC and refuses to register one that serves no health service. */
 export async function grpcHealthServed(
   endpoint: InstanceEndpoint,
-  { service, path, timeoutMs, logger, signal }: GrpcProbeContext,
+  { service, path, timeoutMs, logger, signal, tls }: GrpcProbeContext,
 ): Promise<boolean> {
   if (endpoint.checkType !== 'grpc') return true;
   const target = grpcTarget(endpoint);
   const served = await retryUntil(
     async () => {
-      const result = await probeGrpcHealth(target, timeoutMs);
+      const result = await probeGrpcHealth(target, timeoutMs, { tls });
       if (result === 'unimplemented') {
         logger.error(
           `Not registering service "${service}": ${path}.check.type is "grpc" but the gRPC server at ${target} ` +

@@ -6,10 +6,21 @@ const GRPC_UNIMPLEMENTED = 12;
  * Calls `grpc.health.v1.Health/Check` on `target` the way Consul's GRPC check will, to tell
  * "the app serves no health service" (a setup error) from "not listening yet".
  * The two tiny messages are encoded by hand, so no proto loader is needed.
+ *
+ * With `tls` (a Connect-native server), over TLS as Consul's check with `GRPCUseTLS` and
+ * `TLSSkipVerify` does: the server's certificate is not checked and none is presented, which the
+ * Connect server admits for Health/Check only.
  */
-export async function probeGrpcHealth(target: string, timeoutMs: number): Promise<GrpcHealthProbeResult> {
+export async function probeGrpcHealth(
+  target: string,
+  timeoutMs: number,
+  { tls = false }: { tls?: boolean } = {},
+): Promise<GrpcHealthProbeResult> {
   const grpc = await import('@grpc/grpc-js');
-  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  const credentials = tls
+    ? grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined })
+    : grpc.credentials.createInsecure();
+  const client = new grpc.Client(target, credentials);
   try {
     return await new Promise<GrpcHealthProbeResult>((resolve) => {
       client.makeUnaryRequest<Buffer, Buffer>(

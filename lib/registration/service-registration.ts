@@ -254,7 +254,9 @@ export class ServiceRegistration {
 
   private async registerOnce(signal: AbortSignal): Promise<void> {
     const endpoint = this.endpoint!;
-    const status = await initialCheckStatus(endpoint, this.deps.health, this.deps.options.consul.timeoutMs, signal);
+    const status = await initialCheckStatus(endpoint, this.deps.health, this.deps.options.consul.timeoutMs, signal, {
+      grpcTls: this.deps.options.connect.native,
+    });
     if (signal.aborted) return;
     await this.deps.client.registerService(this.definition(endpoint, status), { signal });
     const check =
@@ -355,6 +357,7 @@ export class ServiceRegistration {
       timeoutMs: deps.options.consul.timeoutMs,
       logger: deps.logger,
       signal: deps.lifetime,
+      tls: deps.options.connect.native,
     };
   }
 

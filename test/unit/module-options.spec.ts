@@ -268,6 +268,26 @@ describe('ConsulModule option validation at app creation', () => {
       ],
     ],
     [
+      'a gRPC client over Connect in an app without Connect native, and with its own credentials',
+      [
+        {
+          service: 'greeter',
+          transport: Transport.GRPC,
+          options: { package: 'hello', protoPath: 'hello.proto', connect: true, credentials: {} },
+        },
+        {
+          service: 'billing',
+          transport: Transport.GRPC,
+          options: { package: 'b', protoPath: 'b.proto', connect: 'yes' },
+        },
+      ],
+      [
+        'ConsulModule.forFeature() client "greeter": options.connect: needs the app to run Connect native: the app\'s own leaf certificate is the identity it calls with; add connect: { native: true } (and a service name) to ConsulModule.forRoot(), or leave options.connect out',
+        'ConsulModule.forFeature() client "greeter": options.credentials: cannot be given with connect: true',
+        'ConsulModule.forFeature() client "billing": options.connect: expected true or false, got "yes"',
+      ],
+    ],
+    [
       'a TLS server name that is not a name, and an unknown TLS key',
       [{ service: 'orders', transport: 'http', options: { scheme: 'https', tls: { servername: '', certs: 'x' } } }],
       [

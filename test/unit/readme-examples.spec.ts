@@ -12,7 +12,9 @@ const PRELUDE = `
 import { Controller, Get, Injectable, Module, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { type ClientGrpc, type ClientProxy, type MicroserviceOptions, Transport } from '@nestjs/microservices';
+import {
+  type AsyncMicroserviceOptions, type ClientGrpc, type ClientProxy, type MicroserviceOptions, Transport,
+} from '@nestjs/microservices';
 import { MemoryHealthIndicator, TerminusModule } from '@nestjs/terminus';
 import { ConfigModule } from '@nestjs/config';
 import { Cron } from '@nestjs/schedule';

@@ -20,6 +20,12 @@ export interface ConsulGrpcClientOptions extends Omit<NestGrpcOptions, 'url'> {
    * that are safe to retry; default all. `maxAttempts` counts the first call; 1 turns retries off.
    */
   retry?: { maxAttempts?: number; methods?: string[] };
+  /**
+   * Call over Consul Connect (mTLS): only the instances that take Connect calls, with this app's
+   * own leaf certificate, accepting only a server whose certificate names `service`. Needs
+   * `connect: { native: true }` in `ConsulModule.forRoot()`; not with `credentials`. @default false
+   */
+  connect?: boolean;
 }
 
 /**
@@ -98,7 +104,8 @@ function nestOptions(
   balancerId: string,
 ): NestGrpcOptions {
   const grpc = loadGrpcJs();
-  const { query, retry, ...nest } = options;
+  // `connect` was turned into `credentials` and a Connect query by the caller.
+  const { query, retry, connect: _connect, ...nest } = options;
   const url = `${CONSUL_GRPC_SCHEME}://${sourceId}/${service}`;
   const channel = new grpc.Channel(url, (nest.credentials as never) ?? grpc.credentials.createInsecure(), {
     ...nest.channelOptions,
