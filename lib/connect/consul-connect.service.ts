@@ -98,7 +98,9 @@ export class ConsulConnect implements OnModuleInit, OnApplicationShutdown {
    *
    * @throws ConsulConnectError when `connect.native` is off or `service` is none of this app's.
    */
-  grpcServerCredentials(service?: string): ServerCredentials {
+  // Declared as `object`: grpc-js is an optional peer, and naming its ServerCredentials here would put an
+  // import of it in the published declarations, which an HTTP-only app without grpc-js could not compile.
+  grpcServerCredentials(service?: string): object {
     const name = this.ownService(service);
     let credentials = this.grpcServerCredentialsByService.get(name);
     if (!credentials) {
