@@ -35,8 +35,11 @@ const VERIFIED_MAX = 1_024;
  * and UNAVAILABLE when the agent cannot be asked; one log line per decision, naming both services.
  */
 export class ConnectGrpcGate {
-  /** fingerprint256 → whether that certificate chains to the current roots; emptied when they change. */
-  private readonly verified = new Map<string, boolean>();
+  /**
+   * fingerprint256 → the validity window of a certificate that chains to the current roots, or
+   * false for one that does not; emptied when they change.
+   */
+  private readonly verified = new Map<string, { from: number; to: number } | false>();
 
   constructor(
     private readonly certificates: ConnectCertificates,
@@ -94,15 +97,18 @@ export class ConnectGrpcGate {
   private fromMesh(peer: PeerCertificate): boolean {
     const material = this.certificates.current;
     if (!material || !peer.raw) return false;
-    let verified = this.verified.get(peer.fingerprint256);
-    if (verified === undefined) {
-      verified = issuedByRoot(peer.raw, material);
+    let checked = this.verified.get(peer.fingerprint256);
+    if (checked === undefined) {
+      // Read once per certificate, with its chain, not on every call.
+      checked = issuedByRoot(peer.raw, material)
+        ? { from: Date.parse(peer.valid_from), to: Date.parse(peer.valid_to) }
+        : false;
       if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
-      this.verified.set(peer.fingerprint256, verified);
+      this.verified.set(peer.fingerprint256, checked);
     }
-    if (!verified) return false;
+    if (!checked) return false;
     const now = Date.now();
-    return Date.parse(peer.valid_from) <= now && now <= Date.parse(peer.valid_to);
+    return checked.from <= now && now <= checked.to;
   }
 }
 

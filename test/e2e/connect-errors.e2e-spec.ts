@@ -4,7 +4,7 @@ import { ConsulConnectError, consulConnectHttpsOptions } from '../../lib/index.j
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import type { ConsulAgent } from '../helpers/consul-agent.js';
 import { consulOptions, listenFailure, startHttpApp } from '../helpers/consul-app.js';
-import { connectPeer, httpsGet } from '../helpers/connect-peer.js';
+import { connectPeer, httpsGet, createIntention } from '../helpers/connect-peer.js';
 
 @Controller()
 class HelloController {
@@ -81,11 +81,7 @@ describe('Connect native with ACLs (default deny)', () => {
     expect(denied.status).toBe(403);
     expect(JSON.parse(denied.body).message).toContain('"web" may not call "api"');
 
-    const res = await suite.agent.api('/v1/connect/intentions', {
-      method: 'POST',
-      body: JSON.stringify({ SourceName: 'web', DestinationName: 'api', Action: 'allow' }),
-    });
-    expect(res.ok).toBe(true);
+    await createIntention(suite.agent, 'web', 'api', 'allow');
     const start = Date.now();
     let answer = await httpsGet(port, '/hello', web);
     while (answer.status !== 200 && Date.now() - start < 5_000) {

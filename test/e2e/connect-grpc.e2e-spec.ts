@@ -16,7 +16,7 @@ import { makeCertificates } from '../helpers/certificates.js';
 import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
 import { type Greeter, GreeterController, HELLO_PROTO } from '../helpers/consul-microservice.js';
 import { CapturingLogger } from '../helpers/capturing-logger.js';
-import { connectPeer } from '../helpers/connect-peer.js';
+import { connectPeer, createIntention, deleteIntention } from '../helpers/connect-peer.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-ports.js';
 import { GRPC_HEALTH_PROTO_PATH } from '../../lib/registration/grpc-health.js';
@@ -117,15 +117,6 @@ describe('Connect native over gRPC (real Consul agent)', () => {
     ).finally(() => client.close());
   }
 
-  async function intention(source: string, destination: string, action: 'allow' | 'deny'): Promise<string> {
-    const res = await suite.agent.api('/v1/connect/intentions', {
-      method: 'POST',
-      body: JSON.stringify({ SourceName: source, DestinationName: destination, Action: action }),
-    });
-    expect(res.ok).toBe(true);
-    return ((await res.json()) as { ID: string }).ID;
-  }
-
   it("registers Connect native with Consul's gRPC check passing over TLS, and a Connect client calls it", async () => {
     const { port } = await startGreeter();
     const entry = await eventually(
@@ -192,7 +183,7 @@ describe('Connect native over gRPC (real Consul agent)', () => {
     expect(await hello(web.client)).toBe('hello web'); // the decision is now cached
 
     const put = Date.now();
-    const id = await intention('web', 'greeter', 'deny');
+    const id = await createIntention(suite.agent, 'web', 'greeter', 'deny');
     const refused = await eventually(
       async () => {
         const answer = await hello(web.client);
@@ -208,7 +199,7 @@ describe('Connect native over gRPC (real Consul agent)', () => {
     const warnings = [...logger.find('WARN', 'ConsulConnect'), ...web.logger.find('WARN', 'ConsulConnect')];
     expect(warnings.filter((line) => line.includes('Refused a Connect call from "web" to "greeter"'))).toHaveLength(1);
 
-    expect((await suite.agent.api(`/v1/connect/intentions/${id}`, { method: 'DELETE' })).ok).toBe(true);
+    await deleteIntention(suite.agent, id);
     await eventually(async () => (await hello(web.client)) === 'hello web', {
       intervalMs: 10,
       what: 'web admitted after the deny is deleted',

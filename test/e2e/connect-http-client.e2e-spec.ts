@@ -13,7 +13,7 @@ import {
 } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app.js';
-import { connectPeer, httpsGet } from '../helpers/connect-peer.js';
+import { connectPeer, httpsGet, createIntention, deleteIntention } from '../helpers/connect-peer.js';
 import { eventually } from '../helpers/eventually.js';
 
 /** Who called, as the api's server saw it: the caller's SPIFFE id and certificate serial. */
@@ -69,15 +69,6 @@ describe('Connect native: the HTTP client', () => {
     return eventually(() => api.get<Seen>('/who').catch(() => undefined), { what: 'a first answer of api' });
   }
 
-  async function intention(source: string, destination: string, action: 'allow' | 'deny'): Promise<string> {
-    const res = await suite.agent.api('/v1/connect/intentions', {
-      method: 'POST',
-      body: JSON.stringify({ SourceName: source, DestinationName: destination, Action: action }),
-    });
-    expect(res.ok).toBe(true);
-    return ((await res.json()) as { ID: string }).ID;
-  }
-
   async function stop(started: TestApp): Promise<void> {
     suite.apps.splice(suite.apps.indexOf(started), 1);
     await started.app.close();
@@ -95,7 +86,7 @@ describe('Connect native: the HTTP client', () => {
     const web = await startWeb();
     await firstAnswer(web.api);
 
-    const id = await intention('web', 'api', 'deny');
+    const id = await createIntention(suite.agent, 'web', 'api', 'deny');
     const refused = await eventually(
       () =>
         web.api.get('/who').then(
@@ -110,7 +101,7 @@ describe('Connect native: the HTTP client', () => {
       message: expect.stringMatching(/"web" may not call "api": .*DENY/),
     });
 
-    expect((await suite.agent.api(`/v1/connect/intentions/${id}`, { method: 'DELETE' })).ok).toBe(true);
+    await deleteIntention(suite.agent, id);
     await eventually(() => web.api.get('/who').catch(() => undefined), {
       intervalMs: 20,
       what: 'web admitted after the deny is deleted',

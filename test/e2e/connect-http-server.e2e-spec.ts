@@ -4,7 +4,7 @@ import { ConsulConnectError, consulConnectHttpsOptions } from '../../lib/index.j
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import { makeCertificates } from '../helpers/certificates.js';
 import { consulOptions, listenFailure, startHttpApp, type TestApp } from '../helpers/consul-app.js';
-import { connectPeer, httpsGet } from '../helpers/connect-peer.js';
+import { connectPeer, httpsGet, createIntention, deleteIntention } from '../helpers/connect-peer.js';
 import { eventually } from '../helpers/eventually.js';
 import { FastifyAppProcess } from '../helpers/fastify-app-process.js';
 
@@ -26,19 +26,6 @@ describe('Connect native: the HTTP server (Express)', () => {
     );
     suite.apps.push(started);
     return started;
-  }
-
-  async function intention(source: string, destination: string, action: 'allow' | 'deny'): Promise<string> {
-    const res = await suite.agent.api('/v1/connect/intentions', {
-      method: 'POST',
-      body: JSON.stringify({ SourceName: source, DestinationName: destination, Action: action }),
-    });
-    expect(res.ok).toBe(true);
-    return ((await res.json()) as { ID: string }).ID;
-  }
-
-  async function deleteIntention(id: string): Promise<void> {
-    expect((await suite.agent.api(`/v1/connect/intentions/${id}`, { method: 'DELETE' })).ok).toBe(true);
   }
 
   it('registers Connect native with a passing TLS check, serves its leaf, and admits a caller of the mesh', async () => {
@@ -92,7 +79,7 @@ describe('Connect native: the HTTP server (Express)', () => {
     expect((await httpsGet(port, '/hello', web)).status).toBe(200); // the decision is now cached
 
     const put = Date.now();
-    const id = await intention('web', 'api', 'deny');
+    const id = await createIntention(suite.agent, 'web', 'api', 'deny');
     const refused = await eventually(
       async () => {
         const answer = await httpsGet(port, '/hello', web);
@@ -104,7 +91,7 @@ describe('Connect native: the HTTP server (Express)', () => {
     expect(refused.after).toBeLessThanOrEqual(1_000);
     expect(logger.find('WARN', 'ConsulConnect').join('\n')).toContain('Refused a Connect call from "web" to "api"');
 
-    await deleteIntention(id);
+    await deleteIntention(suite.agent, id);
     await eventually(async () => (await httpsGet(port, '/hello', web)).status === 200, {
       intervalMs: 10,
       what: 'web admitted after the deny is deleted',

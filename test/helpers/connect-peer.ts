@@ -74,3 +74,24 @@ export function httpsGet(
     req.end();
   });
 }
+
+/** Creates an intention from `source` to `destination` on `agent`; resolves its id. */
+export async function createIntention(
+  agent: ConsulAgent,
+  source: string,
+  destination: string,
+  action: 'allow' | 'deny',
+): Promise<string> {
+  const res = await agent.api('/v1/connect/intentions', {
+    method: 'POST',
+    body: JSON.stringify({ SourceName: source, DestinationName: destination, Action: action }),
+  });
+  if (!res.ok) throw new Error(`create intention ${source} → ${destination}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { ID: string }).ID;
+}
+
+/** Deletes the intention `id` on `agent`. */
+export async function deleteIntention(agent: ConsulAgent, id: string): Promise<void> {
+  const res = await agent.api(`/v1/connect/intentions/${id}`, { method: 'DELETE' });
+  if (!res.ok) throw new Error(`delete intention ${id}: ${res.status} ${await res.text()}`);
+}
