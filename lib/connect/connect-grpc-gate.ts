@@ -19,7 +19,7 @@ export interface GrpcRefusal {
   details: string;
 }
 
-/** What grpc-js's `call.getAuthContext()` gives (grpc-js ≥ 1.13). */
+/** What grpc-js's `call.getAuthContext()` gives (grpc-js ≥ 1.14). */
 interface AuthContext {
   sslPeerCertificate?: PeerCertificate;
 }
@@ -42,9 +42,9 @@ export class ConnectGrpcGate {
   private readonly verified = new Map<string, { from: number; to: number } | false>();
 
   constructor(
-    private readonly certificates: ConnectCertificates,
-    private readonly authorizer: ConnectAuthorizer,
-    private readonly logger: Logger,
+    private readonly certificates: Pick<ConnectCertificates, 'current' | 'onChange'>,
+    private readonly authorizer: Pick<ConnectAuthorizer, 'decide' | 'target'>,
+    private readonly logger: Pick<Logger, 'warn'>,
   ) {
     certificates.onChange(() => this.verified.clear());
   }

@@ -19,40 +19,51 @@ type CertificateProvider = experimental.CertificateProvider;
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
 
-/** The grpc-js release that has everything below in its public API (`getAuthContext` came last). */
-const GRPC_JS_NEEDED = '1.13';
+/**
+ * What each side of Connect over gRPC needs of grpc-js's public API, and the first release that
+ * has all of it (checked against the published 1.11–1.14 packages): certificate-provider channel
+ * credentials came in 1.12; a server call's `getAuthContext()`, which gives the server the
+ * caller's certificate, in 1.14.
+ */
+const GRPC_JS_NEEDS = {
+  client: { release: '1.12', features: ['experimental.createCertificateProviderChannelCredentials'] },
+  server: {
+    release: '1.14',
+    features: [
+      'experimental.createCertificateProviderServerCredentials',
+      'experimental.createServerCredentialsWithInterceptors',
+      'ServerInterceptingCall',
+      'ServerInterceptingCall.prototype.getAuthContext',
+      'ServerListenerBuilder',
+      'ResponderBuilder',
+    ],
+  },
+} as const;
+
+/** The features of `side`'s list that `grpc` lacks (each a path under the module, as listed above). */
+export function missingGrpcFeatures(grpc: object, side: keyof typeof GRPC_JS_NEEDS): string[] {
+  return GRPC_JS_NEEDS[side].features.filter((path) => {
+    const value = path
+      .split('.')
+      .reduce<unknown>((at, key) => (at == null ? undefined : (at as Record<string, unknown>)[key]), grpc);
+    return typeof value !== 'function';
+  });
+}
 
 /**
- * `@grpc/grpc-js` with what Connect over gRPC needs: certificate-provider credentials and server
- * credentials with interceptors (`grpc.experimental`), server interceptors. A
- * {@link MissingPeerError} when it is not installed; a {@link ConsulConnectError} naming the
- * release to install when it is older than those.
+ * `@grpc/grpc-js` with what `side` of Connect over gRPC needs. A {@link MissingPeerError} when it
+ * is not installed; a {@link ConsulConnectError} naming the release to install when it is older.
  */
-export function connectGrpcJs(service: string): GrpcJs {
+export function connectGrpcJs(service: string, side: keyof typeof GRPC_JS_NEEDS): GrpcJs {
   const grpc = optionalGrpcJs();
   if (!grpc) throw new MissingPeerError('Consul Connect over gRPC', ['@grpc/grpc-js', '@grpc/proto-loader']);
-  const missing = [
-    [
-      'experimental.createCertificateProviderServerCredentials',
-      grpc.experimental?.createCertificateProviderServerCredentials,
-    ],
-    [
-      'experimental.createCertificateProviderChannelCredentials',
-      grpc.experimental?.createCertificateProviderChannelCredentials,
-    ],
-    [
-      'experimental.createServerCredentialsWithInterceptors',
-      grpc.experimental?.createServerCredentialsWithInterceptors,
-    ],
-    ['ServerInterceptingCall', grpc.ServerInterceptingCall],
-    ['ServerListenerBuilder', grpc.ServerListenerBuilder],
-    ['ResponderBuilder', grpc.ResponderBuilder],
-  ].flatMap(([name, value]) => (typeof value === 'function' ? [] : [name as string]));
+  const missing = missingGrpcFeatures(grpc, side);
   if (missing.length > 0) {
+    const { release } = GRPC_JS_NEEDS[side];
     const version = optionalRequire<{ version: string }>('@grpc/grpc-js/package.json')?.version ?? 'unknown';
     throw new ConsulConnectError(
-      `Consul Connect over gRPC for "${service}" needs @grpc/grpc-js ${GRPC_JS_NEEDED} or later; ` +
-        `${version} is installed, which lacks grpc.${missing.join(', grpc.')}: npm install @grpc/grpc-js@^${GRPC_JS_NEEDED}`,
+      `Consul Connect over gRPC (a ${side} of "${service}") needs @grpc/grpc-js ${release} or later; ` +
+        `${version} is installed, which lacks grpc.${missing.join(', grpc.')}: npm install @grpc/grpc-js@^${release}`,
       service,
     );
   }
@@ -73,8 +84,8 @@ export class ConnectCertificateProvider implements CertificateProvider {
   private starting?: Promise<void>;
 
   constructor(
-    private readonly certificates: ConnectCertificates,
-    private readonly logger: Logger,
+    private readonly certificates: Pick<ConnectCertificates, 'current' | 'onChange' | 'start' | 'service'>,
+    private readonly logger: Pick<Logger, 'error'>,
   ) {
     certificates.onChange((material) => this.push(material));
   }

@@ -87,7 +87,7 @@ export class ConsulConnect implements OnModuleInit, OnApplicationShutdown {
    * renewed in place, and admits each call by the intentions. Calls without a certificate of the
    * mesh reach `grpc.health.v1.Health/Check` only (Consul's check); a denied call ends with
    * `PERMISSION_DENIED`, one from a caller without a mesh certificate with `UNAUTHENTICATED`.
-   * Needs `@grpc/grpc-js` 1.13 or later.
+   * Needs `@grpc/grpc-js` 1.14 or later.
    *
    * ```ts
    * app.connectMicroservice({
@@ -105,7 +105,7 @@ export class ConsulConnect implements OnModuleInit, OnApplicationShutdown {
     let credentials = this.grpcServerCredentialsByService.get(name);
     if (!credentials) {
       credentials = connectGrpcServerCredentials(
-        connectGrpcJs(name),
+        connectGrpcJs(name, 'server'),
         this.certificates(name),
         this.authorizer(name),
         this.logger,
@@ -123,7 +123,7 @@ export class ConsulConnect implements OnModuleInit, OnApplicationShutdown {
     const own = this.ownService(undefined);
     let credentials = this.grpcChannelCredentialsByTarget.get(target);
     if (!credentials) {
-      credentials = connectGrpcChannelCredentials(connectGrpcJs(own), this.certificates(own), target, this.logger);
+      credentials = connectGrpcChannelCredentials(connectGrpcJs(own, 'client'), this.certificates(own), target, this.logger);
       this.grpcChannelCredentialsByTarget.set(target, credentials);
     }
     return credentials;
