@@ -123,7 +123,12 @@ export class ConsulConnect implements OnModuleInit, OnApplicationShutdown {
     const own = this.ownService(undefined);
     let credentials = this.grpcChannelCredentialsByTarget.get(target);
     if (!credentials) {
-      credentials = connectGrpcChannelCredentials(connectGrpcJs(own, 'client'), this.certificates(own), target, this.logger);
+      credentials = connectGrpcChannelCredentials(
+        connectGrpcJs(own, 'client'),
+        this.certificates(own),
+        target,
+        this.logger,
+      );
       this.grpcChannelCredentialsByTarget.set(target, credentials);
     }
     return credentials;
