@@ -1,6 +1,5 @@
 import { Injectable, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { type AsyncMicroserviceOptions, type ClientGrpc, Transport } from '@nestjs/microservices';
+import { type ClientGrpc, Transport } from '@nestjs/microservices';
 import { readFileSync } from 'node:fs';
 import { firstValueFrom } from 'rxjs';
 import {
@@ -9,7 +8,6 @@ import {
   ConsulConnectError,
   ConsulModule,
   ConsulService,
-  withGrpcHealth,
 } from '../../lib/index.js';
 import { useConsulAgent } from '../helpers/agent-suite.js';
 import { makeCertificates } from '../helpers/certificates.js';
@@ -17,8 +15,8 @@ import { consulOptions, startHttpApp, type TestApp } from '../helpers/consul-app
 import { type Greeter, GreeterController, HELLO_PROTO } from '../helpers/consul-microservice.js';
 import { CapturingLogger } from '../helpers/capturing-logger.js';
 import { connectPeer, createIntention, deleteIntention } from '../helpers/connect-peer.js';
+import { startConnectGrpcServer } from '../helpers/connect-grpc-server.js';
 import { eventually } from '../helpers/eventually.js';
-import { freePort } from '../helpers/free-ports.js';
 import { GRPC_HEALTH_PROTO_PATH } from '../../lib/registration/grpc-health.js';
 
 type GrpcJs = typeof import('@grpc/grpc-js');
@@ -52,35 +50,9 @@ describe('Connect native over gRPC (real Consul agent)', () => {
 
   /** The Connect-native gRPC microservice "greeter": credentials from ConsulConnect, a grpc check. */
   async function startGreeter(): Promise<{ port: number; logger: CapturingLogger }> {
-    const port = await freePort();
-    @Module({
-      imports: [
-        ConsulModule.forRoot(
-          consulOptions(suite.agent, {
-            service: { name: 'greeter', port, check: { type: 'grpc' } },
-            connect: { native: true },
-          }),
-        ),
-      ],
-      controllers: [GreeterController],
-    })
-    class GreeterModule {}
-    const logger = new CapturingLogger();
-    const app = await NestFactory.createMicroservice<AsyncMicroserviceOptions>(GreeterModule, {
-      inject: [ConsulConnect],
-      useFactory: (connect: ConsulConnect) => ({
-        transport: Transport.GRPC,
-        options: {
-          ...withGrpcHealth({ package: 'hello', protoPath: HELLO_PROTO, url: `127.0.0.1:${port}` }),
-          credentials: connect.grpcServerCredentials(),
-        },
-      }),
-      logger,
-      abortOnError: false,
-    } as never);
-    suite.apps.push({ app });
-    await app.listen();
-    return { port, logger };
+    const greeter = await startConnectGrpcServer(suite.agent, 'greeter', [GreeterController]);
+    suite.apps.push(greeter);
+    return greeter;
   }
 
   /** The app "web" (Connect native itself) calling `service` over Connect with a typed gRPC client. */

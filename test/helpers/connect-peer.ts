@@ -1,6 +1,8 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type { ConsulAgent } from './consul-agent.js';
+import { eventually } from './eventually.js';
 
 /** A Connect identity as a test caller holds it: a leaf of the agent's CA for `service`, and the roots. */
 export interface ConnectPeer {
@@ -94,4 +96,39 @@ export async function createIntention(
 export async function deleteIntention(agent: ConsulAgent, id: string): Promise<void> {
   const res = await agent.api(`/v1/connect/intentions/${id}`, { method: 'DELETE' });
   if (!res.ok) throw new Error(`delete intention ${id}: ${res.status} ${await res.text()}`);
+}
+
+/**
+ * Rotates the Connect CA to a new key (Consul 1.8's built-in provider makes a new root from it,
+ * cross-signed by the old one), and resolves once the agent serves the new root as the active
+ * one: when the PUT was sent, and the new root's PEM. The agent then re-signs every leaf at a
+ * random moment within 30 s, for blocking readers.
+ */
+export async function rotateConnectCa(agent: ConsulAgent): Promise<{ putAt: number; newRoot: string }> {
+  type Roots = { ActiveRootID: string; Roots: Array<{ ID: string; RootCert: string }> };
+  const before = await agent.json<Roots>('/v1/agent/connect/ca/roots');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const putAt = Date.now();
+  const res = await agent.api('/v1/connect/ca/configuration', {
+    method: 'PUT',
+    body: JSON.stringify({
+      Provider: 'consul',
+      Config: {
+        LeafCertTTL: '72h',
+        RotationPeriod: '2160h',
+        IntermediateCertTTL: '8760h',
+        PrivateKey: privateKey.export({ type: 'sec1', format: 'pem' }),
+      },
+      ForceWithoutCrossSigning: false,
+    }),
+  });
+  if (!res.ok) throw new Error(`CA rotation: ${res.status} ${await res.text()}`);
+  const after = await eventually(
+    async () => {
+      const now = await agent.json<Roots>('/v1/agent/connect/ca/roots');
+      return now.ActiveRootID !== before.ActiveRootID && now;
+    },
+    { intervalMs: 10, what: 'the new root active' },
+  );
+  return { putAt, newRoot: after.Roots.find((root) => root.ID === after.ActiveRootID)!.RootCert };
 }
