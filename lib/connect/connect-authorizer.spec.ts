@@ -105,6 +105,40 @@ describe('ConnectAuthorizer', () => {
     expect(agent.authorizeCalls).toBe(2);
   });
 
+  it("keeps a known caller's last decision while the agent cannot be asked, with one warning; a new caller is refused as unavailable", async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const OTHER = 'spiffe://td.consul/ns/default/dc/dc1/svc/other';
+    expect(await authorizer.decide(WEB, '0a')).toMatchObject({ allowed: true });
+    agent.allowed = false;
+    expect(await authorizer.decide(OTHER, '0c')).toMatchObject({ allowed: false, caller: 'other' });
+
+    agent.failing = true;
+    await jest.advanceTimersByTimeAsync(11_000); // both decisions due again
+    expect(await authorizer.decide(WEB, '0a')).toMatchObject({ allowed: true, caller: 'web' });
+    expect(await authorizer.decide(OTHER, '0c')).toMatchObject({ allowed: false, caller: 'other' });
+    expect(await authorizer.decide('spiffe://td.consul/ns/default/dc/dc1/svc/new', '0d')).toMatchObject({
+      allowed: false,
+      unavailable: true,
+    });
+    await jest.advanceTimersByTimeAsync(11_000);
+    expect(await authorizer.decide(WEB, '0a')).toMatchObject({ allowed: true });
+    const kept = warn.mock.calls
+      .map(([message]) => String(message))
+      .filter((m) => m.includes('keeping its last decision'));
+    expect(kept).toEqual([
+      expect.stringMatching(
+        /^Could not ask Consul whether "web" may call "api" \(.*ECONNREFUSED.*\); keeping its last decision \(allowed\)/,
+      ),
+      expect.stringMatching(/"other" may call "api" .*\(denied\)/),
+    ]);
+
+    // Back: the agent's answer counts again.
+    agent.failing = false;
+    await jest.advanceTimersByTimeAsync(11_000);
+    expect(await authorizer.decide(WEB, '0a')).toMatchObject({ allowed: false });
+    warn.mockRestore();
+  });
+
   it('names a caller whose certificate names no service by its URI', async () => {
     const agentUri = 'spiffe://td.consul/agent/client/dc/dc1/id/node';
     expect((await authorizer.decide(agentUri, '0b')).caller).toBe(agentUri);

@@ -29,17 +29,24 @@ const SETTLING_TTL_MS = 100;
  * agent (`/v1/agent/connect/authorize`, answered from its cache of the intentions), keeps each
  * decision per caller, and forgets them all the moment the intentions change (one blocking query
  * on their index). Fails closed: a caller is admitted only on an answer that says so.
+ *
+ * While the agent cannot be asked, a caller already decided keeps its last decision (as a proxy
+ * keeps its last configuration), taken while the intentions were followed and not changed since:
+ * a Consul outage does not stop traffic that was allowed, nor let in what was denied. A caller
+ * never decided is refused as unavailable.
  */
 export class ConnectAuthorizer {
   private readonly intentions: BlockingQueryLoop<number>;
   private readonly decisions = new Map<string, { decision: CallerDecision | Promise<CallerDecision>; until: number }>();
   private changedAt = 0;
+  /** Callers served from their last decision because the agent could not be asked; said once each. */
+  private readonly keptWhileAway = new Set<string>();
 
   constructor(
     private readonly api: Pick<ConsulApi, 'connectAuthorize' | 'connectIntentionsIndex' | 'reachability'>,
     readonly target: string,
     watch: ResolvedWatchOptions,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.intentions = new BlockingQueryLoop<number>(
       (index, waitMs, signal) =>
@@ -59,6 +66,7 @@ export class ConnectAuthorizer {
     this.intentions.onChange(() => {
       this.changedAt = Date.now();
       this.decisions.clear();
+      this.keptWhileAway.clear();
     });
   }
 
@@ -76,15 +84,23 @@ export class ConnectAuthorizer {
     const now = Date.now();
     const cached = this.decisions.get(clientCertUri);
     if (cached && cached.until > now) return cached.decision;
+    // What this caller was last told, if that was an answer of the agent (not an outage).
+    const last = cached && !(cached.decision instanceof Promise) ? cached.decision : undefined;
     const caller = parseServiceIdentity(clientCertUri)?.service ?? clientCertUri;
     const asking = this.api.connectAuthorize(this.target, clientCertUri, serial).then(
-      ({ Authorized, Reason }): CallerDecision => ({ allowed: Authorized === true, caller, reason: Reason }),
-      (error: unknown): CallerDecision => ({
-        allowed: false,
-        caller,
-        reason: `could not ask Consul: ${(error as Error).message}`,
-        unavailable: true,
-      }),
+      ({ Authorized, Reason }): CallerDecision => {
+        this.keptWhileAway.delete(clientCertUri);
+        return { allowed: Authorized === true, caller, reason: Reason };
+      },
+      (error: unknown): CallerDecision => {
+        if (last) return this.keepWhileAway(clientCertUri, last, error);
+        return {
+          allowed: false,
+          caller,
+          reason: `could not ask Consul: ${(error as Error).message}`,
+          unavailable: true,
+        };
+      },
     );
     const pending: Promise<CallerDecision> = asking.then((decision) => {
       const entry = this.decisions.get(clientCertUri);
@@ -96,6 +112,18 @@ export class ConnectAuthorizer {
     });
     this.decisions.set(clientCertUri, { decision: pending, until: now + this.ttl(now) });
     return pending;
+  }
+
+  /** `last`, kept because the agent could not be asked again; one warning per caller and outage. */
+  private keepWhileAway(uri: string, last: CallerDecision, error: unknown): CallerDecision {
+    if (!this.keptWhileAway.has(uri)) {
+      this.keptWhileAway.add(uri);
+      this.logger.warn(
+        `Could not ask Consul whether "${last.caller}" may call "${this.target}" (${(error as Error).message}); ` +
+          `keeping its last decision (${last.allowed ? 'allowed' : 'denied'}) until Consul answers`,
+      );
+    }
+    return last;
   }
 
   /** Until the intentions are followed, and just after they change, a decision is reused only briefly. */
