@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run sample [-- --check]
+# npm run sample [-- --connect | --check]
 #
 # The tutorial's two services, registered in and discovered through Consul:
 #   user_service  gRPC (sample/user-service), two instances, gRPC health checks, a job every second on the leader only
@@ -8,16 +8,31 @@
 # Starts a Consul dev agent on 127.0.0.1 (or uses CONSUL_HTTP_ADDR), writes the sample's KV keys, builds,
 # starts everything, waits until Consul reports all four passing, and shows how to look at it.
 # Ctrl-C shuts down gracefully: every instance deregisters itself and the catalog is left empty.
+# --connect: the same apps in Consul Connect native mode (SAMPLE_CONNECT=1, read by both apps): user_api calls
+# user_service over mTLS with the agent's certificates, admitted by Consul's intentions; user_api serves HTTPS.
 # --check: the same, non-interactive, plus a live KV change, a DNS lookup, and the leader's job taken over after a
-# SIGKILL of the leader; exits 0 only if every step worked.
+# SIGKILL of the leader; then the apps again in Connect mode: a call over mTLS, a deny intention refusing calls,
+# its deletion letting them through. Exits 0 only if every step worked.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 check=0
-[ "${1:-}" = "--check" ] && check=1
+connect=0
+for arg in "$@"; do
+  case "$arg" in
+    --check) check=1 ;;
+    --connect) connect=1 ;;
+    *)
+      echo "usage: npm run sample [-- --connect | --check]" >&2
+      exit 2
+      ;;
+  esac
+done
+[ "$check" = 1 ] && connect=0 # --check runs the plain mode first, then Connect
 logs="$root/.consul/sample"
 mkdir -p "$logs"
+rm -f "$logs"/*.log
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 probe() { node scripts/sample-probe.mjs "$@"; }
@@ -86,40 +101,74 @@ say "Building the package and the sample"
 npm run build --silent
 npx tsc -p sample/tsconfig.json
 
-say "Starting two user_service instances (gRPC) and one user_api (HTTP, and gRPC: a hybrid app)"
 export CONSUL_HTTP_ADDR="$consul_http"
-for n in 1 2; do
-  node sample/dist/user-service/src/main.js >"$logs/user-service-$n.log" 2>&1 &
+start_apps() { # <log prefix>: two user_service instances and one user_api, in the mode $SAMPLE_CONNECT says
+  local n
+  for n in 1 2; do
+    node sample/dist/user-service/src/main.js >"$logs/$1user-service-$n.log" 2>&1 &
+    app_pids+=($!)
+  done
+  node sample/dist/user-api/src/main.js >"$logs/$1user-api.log" 2>&1 &
   app_pids+=($!)
-done
-node sample/dist/user-api/src/main.js >"$logs/user-api.log" 2>&1 &
-app_pids+=($!)
-wait_for "two passing user_service instances" 200 probe passing "$consul_http" user_service 2
-wait_for "a passing user_api instance" 200 probe passing "$consul_http" user_api 1
-wait_for "a passing user_api_grpc instance" 200 probe passing "$consul_http" user_api_grpc 1
+  wait_for "two passing user_service instances" 200 probe passing "$consul_http" user_service 2
+  wait_for "a passing user_api instance" 200 probe passing "$consul_http" user_api 1
+  wait_for "a passing user_api_grpc instance" 200 probe passing "$consul_http" user_api_grpc 1
 
-say "Registered and passing in Consul:"
-probe instances "$consul_http" user_service
-probe instances "$consul_http" user_api
-probe instances "$consul_http" user_api_grpc
-api=$(curl -fsS "$consul_http/v1/health/service/user_api?passing" | node -e 'process.stdin.on("data", (d) => { const [e] = JSON.parse(d); console.log(`${e.Service.Address}:${e.Service.Port}`); })')
+  say "Registered and passing in Consul:"
+  probe instances "$consul_http" user_service
+  probe instances "$consul_http" user_api
+  probe instances "$consul_http" user_api_grpc
+  api=$(curl -fsS "$consul_http/v1/health/service/user_api?passing" | node -e 'process.stdin.on("data", (d) => { const [e] = JSON.parse(d); console.log(`${e.Service.Address}:${e.Service.Port}`); })')
+}
+stopped_and_deregistered() {
+  stop_apps
+  left="$(probe instances "$consul_http" user_service)$(probe instances "$consul_http" user_api)$(probe instances "$consul_http" user_api_grpc)"
+  [ -z "$left" ] || fail "instances left in the catalog after shutdown:$left"
+  echo "  every instance deregistered itself on shutdown"
+}
 
-say "GET http://$api/users/1, four times: user_api picks a user_service instance per call"
+if [ "$connect" = 1 ]; then
+  export SAMPLE_CONNECT=1
+  scheme=https
+  say "Starting two user_service instances (gRPC) and one user_api (HTTPS, and gRPC: a hybrid app), all Connect native"
+else
+  export SAMPLE_CONNECT=0
+  scheme=http
+  say "Starting two user_service instances (gRPC) and one user_api (HTTP, and gRPC: a hybrid app)"
+fi
+start_apps ""
+
+say "GET $scheme://$api/users/1, four times: user_api picks a user_service instance per call"
 answers=""
 for _ in 1 2 3 4; do
-  answer=$(probe get "http://$api/users/1") || fail "GET /users/1 failed: $answer"
+  answer=$(probe get "$scheme://$api/users/1") || fail "GET /users/1 failed: $answer"
   echo "  $answer"
   answers+="$answer"$'\n'
 done
 served=$(printf '%s' "$answers" | grep -o '"servedBy":"[^"]*"' | sort -u | wc -l)
 
-say "GET http://$api/greeting"
-echo "  $(probe get "http://$api/greeting")"
+say "GET $scheme://$api/greeting"
+echo "  $(probe get "$scheme://$api/greeting")"
 
 say "user_service through Consul's DNS interface, as the tutorial resolves it (A + SRV, port $dns_port):"
 probe dns "$dns_port" user_service || fail "DNS lookup of user_service failed"
 
-cat <<EOT
+if [ "$connect" = 1 ]; then
+  cat <<EOT
+
+Try it (Connect native: user_api answers HTTPS callers holding a certificate of the mesh; the probe gets one):
+  Consul UI              $consul_http/ui/
+  Connect instances      curl -s $consul_http/v1/health/connect/user_service
+  users over mTLS        node scripts/sample-probe.mjs get https://$api/users/1
+  without a certificate  curl -sk https://$api/users/1
+  deny user_api          curl -s -X POST --data '{"SourceName":"user_api","DestinationName":"user_service","Action":"deny"}' \\
+                           $consul_http/v1/connect/intentions
+                         node scripts/sample-probe.mjs get https://$api/users/1
+  the intentions         curl -s $consul_http/v1/connect/intentions   (DELETE .../intentions/<ID> to allow again)
+  logs                   .consul/sample/*.log
+EOT
+else
+  cat <<EOT
 
 Try it:
   Consul UI              $consul_http/ui/
@@ -130,6 +179,7 @@ Try it:
   DNS, as the tutorial   dig @127.0.0.1 -p $dns_port user_service.service.consul SRV
   logs                   .consul/sample/*.log
 EOT
+fi
 
 if [ "$check" = 1 ]; then
   say "Checking"
@@ -157,10 +207,33 @@ if [ "$check" = 1 ]; then
   curl -fsS -X PUT "$consul_http/v1/agent/service/deregister/$leader_id" >/dev/null
   unset "app_pids[$((leader - 1))]"
   app_pids=("${app_pids[@]}")
-  stop_apps
-  left="$(probe instances "$consul_http" user_service)$(probe instances "$consul_http" user_api)$(probe instances "$consul_http" user_api_grpc)"
-  [ -z "$left" ] || fail "instances left in the catalog after shutdown:$left"
-  echo "  every instance deregistered itself on shutdown"
+  stopped_and_deregistered
+
+  say "Connect native (SAMPLE_CONNECT=1): the same apps again, user_api calling user_service over mTLS"
+  export SAMPLE_CONNECT=1
+  start_apps connect-
+  say "Checking Connect"
+  [ "$(probe instances "$consul_http" user_service | grep -c 'Connect native')" -eq 2 ] ||
+    fail "expected two user_service instances registered Connect native"
+  echo "  both user_service instances are registered Connect native"
+  answer=$(probe get "https://$api/users/1") || fail "GET https://$api/users/1 failed: $answer"
+  caller=$(printf '%s' "$answer" | grep -o '"caller":"spiffe://[^"]*/svc/user_api"' | cut -d'"' -f4) ||
+    fail "user_service did not see user_api's SPIFFE id: $answer"
+  echo "  GET https://$api/users/1 over mTLS: $answer"
+  echo "  user_service verified the caller's certificate: $caller"
+  refusal=$(curl -sk "https://$api/users/1")
+  printf '%s' "$refusal" | grep -q 'no client certificate' || fail "a caller without a certificate was not refused: $refusal"
+  echo "  without a certificate of the mesh: $refusal"
+  denied=$(probe deny "$consul_http" user_api user_service "https://$api/users/1") ||
+    fail "user_api was not refused after a deny intention: $denied"
+  read -r intention deny_ms <<<"$(head -n 1 <<<"$denied")"
+  refusal=$(tail -n 1 <<<"$denied")
+  printf '%s' "$refusal" | grep -q 'PERMISSION_DENIED' || fail "the refusal does not say PERMISSION_DENIED: $refusal"
+  echo "  deny intention user_api → user_service created: calls refused $deny_ms ms later: $refusal"
+  allowed=$(probe undeny "$consul_http" "$intention" "https://$api/users/1") ||
+    fail "calls did not flow again after the intention was deleted: $allowed"
+  echo "  intention deleted: calls flow again $(head -n 1 <<<"$allowed") ms later: $(tail -n 1 <<<"$allowed")"
+  stopped_and_deregistered
   say "Check passed."
   exit 0
 fi

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { Transport } from '@nestjs/microservices';
 import { MemoryHealthIndicator, TerminusModule } from '@nestjs/terminus';
 import { ConsulModule } from 'nestjs-consul-kit';
+import { SAMPLE_CONNECT } from '../../connect-mode.js';
 import { consulFromEnv } from '../../consul-address.js';
 import { USER_PROTO } from '../../proto-path.js';
 import { ConsulHealthContributor } from './consul-health.contributor.js';
@@ -25,10 +26,19 @@ import { UsersController } from './users.controller.js';
         registration: { drainDelay: '500ms' },
         health: { indicators: [() => memory.checkHeap('memory_heap', 512 * 1024 * 1024)] },
         config: { profiles: [] }, // config/user_api/ and config/application/ in Consul KV
+        // SAMPLE_CONNECT=1: both of its services (user_api, user_api_grpc) serve Connect native mTLS, and
+        // its leaf certificate (spiffe://…/svc/user_api) is the identity its Connect clients call with.
+        connect: { native: SAMPLE_CONNECT },
       }),
     }),
     ConsulModule.forFeature([
-      { service: 'user_service', transport: Transport.GRPC, options: { package: 'user', protoPath: USER_PROTO } },
+      {
+        service: 'user_service',
+        transport: Transport.GRPC,
+        // connect: only instances registered for Connect, called over mTLS; a server must present
+        // a certificate naming user_service.
+        options: { package: 'user', protoPath: USER_PROTO, connect: SAMPLE_CONNECT },
+      },
     ]),
   ],
   controllers: [UsersController, GreetingController],

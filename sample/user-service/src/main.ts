@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { type AsyncMicroserviceOptions, Transport } from '@nestjs/microservices';
 import { ScheduleModule } from '@nestjs/schedule';
-import { ConsulModule, withGrpcHealth } from 'nestjs-consul-kit';
+import { ConsulConnect, ConsulModule, withGrpcHealth } from 'nestjs-consul-kit';
+import { SAMPLE_CONNECT } from '../../connect-mode.js';
 import { consulFromEnv } from '../../consul-address.js';
 import { freePort } from '../../free-port.js';
 import { USER_PROTO } from '../../proto-path.js';
@@ -20,6 +21,8 @@ const port = Number(process.env.PORT) || (await freePort());
       service: { name: 'user_service', port, tags: ['user'], check: { type: 'grpc', interval: '2s' } },
       address: { preferredNetworks: ['127.0.0.0/8'] },
       registration: { drainDelay: '1s' },
+      // SAMPLE_CONNECT=1: registered for Connect, with a leaf certificate the agent issues and renews.
+      connect: { native: SAMPLE_CONNECT },
     }),
     ScheduleModule.forRoot(),
   ],
@@ -28,10 +31,18 @@ const port = Number(process.env.PORT) || (await freePort());
 })
 class UserServiceModule {}
 
-const app = await NestFactory.createMicroservice<MicroserviceOptions>(UserServiceModule, {
-  transport: Transport.GRPC,
-  // withGrpcHealth() serves grpc.health.v1.Health next to user.UserService, for Consul's gRPC check.
-  options: withGrpcHealth({ package: 'user', protoPath: USER_PROTO, url: `127.0.0.1:${port}` }),
+// The async form, so that the gRPC server's credentials can come from ConsulConnect.
+const app = await NestFactory.createMicroservice<AsyncMicroserviceOptions>(UserServiceModule, {
+  inject: [ConsulConnect],
+  useFactory: (connect: ConsulConnect) => ({
+    transport: Transport.GRPC,
+    options: {
+      // withGrpcHealth() serves grpc.health.v1.Health next to user.UserService, for Consul's gRPC check.
+      ...withGrpcHealth({ package: 'user', protoPath: USER_PROTO, url: `127.0.0.1:${port}` }),
+      // Connect: mTLS with the service's leaf; each call admitted by the intentions (PERMISSION_DENIED if not).
+      ...(SAMPLE_CONNECT ? { credentials: connect.grpcServerCredentials() } : {}),
+    },
+  }),
 });
 app.enableShutdownHooks();
 await app.listen();
