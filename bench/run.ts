@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chooseBench } from './choose.bench.js';
 import { clientsBench } from './clients.bench.js';
+import { connectBench } from './connect.bench.js';
 import { consulLoadBench } from './consul-load.bench.js';
 import { fleetBench } from './fleet.bench.js';
 import { startAgent } from './context.js';
@@ -30,6 +31,7 @@ const benches: Array<[string, typeof chooseBench]> = [
   ['lifecycle', lifecycleBench], // before scale: the scale test leaves 10,000 instances in the agent
   ['scale', scaleBench],
   ['fleet', fleetBench], // its own 3-server cluster on 127.0.0.10–13
+  ['connect', connectBench],
 ];
 
 const agent = await startAgent();
@@ -80,7 +82,12 @@ if (only.length === 0) {
 function replaceSection(results: string, section: string, note: string): string {
   const number = /^### (\d+)\./.exec(section)?.[1];
   const start = number === undefined ? -1 : results.indexOf(`### ${number}. `);
-  if (start < 0) return `${results}\n${section}${note}`;
+  if (start < 0) {
+    // A section not run before goes after the last one, before the hand-written notes.
+    const notes = results.indexOf('\n## Notes\n');
+    if (notes < 0) return `${results}\n${section}${note}`;
+    return `${results.slice(0, notes + 1)}${section}${note}${results.slice(notes)}`;
+  }
   // The section ends at the next one, or at the hand-written notes after the last.
   const ends = ['\n### ', '\n## '].map((mark) => results.indexOf(mark, start + 1)).filter((i) => i >= 0);
   const next = ends.length ? Math.min(...ends) : -1;
