@@ -11,7 +11,7 @@ import { ConsulHttpClient, ConsulService, ConsulModule } from '../lib/index.js';
 import type { ConsulAgent } from '../test/helpers/consul-agent.js';
 import { type Greeter, HELLO_PROTO } from '../test/helpers/consul-microservice.js';
 import { registerTtl, startApp } from './context.js';
-import { fmt, interleave, load, spread } from './stats.js';
+import { fmt, interleave, load, spread, percent, range } from './stats.js';
 
 @Injectable()
 class Clients {
@@ -184,14 +184,6 @@ export async function clientsBench(agent: ConsulAgent): Promise<string> {
     );
     await pair(grpcOurs, grpcOnce, DETAIL_IN_FLIGHT, grpc(consulCall), grpc(consulOnceCall));
 
-    const range = (values: number[], digits = 0) => {
-      const { median, min, max } = spread(values);
-      return `${fmt(median, digits)} (${fmt(min, digits)}–${fmt(max, digits)})`;
-    };
-    const percent = (values: number[]) => {
-      const { median, min, max } = spread(values.map((r) => 100 * r));
-      return `${fmt(median)}% (${fmt(min)}–${fmt(max)}%)`;
-    };
     const rates = (runs: Run[]) => runs.map((r) => r.perSecond);
     const cpu = (runs: Run[]) => runs.map((r) => r.cpuPerCall);
     const perRound = (a: Run[], b: Run[], of: (run: Run) => number) => a.map((run, i) => of(run) / of(b[i]));

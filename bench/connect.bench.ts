@@ -16,7 +16,7 @@ import type { ConsulAgent } from '../test/helpers/consul-agent.js';
 import { type Greeter, HELLO_PROTO } from '../test/helpers/consul-microservice.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { registerTtl } from './context.js';
-import { fmt, interleave, load, spread } from './stats.js';
+import { fmt, interleave, load, spread, percent, range } from './stats.js';
 
 const require = createRequire(import.meta.url);
 
@@ -262,14 +262,6 @@ export async function connectBench(agent: ConsulAgent): Promise<string> {
 }
 
 function report(pairs: Array<{ what: string; count: number; runs: { a: Run[]; b: Run[] } }>): string {
-  const range = (values: number[], digits = 0) => {
-    const { median, min, max } = spread(values);
-    return `${fmt(median, digits)} (${fmt(min, digits)}–${fmt(max, digits)})`;
-  };
-  const percent = (values: number[]) => {
-    const { median, min, max } = spread(values.map((r) => 100 * r));
-    return `${fmt(median)}% (${fmt(min)}–${fmt(max)}%)`;
-  };
   const total = (run: Run) => run.clientCpu + run.serverCpu;
   const cpu = (runs: Run[]) =>
     `${fmt(spread(runs.map(total)).median)} = ${fmt(spread(runs.map((r) => r.clientCpu)).median)} + ${fmt(spread(runs.map((r) => r.serverCpu)).median)}`;

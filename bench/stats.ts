@@ -78,6 +78,18 @@ export function spread(values: readonly number[]): { median: number; min: number
   return { median, min: sorted[0], max: sorted[sorted.length - 1] };
 }
 
+/** "median (min–max)" of `values`. */
+export function range(values: readonly number[], digits = 0): string {
+  const { median, min, max } = spread(values);
+  return `${fmt(median, digits)} (${fmt(min, digits)}–${fmt(max, digits)})`;
+}
+
+/** "median% (min–max%)" of ratios. */
+export function percent(ratios: readonly number[]): string {
+  const { median, min, max } = spread(ratios.map((r) => 100 * r));
+  return `${fmt(median)}% (${fmt(min)}–${fmt(max)}%)`;
+}
+
 /**
  * Runs two measurements in turns, `rounds` times each, after one warm-up run of each: the
  * machine's drift (other processes, thermal, GC) then falls on both sides alike. The order
