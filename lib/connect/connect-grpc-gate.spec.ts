@@ -94,12 +94,16 @@ describe('ConnectGrpcGate', () => {
 
   it("refuses a certificate of another CA, a forged one, or one of the mesh's with no SPIFFE id, without asking the agent", () => {
     // forged-web-leaf names the mesh CA as its issuer, with its key id: only its signature is wrong.
-    for (const name of ['foreign-web-leaf', 'forged-web-leaf', 'no-spiffe-leaf']) {
+    for (const name of ['foreign-web-leaf', 'forged-web-leaf']) {
       expect(gate.admit(HELLO, { sslPeerCertificate: peerOf(name) })).toEqual({
         code: UNAUTHENTICATED,
-        details: expect.stringContaining("not from this mesh's CA or names no SPIFFE id"),
+        details: "Consul Connect: the client certificate is not from this mesh's CA (UNABLE_TO_VERIFY_LEAF_SIGNATURE)",
       });
     }
+    expect(gate.admit(HELLO, { sslPeerCertificate: peerOf('no-spiffe-leaf') })).toEqual({
+      code: UNAUTHENTICATED,
+      details: 'Consul Connect: the client certificate names no SPIFFE id',
+    });
     expect(authorizer.asked).toEqual([]);
   });
 
@@ -143,11 +147,21 @@ describe('ConnectGrpcGate', () => {
     });
   });
 
-  it('refuses a mesh certificate outside its validity window, even one it admitted before', () => {
+  it('refuses a mesh certificate outside its validity window, even one it admitted before, saying which end', () => {
     const web = { sslPeerCertificate: peerOf('web-leaf') };
     expect(gate.admit(HELLO, web)).toBeUndefined();
+    // A connection outlives its handshake: the leaf expires while calls still come on it.
     jest.useFakeTimers({ now: Date.parse(web.sslPeerCertificate.valid_to) + 1 });
-    expect(gate.admit(HELLO, web)).toMatchObject({ code: UNAUTHENTICATED });
+    expect(gate.admit(HELLO, web)).toEqual({
+      code: UNAUTHENTICATED,
+      details: expect.stringMatching(/^Consul Connect: the client certificate has expired; its agent must renew it/),
+    });
+    jest.setSystemTime(Date.parse(web.sslPeerCertificate.valid_from) - 1);
+    expect(gate.admit(HELLO, web)).toEqual({
+      code: UNAUTHENTICATED,
+      details: expect.stringMatching(/^Consul Connect: the client certificate is not valid yet/),
+    });
+    expect(authorizer.asked).toHaveLength(1);
   });
 
   it('checks certificates against the roots in hand: after a rotation to another CA, a known certificate is checked again', () => {

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import type { CallerDecision, ConnectAuthorizer } from './connect-authorizer.js';
 import type { ConnectCertificates, ConnectMaterial } from './connect-certificates.js';
+import { NO_SPIFFE_ID, untrusted } from './caller-refusals.js';
 import { spiffeUriOf } from './spiffe-id.js';
 
 /** The one method a caller without a Connect certificate may call: Consul's gRPC check has none. */
@@ -24,6 +25,14 @@ interface AuthContext {
   sslPeerCertificate?: PeerCertificate;
 }
 
+/**
+ * grpc-js gives the gate no certificate that TLS did not accept (expired, another CA), so "none"
+ * covers those too.
+ */
+const NO_MESH_CERTIFICATE =
+  "no client certificate from this mesh's CA (none, or one TLS refused: expired or from another CA); " +
+  'call with a certificate the Consul agent issued';
+
 /** Most client certificates whose check is remembered; more is a flood, and the cache starts over. */
 const VERIFIED_MAX = 1_024;
 
@@ -36,10 +45,10 @@ const VERIFIED_MAX = 1_024;
  */
 export class ConnectGrpcGate {
   /**
-   * fingerprint256 → the validity window of a certificate that chains to the current roots, or
-   * false for one that does not; emptied when they change.
+   * fingerprint256 → the validity window and SPIFFE id of a certificate that chains to the
+   * current roots, or false for one that does not; emptied when they change.
    */
-  private readonly verified = new Map<string, { from: number; to: number } | false>();
+  private readonly verified = new Map<string, { from: number; to: number; uri: string | undefined } | false>();
 
   constructor(
     private readonly certificates: Pick<ConnectCertificates, 'current' | 'onChange'>,
@@ -55,17 +64,12 @@ export class ConnectGrpcGate {
     auth: AuthContext | null | undefined,
   ): GrpcRefusal | undefined | Promise<GrpcRefusal | undefined> {
     const peer = auth?.sslPeerCertificate;
-    const uri = peer && this.fromMesh(peer) ? spiffeUriOf(peer) : undefined;
-    if (uri === undefined) {
+    const caller = peer ? this.identify(peer) : { refused: NO_MESH_CERTIFICATE };
+    if ('refused' in caller) {
       if (path === GRPC_HEALTH_CHECK_PATH) return undefined;
-      return {
-        code: UNAUTHENTICATED,
-        details: peer
-          ? "Consul Connect: the client certificate is not from this mesh's CA or names no SPIFFE id"
-          : "Consul Connect: no client certificate from this mesh's CA; call with a certificate the Consul agent issued",
-      };
+      return { code: UNAUTHENTICATED, details: `Consul Connect: ${caller.refused}` };
     }
-    const decision = this.authorizer.decide(uri, peer!.serialNumber);
+    const decision = this.authorizer.decide(caller.uri, peer!.serialNumber);
     if (!(decision instanceof Promise)) return this.conclude(decision, false);
     return decision.then((fresh) => this.conclude(fresh, true));
   }
@@ -87,28 +91,31 @@ export class ConnectGrpcGate {
   }
 
   /**
-   * Whether the caller's certificate was issued by one of the mesh's roots and is valid now.
-   * Checked here, not taken from grpc-js: its AuthContext carries no "authorized" flag (1.14
-   * leaves the certificate out of unverified connections, which its API does not promise), so the
-   * chain is checked with Node's X509Certificate (`checkIssued` + `verify`) against `material.ca`.
-   * Connect's built-in CA signs leaves with the root itself; a leaf under an intermediate CA is
-   * not admitted.
+   * The caller's SPIFFE id when its certificate was issued by one of the mesh's roots and is valid
+   * now, or why not. Checked here, not taken from grpc-js: its AuthContext carries no "authorized"
+   * flag (1.14 leaves the certificate out of unverified connections, which its API does not
+   * promise), so the chain is checked with Node's X509Certificate (`checkIssued` + `verify`)
+   * against `material.ca`. The validity window is checked on every call: a connection outlives the
+   * handshake that verified it. Connect's built-in CA signs leaves with the root itself; a leaf
+   * under an intermediate CA is not admitted.
    */
-  private fromMesh(peer: PeerCertificate): boolean {
+  private identify(peer: PeerCertificate): { uri: string } | { refused: string } {
     const material = this.certificates.current;
-    if (!material || !peer.raw) return false;
+    if (!material || !peer.raw) return { refused: NO_MESH_CERTIFICATE };
     let checked = this.verified.get(peer.fingerprint256);
     if (checked === undefined) {
       // Read once per certificate, with its chain, not on every call.
       checked = issuedByRoot(peer.raw, material)
-        ? { from: Date.parse(peer.valid_from), to: Date.parse(peer.valid_to) }
+        ? { from: Date.parse(peer.valid_from), to: Date.parse(peer.valid_to), uri: spiffeUriOf(peer) }
         : false;
       if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
       this.verified.set(peer.fingerprint256, checked);
     }
-    if (!checked) return false;
+    if (!checked) return { refused: untrusted('UNABLE_TO_VERIFY_LEAF_SIGNATURE') };
     const now = Date.now();
-    return checked.from <= now && now <= checked.to;
+    if (now > checked.to) return { refused: untrusted('CERT_HAS_EXPIRED') };
+    if (now < checked.from) return { refused: untrusted('CERT_NOT_YET_VALID') };
+    return checked.uri === undefined ? { refused: NO_SPIFFE_ID } : { uri: checked.uri };
   }
 }
 

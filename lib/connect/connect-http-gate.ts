@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { CallerDecision, ConnectAuthorizer } from './connect-authorizer.js';
 import type { ConnectCertificates, ConnectMaterial } from './connect-certificates.js';
+import { NO_SPIFFE_ID, untrusted } from './caller-refusals.js';
 import { spiffeUriOf } from './spiffe-id.js';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -122,20 +123,8 @@ function identify(socket: TLSSocket): Peer {
   }
   if (!socket.authorized) return { refused: untrusted(String(socket.authorizationError)) };
   const uri = spiffeUriOf(cert);
-  if (!uri) return { refused: 'the client certificate names no SPIFFE id' };
+  if (!uri) return { refused: NO_SPIFFE_ID };
   return { uri, serial: cert.serialNumber };
-}
-
-/** Why a presented certificate was not trusted, from Node's verification code. */
-export function untrusted(code: string): string {
-  switch (code) {
-    case 'CERT_HAS_EXPIRED':
-      return 'the client certificate has expired; its agent must renew it (is the agent reachable?)';
-    case 'CERT_NOT_YET_VALID':
-      return "the client certificate is not valid yet (check the caller's clock)";
-    default:
-      return `the client certificate is not from this mesh's CA (${code})`;
-  }
 }
 
 function secureContextOf(material: ConnectMaterial) {
