@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 export type GrpcHealthProbeResult = 'serving' | 'not-serving' | 'unimplemented' | 'unreachable';
 
 const GRPC_UNIMPLEMENTED = 12;
@@ -9,7 +11,10 @@ const GRPC_UNIMPLEMENTED = 12;
  *
  * With `tls` (a Connect-native server), over TLS as Consul's check with `GRPCUseTLS` and
  * `TLSSkipVerify` does: the server's certificate is not checked and none is presented, which the
- * Connect server admits for Health/Check only.
+ * Connect server admits for Health/Check only. grpc-js would send the target's host as the TLS
+ * server name (SNI), and for an IP address Node prints a deprecation warning (DEP0123, RFC 6066
+ * allows host names only); Go's client, Consul's, sends no server name for an IP. A Connect
+ * server picks no certificate by name, so any host name does: `localhost`.
  */
 export async function probeGrpcHealth(
   target: string,
@@ -20,7 +25,7 @@ export async function probeGrpcHealth(
   const credentials = tls
     ? grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined })
     : grpc.credentials.createInsecure();
-  const client = new grpc.Client(target, credentials);
+  const client = new grpc.Client(target, credentials, tls ? serverNameFor(target) : {});
   try {
     return await new Promise<GrpcHealthProbeResult>((resolve) => {
       client.makeUnaryRequest<Buffer, Buffer>(
@@ -41,4 +46,10 @@ export async function probeGrpcHealth(
   } finally {
     client.close();
   }
+}
+
+/** grpc-js's option to send `localhost` as the server name when `target`'s host is an IP address. */
+function serverNameFor(target: string): { 'grpc.ssl_target_name_override'?: string } {
+  const host = target.slice(0, target.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+  return isIP(host) ? { 'grpc.ssl_target_name_override': 'localhost' } : {};
 }
