@@ -11,7 +11,7 @@ import { ConsulHttpClient, ConsulService, ConsulModule } from '../lib/index.js';
 import type { ConsulAgent } from '../test/helpers/consul-agent.js';
 import { type Greeter, HELLO_PROTO } from '../test/helpers/consul-microservice.js';
 import { registerTtl, startApp } from './context.js';
-import { fmt, interleave, load, spread, percent, range } from './stats.js';
+import { fmt, interleave, load, percent, range } from './stats.js';
 
 @Injectable()
 class Clients {

@@ -57,7 +57,7 @@ describe(`A Connect server cut off from its agent for ${OUTAGE_MS / 1000} s`, ()
   });
 
   afterAll(async () => {
-    for (const started of apps.reverse()) await started.app.close();
+    for (const started of apps.toReversed()) await started.app.close();
     await line?.stop();
     await agent?.stop();
   });
@@ -118,7 +118,7 @@ describe(`A Connect server cut off from its agent for ${OUTAGE_MS / 1000} s`, ()
     // Nest's Logger sends every app's lines in this process to the last app created: look at them all.
     const kept = apps
       .flatMap((started) => started.logger.lines)
-      .filter((line) => line.includes('keeping its last decision'));
+      .filter((text) => text.includes('keeping its last decision'));
     report(`Connect server cut off from its agent for ${OUTAGE_MS / 1000} s`, {
       webCalls: records.length,
       webFailed: records.filter((record) => record.error).length,

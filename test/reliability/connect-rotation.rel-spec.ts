@@ -94,7 +94,7 @@ describe('Connect CA rotation under load (HTTP and gRPC, 100 calls/s each, real 
   });
 
   afterAll(async () => {
-    for (const started of apps.reverse()) await started.app.close();
+    for (const started of apps.toReversed()) await started.app.close();
     await agent?.stop();
   });
 
